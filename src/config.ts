@@ -1,0 +1,230 @@
+/**
+ * Configuration: one schema, defaults in one place, layered as
+ * defaults < `.env` file < environment < command-line flags.
+ *
+ * A missing or malformed value stops the command before any work with a
+ * {@link ConfigError} naming the variable (or flag), what it expects and what
+ * it got. The API secret is never echoed back.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+export const PAYWINT_BASE_URLS = {
+  sandbox: 'https://api.sandbox.paywint.com',
+  production: 'https://api.paywint.com',
+} as const;
+
+/** Every setting, its variable, its flag and how to read it. */
+const FIELDS = {
+  apiKey: {
+    env: 'PAYWINT_API_KEY',
+    flag: '--api-key',
+    expects: 'a UUID (your Paywint API key)',
+    schema: z.uuid().optional(),
+  },
+  apiSecret: {
+    env: 'PAYWINT_API_SECRET',
+    flag: undefined,
+    expects: 'a non-empty string (your Paywint API secret)',
+    schema: z.string().min(1).optional(),
+    secret: true,
+  },
+  paywintEnv: {
+    env: 'PAYWINT_ENV',
+    flag: undefined,
+    expects: '"sandbox" or "production"',
+    schema: z.enum(['sandbox', 'production']).default('sandbox'),
+  },
+  baseUrl: {
+    env: 'PAYWINT_BASE_URL',
+    flag: '--base-url',
+    expects: 'an http(s) URL such as https://api.sandbox.paywint.com',
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+  },
+  redisUrl: {
+    env: 'REDIS_URL',
+    flag: '--redis-url',
+    expects: 'a redis:// or rediss:// URL',
+    schema: z.url({ protocol: /^rediss?$/ }).optional(),
+  },
+  prefix: {
+    env: 'PAYLINKS_PREFIX',
+    flag: '--prefix',
+    expects: 'letters, digits, "-", "_" or "." (1 to 64 characters)',
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('paylinks'),
+  },
+  rateLimit: {
+    env: 'PAYLINKS_RATE_LIMIT',
+    flag: '--rate-limit',
+    expects: 'requests per second to Paywint, a number from 0.1 to 10000',
+    schema: z.coerce.number().min(0.1).max(10_000).default(10),
+  },
+  concurrency: {
+    env: 'PAYLINKS_CONCURRENCY',
+    flag: '--concurrency',
+    expects: 'a whole number from 1 to 1000',
+    schema: z.coerce.number().int().min(1).max(1000).default(10),
+  },
+  timeoutMs: {
+    env: 'PAYLINKS_TIMEOUT_MS',
+    flag: '--timeout-ms',
+    expects: 'milliseconds, a whole number from 100 to 600000',
+    schema: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  },
+  maxAttempts: {
+    env: 'PAYLINKS_MAX_ATTEMPTS',
+    flag: '--max-attempts',
+    expects: 'a whole number from 1 to 100',
+    schema: z.coerce.number().int().min(1).max(100).default(8),
+  },
+  retryWindowMs: {
+    env: 'PAYLINKS_RETRY_WINDOW_MS',
+    flag: '--retry-window-ms',
+    expects: 'milliseconds, a whole number from 0 to 86400000',
+    schema: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
+  },
+  logLevel: {
+    env: 'PAYLINKS_LOG_LEVEL',
+    flag: '--log-level',
+    expects: 'one of fatal, error, warn, info, debug, trace, silent',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  },
+  metricsPort: {
+    env: 'PAYLINKS_METRICS_PORT',
+    flag: '--metrics-port',
+    expects: 'a TCP port from 0 to 65535',
+    schema: z.coerce.number().int().min(0).max(65_535).default(9464),
+  },
+} as const;
+
+type FieldName = keyof typeof FIELDS;
+
+const ConfigSchema = z.object(
+  Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.schema])) as {
+    [K in FieldName]: (typeof FIELDS)[K]['schema'];
+  },
+);
+
+type ParsedConfig = z.infer<typeof ConfigSchema>;
+
+/** The resolved configuration. TSDoc of each field gives its default and unit. */
+export interface Config {
+  /** `PAYWINT_API_KEY`: identifies the Paywint account; also keys the idempotency ledger. No default. */
+  apiKey: string | undefined;
+  /** `PAYWINT_API_SECRET`: never logged, never stored in Redis, never written to a file. No default. */
+  apiSecret: string | undefined;
+  /** `PAYWINT_BASE_URL`, else the URL for `PAYWINT_ENV` (default sandbox). No trailing slash. */
+  baseUrl: string;
+  /** `REDIS_URL`. Default: none, meaning find or start one (see `redis.ts`). */
+  redisUrl: string | undefined;
+  /** `PAYLINKS_PREFIX`: every Redis key lives under `{prefix}`. Default `paylinks`. */
+  prefix: string;
+  /** `PAYLINKS_RATE_LIMIT`: HTTP requests per second to Paywint, retries included, across all workers. Default 10. */
+  rateLimit: number;
+  /** `PAYLINKS_CONCURRENCY`: jobs in flight per worker process. Default 10. */
+  concurrency: number;
+  /** `PAYLINKS_TIMEOUT_MS`: per-request timeout, milliseconds. Default 15000. */
+  timeoutMs: number;
+  /** `PAYLINKS_MAX_ATTEMPTS`: HTTP attempts per row before it fails. Default 8. */
+  maxAttempts: number;
+  /** `PAYLINKS_RETRY_WINDOW_MS`: a row stops retrying once this long has passed since its first attempt. Default 600000. */
+  retryWindowMs: number;
+  /** `PAYLINKS_LOG_LEVEL`. Default `info`. */
+  logLevel: ParsedConfig['logLevel'];
+  /** `PAYLINKS_METRICS_PORT`: `paylinks worker` serves /healthz and /metrics here. Default 9464. */
+  metricsPort: number;
+}
+
+/** Flags as the CLI parsed them, keyed like {@link Config}; undefined means "not given". */
+export type ConfigFlags = Partial<Record<Exclude<FieldName, 'apiSecret' | 'paywintEnv'>, string | number | undefined>>;
+
+export interface LoadConfigOptions {
+  /** The environment to read. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** A `.env` file to read under the environment. Default `.env` in the working directory; `false` for none. */
+  dotenvPath?: string | false;
+  flags?: ConfigFlags;
+}
+
+/** Reads and checks the configuration. Throws {@link ConfigError} on the first bad value. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = { ...readDotenv(options.dotenvPath), ...(options.env ?? process.env) };
+  const raw: Record<string, unknown> = {};
+  const source: Record<string, string> = {};
+  for (const [name, field] of Object.entries(FIELDS) as [FieldName, (typeof FIELDS)[FieldName]][]) {
+    const flagValue = field.flag === undefined ? undefined : options.flags?.[name as keyof ConfigFlags];
+    if (flagValue !== undefined && flagValue !== '') {
+      raw[name] = String(flagValue);
+      source[name] = field.flag!;
+      continue;
+    }
+    const envValue = env[field.env];
+    if (envValue !== undefined && envValue.trim() !== '') {
+      raw[name] = name === 'apiSecret' ? envValue : envValue.trim();
+      source[name] = field.env;
+    }
+  }
+
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = issue.path[0] as FieldName;
+    const field = FIELDS[name];
+    const seen = raw[name];
+    const shown = 'secret' in field && field.secret ? `a value of ${String(seen).length} characters` : JSON.stringify(seen);
+    throw new ConfigError('CONFIG_INVALID', source[name] ?? field.env, `${source[name] ?? field.env}: expected ${field.expects}, got ${shown}`);
+  }
+  const parsed = result.data;
+  const baseUrl = (parsed.baseUrl ?? PAYWINT_BASE_URLS[parsed.paywintEnv]).replace(/\/+$/, '');
+  return {
+    apiKey: parsed.apiKey,
+    apiSecret: parsed.apiSecret,
+    baseUrl,
+    redisUrl: parsed.redisUrl,
+    prefix: parsed.prefix,
+    rateLimit: parsed.rateLimit,
+    concurrency: parsed.concurrency,
+    timeoutMs: parsed.timeoutMs,
+    maxAttempts: parsed.maxAttempts,
+    retryWindowMs: parsed.retryWindowMs,
+    logLevel: parsed.logLevel,
+    metricsPort: parsed.metricsPort,
+  };
+}
+
+/** Paywint credentials, once checked present. */
+export interface Credentials {
+  apiKey: string;
+  apiSecret: string;
+}
+
+/** The credentials, or a {@link ConfigError} naming the missing variable. */
+export function requireCredentials(config: Config): Credentials {
+  if (config.apiKey === undefined) {
+    throw new ConfigError('CONFIG_MISSING', 'PAYWINT_API_KEY', `PAYWINT_API_KEY: expected ${FIELDS.apiKey.expects}, got nothing (set it in the environment or .env; or use --simulate)`);
+  }
+  if (config.apiSecret === undefined) {
+    throw new ConfigError('CONFIG_MISSING', 'PAYWINT_API_SECRET', `PAYWINT_API_SECRET: expected ${FIELDS.apiSecret.expects}, got nothing (set it in the environment or .env; or use --simulate)`);
+  }
+  return { apiKey: config.apiKey, apiSecret: config.apiSecret };
+}
+
+/** The table of settings, for `--help` and the README. */
+export function describeSettings(): { variable: string; flag: string | undefined; expects: string }[] {
+  return Object.values(FIELDS).map((f) => ({ variable: f.env, flag: f.flag, expects: f.expects }));
+}
+
+function readDotenv(dotenvPath: string | false | undefined): Record<string, string> {
+  if (dotenvPath === false) return {};
+  const file = dotenvPath ?? path.join(process.cwd(), '.env');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return {};
+  }
+  return parseDotenv(text);
+}

@@ -1,0 +1,161 @@
+/**
+ * Typed errors with stable codes.
+ *
+ * Every failure paylinks reports, whether it stops a command or only marks one
+ * row, carries a `code` from {@link ErrorCode}. Codes appear verbatim in the
+ * output CSV (`error_code`), in `validate --json` and in the logs, so they are
+ * part of the public interface: add new ones, never rename old ones.
+ */
+
+/** Problems with one input row: the row is reported and not sent. */
+export const ROW_ERROR_CODES = [
+  'MISSING_INVOICE_NUMBER',
+  'INVOICE_NUMBER_TOO_LONG',
+  'MISSING_AMOUNT',
+  'INVALID_AMOUNT',
+  'AMOUNT_NOT_POSITIVE',
+  'AMOUNT_TOO_PRECISE',
+  'AMOUNT_TOO_LARGE',
+  'DESCRIPTION_TOO_LONG',
+  'DUPLICATE_INVOICE',
+] as const;
+
+/** Problems with a whole input file: nothing from it is sent. */
+export const FILE_ERROR_CODES = [
+  'FILE_NOT_FOUND',
+  'FILE_UNREADABLE',
+  'FILE_EMPTY',
+  'FILE_NO_ROWS',
+  'FILE_MISSING_COLUMN',
+  'FILE_UNTERMINATED_QUOTE',
+  'FILE_UNDECODABLE',
+  'FILE_MALFORMED',
+] as const;
+
+/** Outcomes of a call to Paywint that did not produce a link. */
+export const PAYWINT_ERROR_CODES = [
+  /** Connection refused, reset before the request was sent, DNS failure. */
+  'PAYWINT_NETWORK',
+  /** No answer within the timeout: Paywint may have created the link. */
+  'PAYWINT_TIMEOUT',
+  /** The connection was cut after the request was sent: Paywint may have created the link. */
+  'PAYWINT_CONNECTION_LOST',
+  'PAYWINT_SERVER_ERROR',
+  'PAYWINT_RATE_LIMITED',
+  'PAYWINT_BAD_REQUEST',
+  'PAYWINT_AUTH',
+  'PAYWINT_NOT_FOUND',
+  'PAYWINT_VALIDATION',
+  'PAYWINT_UNEXPECTED_STATUS',
+  /** A 200 whose body is not a success with a payment id and an https link. */
+  'PAYWINT_PROTOCOL',
+] as const;
+
+/** Everything else: configuration, Redis, the pipeline. */
+export const OTHER_ERROR_CODES = [
+  'CONFIG_INVALID',
+  'CONFIG_MISSING',
+  'REDIS_UNAVAILABLE',
+  'BATCH_NOT_FOUND',
+  'BATCH_STOPPED_AUTH',
+  'BATCH_CANCELLED',
+  'LEDGER_CONFLICT',
+  'INTERRUPTED',
+  'INTERNAL',
+] as const;
+
+export type RowErrorCode = (typeof ROW_ERROR_CODES)[number];
+export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
+export type PaywintErrorCode = (typeof PAYWINT_ERROR_CODES)[number];
+export type ErrorCode = RowErrorCode | FileErrorCode | PaywintErrorCode | (typeof OTHER_ERROR_CODES)[number];
+
+export interface PaylinksErrorOptions {
+  /** Whether trying the same thing again may succeed. Default false. */
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+/** Base of every error paylinks throws on purpose. */
+export class PaylinksError extends Error {
+  override readonly name: string = 'PaylinksError';
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: PaylinksErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** A configuration value is missing or malformed. Names the variable or flag. */
+export class ConfigError extends PaylinksError {
+  override readonly name = 'ConfigError';
+  /** The environment variable or flag at fault. */
+  readonly variable: string;
+
+  constructor(code: 'CONFIG_INVALID' | 'CONFIG_MISSING', variable: string, message: string) {
+    super(code, message);
+    this.variable = variable;
+  }
+}
+
+/** The input file as a whole cannot be used. `line` is 1-based; the header is line 1. */
+export class InputFileError extends PaylinksError {
+  override readonly name = 'InputFileError';
+  readonly file: string;
+  readonly line: number | undefined;
+
+  constructor(code: FileErrorCode, file: string, message: string, line?: number, cause?: unknown) {
+    super(code, line === undefined ? `${file}: ${message}` : `${file}:${line}: ${message}`, { cause });
+    this.file = file;
+    this.line = line;
+  }
+}
+
+export interface PaywintErrorDetails {
+  /** HTTP status, when an answer arrived. */
+  status?: number;
+  /** How long Paywint asked us to wait (429 `Retry-After`), in milliseconds. */
+  retryAfterMs?: number;
+  /**
+   * True when the request may have reached Paywint and created a link although
+   * no answer says so (timed out, or the connection was cut after sending).
+   */
+  outcomeUnknown?: boolean;
+  /** Field messages from a 422 `detail`. */
+  fieldErrors?: string[];
+}
+
+/** A call to Paywint that did not produce a link. */
+export class PaywintError extends PaylinksError {
+  override readonly name = 'PaywintError';
+  declare readonly code: PaywintErrorCode;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly outcomeUnknown: boolean;
+  readonly fieldErrors: string[];
+
+  constructor(code: PaywintErrorCode, message: string, details: PaywintErrorDetails & PaylinksErrorOptions = {}) {
+    super(code, message, details);
+    this.status = details.status;
+    this.retryAfterMs = details.retryAfterMs;
+    this.outcomeUnknown = details.outcomeUnknown ?? false;
+    this.fieldErrors = details.fieldErrors ?? [];
+  }
+}
+
+/** Redis cannot be reached or started. The message says how to get one. */
+export class RedisUnavailableError extends PaylinksError {
+  override readonly name = 'RedisUnavailableError';
+  constructor(message: string, cause?: unknown) {
+    super('REDIS_UNAVAILABLE', message, { cause, retryable: true });
+  }
+}
+
+/** Turns anything caught into a {@link PaylinksError}, keeping the original as `cause`. */
+export function coerceError(value: unknown): PaylinksError {
+  if (value instanceof PaylinksError) return value;
+  if (value instanceof Error) return new PaylinksError('INTERNAL', value.message, { cause: value });
+  return new PaylinksError('INTERNAL', typeof value === 'string' ? value : JSON.stringify(value) ?? String(value));
+}
