@@ -60,6 +60,10 @@ export const OTHER_ERROR_CODES = [
   'BATCH_STOPPED_AUTH',
   'BATCH_CANCELLED',
   'LEDGER_CONFLICT',
+  /** A created row whose earlier request got no answer after being sent: look for a second link. */
+  'POSSIBLE_DUPLICATE_LINK',
+  /** Collected before the batch finished: the row has no result yet. */
+  'NOT_FINISHED',
   'INTERRUPTED',
   'INTERNAL',
 ] as const;

@@ -1,0 +1,242 @@
+/**
+ * The `create-link` job: one valid invoice row, one payment link.
+ *
+ * Its data schema and its processor. The processor guarantees, with the
+ * ledger, that an invoice never gets two links from paylinks: it claims the
+ * invoice atomically, counts every request against the shared rate limit and
+ * the row's retry budget, and records the result, the ledger entry and the
+ * batch counters in one atomic step.
+ */
+import { DelayedError, RateLimitError, type Job, type Queue } from 'bullmq';
+import pRetry, { AbortError } from 'p-retry';
+import { z } from 'zod';
+import type { BatchStore } from '../src/batch-store.js';
+import { STOPPED_STATES } from '../src/batch-store.js';
+import { coerceError, PaylinksError, PaywintError } from '../src/errors.js';
+import { type Claim, type Ledger } from '../src/ledger.js';
+import type { Logger } from '../src/logger.js';
+import { formatCents } from '../src/money.js';
+import type { RowResult } from '../src/output.js';
+import type { CreatedLink, PaywintClient } from '../src/paywint-client.js';
+import type { RateLimiter } from '../src/rate-limiter.js';
+import { isRetryable, rateLimitPauseMs, RETRY_POLICY, withinBudget } from '../src/retry-policy.js';
+
+export const CREATE_LINK_JOB = 'create-link';
+
+/** What the worker needs, and nothing else (never credentials). */
+export const CreateLinkDataSchema = z.object({
+  batchId: z.string(),
+  /** 0-based index of the record in the input file. */
+  row: z.number().int().nonnegative(),
+  /** File line where the record starts. */
+  line: z.number().int().positive(),
+  invoiceNumber: z.string().min(1).max(20),
+  amountCents: z.number().int().positive(),
+  description: z.string().max(255).nullable(),
+});
+export type CreateLinkData = z.infer<typeof CreateLinkDataSchema>;
+
+/** What a finished job returns (kept by BullMQ only until it is removed). */
+export interface CreateLinkResult {
+  status: RowResult['status'] | 'already-recorded';
+}
+
+/** Counters for metrics; each is optional. */
+export interface CreateLinkEvents {
+  onRequest?(outcome: string): void;
+  onRetry?(code: string): void;
+  onRateLimitWait?(ms: number): void;
+}
+
+export interface CreateLinkDeps {
+  store: BatchStore;
+  ledger: Ledger;
+  limiter: RateLimiter;
+  client: PaywintClient;
+  /** The queue, to pause every worker after a 429 and to look up a claim's holder. */
+  queue: Queue;
+  maxAttempts: number;
+  retryWindowMs: number;
+  logger: Logger;
+  /** Aborted when the worker shuts down: no new request starts, waits end. */
+  signal?: AbortSignal;
+  events?: CreateLinkEvents;
+}
+
+/** States of a BullMQ job that still intends to finish its row. */
+const LIVE_JOB_STATES = new Set(['active', 'waiting', 'wait', 'delayed', 'prioritized', 'waiting-children']);
+
+/** How long a row waits for another job that holds its invoice. */
+const BUSY_RECHECK_MS = 1_000;
+
+export const POSSIBLE_DUPLICATE_CODE = 'POSSIBLE_DUPLICATE_LINK';
+
+function unknownOutcomeNote(claim: Claim): string {
+  return `${claim.unknown} earlier request(s) for this invoice got no answer after being sent; Paywint may hold another link for it: look for it before mailing`;
+}
+
+export function createLinkProcessor(deps: CreateLinkDeps) {
+  const { store, ledger, limiter, client, queue, logger } = deps;
+
+  async function finish(data: CreateLinkData, result: RowResult, owner?: string, created?: CreatedLink): Promise<CreateLinkResult> {
+    await store.finishRow(data.batchId, data.row, result, {
+      invoiceNumber: data.invoiceNumber,
+      claimOwner: owner,
+      ledgerKey: ledger.ledgerKey,
+      claimsKey: ledger.claimsKey,
+      amountCents: data.amountCents,
+      ledgerEntry: created && {
+        paymentId: created.paymentId,
+        paymentLink: created.paymentLink,
+        amountCents: data.amountCents,
+        description: data.description,
+        batchId: data.batchId,
+        row: data.row,
+        createdAt: new Date().toISOString(),
+      },
+    });
+    return { status: result.status };
+  }
+
+  function failed(error: PaylinksError, attempts: number, note?: string): RowResult {
+    return { status: 'failed', errorCode: error.code, errorMessage: note ? `${error.message}; ${note}` : error.message, attempts };
+  }
+
+  /** Sends the request, retrying blips in the job; resolves with the link or rejects with the last error. */
+  async function send(data: CreateLinkData, owner: string, claim: Claim): Promise<{ link: CreatedLink; claim: Claim }> {
+    let current = claim;
+    const budget = () => ({ attempts: current.attempts, firstAt: current.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs });
+    const link = await pRetry(
+      async () => {
+        const waited = await limiter.acquire(deps.signal);
+        if (waited > 0) deps.events?.onRateLimitWait?.(waited);
+        const begun = await ledger.beginAttempt(data.invoiceNumber, owner);
+        if (!begun) throw new AbortError(new PaylinksError('INTERNAL', `lost the claim on invoice ${data.invoiceNumber}`, { retryable: true }));
+        current = begun;
+        try {
+          // Not aborted on shutdown: a request in flight is finished (it is bounded by the timeout).
+          const created = await client.createPaymentLink({ invoiceNumber: data.invoiceNumber, amountCents: data.amountCents, description: data.description });
+          deps.events?.onRequest?.('created');
+          return created;
+        } catch (error) {
+          const err = coerceError(error);
+          deps.events?.onRequest?.(err.code);
+          const outcome = err instanceof PaywintError && err.code === 'PAYWINT_RATE_LIMITED' ? 'rate-limited' : err instanceof PaywintError && err.outcomeUnknown ? 'unknown' : 'failed';
+          current = (await ledger.endAttempt(data.invoiceNumber, owner, outcome)) ?? current;
+          throw err;
+        }
+      },
+      {
+        retries: RETRY_POLICY.inJob.retries,
+        minTimeout: RETRY_POLICY.inJob.minDelayMs,
+        maxTimeout: RETRY_POLICY.inJob.maxDelayMs,
+        factor: RETRY_POLICY.inJob.factor,
+        randomize: true,
+        signal: deps.signal,
+        shouldRetry: ({ error }) => {
+          const err = coerceError(error);
+          const again = err.code !== 'PAYWINT_RATE_LIMITED' && isRetryable(err) && withinBudget(budget()) && !deps.signal?.aborted;
+          if (again) deps.events?.onRetry?.(err.code);
+          return again;
+        },
+      },
+    ).catch((error: unknown) => {
+      throw Object.assign(coerceError(error), { claimAfter: current });
+    });
+    return { link, claim: current };
+  }
+
+  return async function processCreateLink(job: Job, token?: string): Promise<CreateLinkResult> {
+    const data = CreateLinkDataSchema.parse(job.data);
+    const owner = job.id ?? `${data.batchId}-r${data.row}`;
+    if (await store.hasResult(data.batchId, data.row)) return { status: 'already-recorded' };
+
+    const batch = await store.get(data.batchId);
+    if (!batch) {
+      logger.warn({ batchId: data.batchId, row: data.row }, 'job of a batch that no longer exists: dropped');
+      return { status: 'already-recorded' };
+    }
+    if (STOPPED_STATES.includes(batch.state)) {
+      const code = batch.state === 'cancelled' ? 'BATCH_CANCELLED' : batch.stopCode === 'BATCH_STOPPED_AUTH' ? 'BATCH_STOPPED_AUTH' : 'BATCH_CANCELLED';
+      const message = batch.state === 'cancelled' ? 'not sent: the batch was cancelled' : `not sent: the batch stopped (${batch.stopMessage ?? batch.state})`;
+      await ledger.release(data.invoiceNumber, owner);
+      return finish(data, { status: 'failed', errorCode: code, errorMessage: message, attempts: 0 }, owner);
+    }
+
+    let outcome = await ledger.claim(data.invoiceNumber, owner, data.amountCents, data.description);
+    if (outcome.kind === 'busy') {
+      const holder = await queue.getJob(outcome.claim.owner);
+      const holderState = holder ? await holder.getState() : 'missing';
+      const taken = LIVE_JOB_STATES.has(holderState) ? undefined : await ledger.takeOver(data.invoiceNumber, outcome.claim.owner, owner);
+      if (!taken) {
+        // Another job is working on this invoice: come back when it is done, without spending an attempt.
+        await job.moveToDelayed(Date.now() + BUSY_RECHECK_MS, token);
+        throw new DelayedError();
+      }
+      logger.warn({ invoice: data.invoiceNumber, previous: outcome.claim.owner, job: owner }, 'took over the claim of a job that is gone');
+      outcome = { kind: 'claimed', claim: taken };
+    }
+    if (outcome.kind === 'exists') {
+      const e = outcome.entry;
+      return finish(data, { status: 'exists', paymentId: e.paymentId, paymentLink: e.paymentLink, attempts: 0 });
+    }
+    if (outcome.kind === 'conflict') {
+      const e = outcome.entry;
+      const message =
+        `invoice ${data.invoiceNumber} already has link ${e.paymentId} for ${formatCents(e.amountCents)}` +
+        `${e.description ? ` ("${e.description}")` : ''}; this row says ${formatCents(data.amountCents)}` +
+        `${data.description ? ` ("${data.description}")` : ''}. Not sent`;
+      return finish(data, { status: 'conflict', errorCode: 'LEDGER_CONFLICT', errorMessage: message, attempts: 0 });
+    }
+
+    let claim = outcome.claim;
+    if (claim.inFlight === 1) {
+      // The previous run of this job sent a request and never settled it (it crashed or was killed).
+      claim = (await ledger.takeOver(data.invoiceNumber, owner, owner)) ?? claim;
+    }
+    if (!withinBudget({ attempts: claim.attempts, firstAt: claim.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs })) {
+      const err = new PaylinksError('PAYWINT_SERVER_ERROR', `gave up after ${claim.attempts} request(s) over the retry window`);
+      return finish(data, failed(err, claim.attempts, claim.unknown > 0 ? unknownOutcomeNote(claim) : undefined), owner);
+    }
+
+    try {
+      const sent = await send(data, owner, claim);
+      const note = sent.claim.unknown > 0 ? { errorCode: POSSIBLE_DUPLICATE_CODE, errorMessage: unknownOutcomeNote(sent.claim) } : {};
+      return await finish(
+        data,
+        { status: 'created', paymentId: sent.link.paymentId, paymentLink: sent.link.paymentLink, attempts: sent.claim.attempts, ...note },
+        owner,
+        sent.link,
+      );
+    } catch (error) {
+      const err = coerceError(error);
+      const after = (error as { claimAfter?: Claim }).claimAfter ?? claim;
+      const budgetLeft = withinBudget({ attempts: after.attempts, firstAt: after.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs });
+      const note = after.unknown > 0 ? unknownOutcomeNote(after) : undefined;
+
+      if (err instanceof PaywintError && err.code === 'PAYWINT_RATE_LIMITED' && budgetLeft) {
+        const pauseMs = rateLimitPauseMs(err);
+        await limiter.pause(pauseMs);
+        await queue.rateLimit(pauseMs);
+        deps.events?.onRateLimitWait?.(pauseMs);
+        throw new RateLimitError();
+      }
+      if (err.code === 'PAYWINT_AUTH') {
+        await store.transition(data.batchId, ['submitting', 'queued', 'running'], 'failed', {
+          code: 'BATCH_STOPPED_AUTH',
+          message: `Paywint refused the credentials (${err.message})`,
+        });
+        logger.error({ batchId: data.batchId, code: err.code }, 'Paywint refused the credentials: batch stopped');
+        return finish(data, failed(err, after.attempts, note), owner);
+      }
+      if (deps.signal?.aborted) throw err; // shutting down: the row stays in the queue, untouched
+      const runsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+      if (isRetryable(err) && budgetLeft && runsLeft) {
+        // Back to the queue with BullMQ's backoff; the claim stays with this job.
+        logger.debug({ batchId: data.batchId, row: data.row, code: err.code }, 'row will be retried');
+        throw err;
+      }
+      return finish(data, failed(err, after.attempts, note), owner);
+    }
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Every Redis key paylinks uses, in one place.
+ *
+ * All keys, BullMQ's included, live under `{prefix}`: the braces are a Redis
+ * Cluster hash tag, so every key hashes to one slot and the Lua scripts that
+ * touch several of them run unchanged on a cluster.
+ */
+
+/** The BullMQ queue every batch's rows go through. */
+export const QUEUE_NAME = 'create-link';
+
+export class Keys {
+  /** BullMQ's `prefix` option: BullMQ appends `:create-link:...`. */
+  readonly bullPrefix: string;
+
+  constructor(readonly prefix: string) {
+    this.bullPrefix = `{${prefix}}`;
+  }
+
+  private key(...parts: string[]): string {
+    return [this.bullPrefix, ...parts].join(':');
+  }
+
+  /** Hash: a batch's metadata, state and counters by status. */
+  batch(batchId: string): string {
+    return this.key('batch', batchId);
+  }
+
+  /** List: a batch's input records in file order, each `[line, ...cells]` as JSON. */
+  batchRows(batchId: string): string {
+    return this.key('batch', batchId, 'rows');
+  }
+
+  /** Hash: row index → final result of that row (JSON). */
+  batchResults(batchId: string): string {
+    return this.key('batch', batchId, 'results');
+  }
+
+  /** Sorted set: batch ids by creation time, for `status` with no batch. */
+  batchIndex(): string {
+    return this.key('batches');
+  }
+
+  /** Hash: file SHA-256 → the newest batch made from it, to resume an unfinished one. */
+  batchesBySha(): string {
+    return this.key('batches', 'by-sha');
+  }
+
+  /** Hash: invoice number → the link created for it, per Paywint account. */
+  ledger(apiKey: string): string {
+    return this.key('ledger', apiKey);
+  }
+
+  /** Hash: invoice number → the job currently allowed to call Paywint for it. */
+  claims(apiKey: string): string {
+    return this.key('claims', apiKey);
+  }
+
+  /** String: the shared request schedule of the rate limiter, per Paywint account. */
+  rateLimit(apiKey: string): string {
+    return this.key('rate', apiKey);
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The idempotency ledger: one per Paywint account (keyed by the API key,
+ * never the secret), recording every link paylinks created, by invoice number.
+ *
+ * Before calling Paywint a job claims the invoice. The claim is atomic (one
+ * Lua script), so two jobs of one batch, or of two batches running at once,
+ * never both call Paywint for the same invoice. A claim also counts the
+ * requests sent for it and remembers one that was sent but never settled
+ * (a crash, a timeout, a cut connection): such an outcome is unknown, since
+ * Paywint may have created a link, and the row says so.
+ */
+import { z } from 'zod';
+import { LuaScript, type RedisClient } from './lua.js';
+import type { Keys } from './keys.js';
+
+export interface LedgerEntry {
+  paymentId: string;
+  paymentLink: string;
+  amountCents: number;
+  description: string | null;
+  batchId: string;
+  row: number;
+  createdAt: string;
+}
+
+const LedgerEntrySchema = z.object({
+  paymentId: z.string(),
+  paymentLink: z.string(),
+  amountCents: z.number().int(),
+  description: z.string().nullable(),
+  batchId: z.string(),
+  row: z.number().int(),
+  createdAt: z.string(),
+});
+
+/** Who may call Paywint for an invoice, and what happened so far. */
+export interface Claim {
+  /** The BullMQ job id holding the claim. */
+  owner: string;
+  /** Requests sent for this invoice, across every holder. */
+  attempts: number;
+  /** Requests whose outcome is unknown: Paywint may have created a link. */
+  unknown: number;
+  /** 1 while a request is out; still 1 after a crash mid-request. */
+  inFlight: number;
+  /** When the first request was sent (ms since epoch); 0 before. */
+  firstAt: number;
+}
+
+const ClaimSchema = z.object({
+  owner: z.string(),
+  attempts: z.number().int(),
+  unknown: z.number().int(),
+  inFlight: z.number().int(),
+  firstAt: z.number(),
+});
+
+export type AttemptOutcome = 'failed' | 'unknown' | 'rate-limited';
+
+export type ClaimOutcome =
+  | { kind: 'claimed'; claim: Claim }
+  | { kind: 'exists'; entry: LedgerEntry }
+  | { kind: 'conflict'; entry: LedgerEntry }
+  | { kind: 'busy'; claim: Claim };
+
+// KEYS: ledger, claims. ARGV: invoice, owner.
+const CLAIM = new LuaScript(`
+local entry = redis.call('HGET', KEYS[1], ARGV[1])
+if entry then return {'exists', entry} end
+local claim = redis.call('HGET', KEYS[2], ARGV[1])
+if claim then
+  if cjson.decode(claim).owner ~= ARGV[2] then return {'busy', claim} end
+  return {'claimed', claim}
+end
+claim = cjson.encode({owner = ARGV[2], attempts = 0, unknown = 0, inFlight = 0, firstAt = 0})
+redis.call('HSET', KEYS[2], ARGV[1], claim)
+return {'claimed', claim}
+`);
+
+// KEYS: claims. ARGV: invoice, owner, nowMs. A request is about to be sent.
+const BEGIN_ATTEMPT = new LuaScript(`
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local c = cjson.decode(raw)
+if c.owner ~= ARGV[2] then return false end
+if c.inFlight == 1 then c.unknown = c.unknown + 1 end
+if c.firstAt == 0 then c.firstAt = tonumber(ARGV[3]) end
+c.attempts = c.attempts + 1
+c.inFlight = 1
+raw = cjson.encode(c)
+redis.call('HSET', KEYS[1], ARGV[1], raw)
+return raw
+`);
+
+// KEYS: claims. ARGV: invoice, owner, outcome (failed | unknown | rate-limited). A request ended without a link.
+const END_ATTEMPT = new LuaScript(`
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local c = cjson.decode(raw)
+if c.owner ~= ARGV[2] then return false end
+c.inFlight = 0
+if ARGV[3] == 'unknown' then c.unknown = c.unknown + 1 end
+if ARGV[3] == 'rate-limited' then c.attempts = c.attempts - 1 end
+raw = cjson.encode(c)
+redis.call('HSET', KEYS[1], ARGV[1], raw)
+return raw
+`);
+
+// KEYS: claims. ARGV: invoice, expected owner, new owner. Takes over an orphaned claim.
+const TAKE_OVER = new LuaScript(`
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local c = cjson.decode(raw)
+if c.owner ~= ARGV[2] then return false end
+if c.inFlight == 1 then c.unknown = c.unknown + 1 end
+c.inFlight = 0
+c.owner = ARGV[3]
+raw = cjson.encode(c)
+redis.call('HSET', KEYS[1], ARGV[1], raw)
+return raw
+`);
+
+// KEYS: claims. ARGV: invoice, owner.
+const RELEASE = new LuaScript(`
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if raw and cjson.decode(raw).owner == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end
+return 0
+`);
+
+function parseClaim(raw: unknown): Claim | undefined {
+  return typeof raw === 'string' ? ClaimSchema.parse(JSON.parse(raw)) : undefined;
+}
+
+/** Whether a stored link matches a row: same amount, same description (empty and none are the same). */
+export function sameInvoice(entry: Pick<LedgerEntry, 'amountCents' | 'description'>, amountCents: number, description: string | null): boolean {
+  return entry.amountCents === amountCents && (entry.description ?? '') === (description ?? '');
+}
+
+export class Ledger {
+  readonly ledgerKey: string;
+  readonly claimsKey: string;
+
+  constructor(
+    private readonly redis: RedisClient,
+    keys: Keys,
+    /** The Paywint account: its API key (an identifier, not a secret). */
+    apiKey: string,
+  ) {
+    this.ledgerKey = keys.ledger(apiKey);
+    this.claimsKey = keys.claims(apiKey);
+  }
+
+  async get(invoiceNumber: string): Promise<LedgerEntry | undefined> {
+    const raw = await this.redis.hget(this.ledgerKey, invoiceNumber);
+    return raw === null ? undefined : LedgerEntrySchema.parse(JSON.parse(raw));
+  }
+
+  /**
+   * Claims an invoice for `owner`, unless a link exists already (same amount
+   * and description: `exists`; different: `conflict`) or another job holds it
+   * (`busy`). Claiming again as the same owner returns the claim as it stands.
+   */
+  async claim(invoiceNumber: string, owner: string, amountCents: number, description: string | null): Promise<ClaimOutcome> {
+    const [kind, raw] = (await CLAIM.run(this.redis, [this.ledgerKey, this.claimsKey], [invoiceNumber, owner])) as [string, string];
+    if (kind === 'exists') {
+      const entry = LedgerEntrySchema.parse(JSON.parse(raw));
+      return sameInvoice(entry, amountCents, description) ? { kind: 'exists', entry } : { kind: 'conflict', entry };
+    }
+    const claim = ClaimSchema.parse(JSON.parse(raw));
+    return kind === 'busy' ? { kind: 'busy', claim } : { kind: 'claimed', claim };
+  }
+
+  /** Records that a request is about to go out. Undefined if `owner` no longer holds the claim. */
+  async beginAttempt(invoiceNumber: string, owner: string): Promise<Claim | undefined> {
+    return parseClaim(await BEGIN_ATTEMPT.run(this.redis, [this.claimsKey], [invoiceNumber, owner, Date.now()]));
+  }
+
+  /**
+   * Records that a request ended without a link: `unknown` when Paywint may
+   * have made one anyway; `rate-limited` (a 429) gives the attempt back.
+   */
+  async endAttempt(invoiceNumber: string, owner: string, outcome: AttemptOutcome): Promise<Claim | undefined> {
+    return parseClaim(await END_ATTEMPT.run(this.redis, [this.claimsKey], [invoiceNumber, owner, outcome]));
+  }
+
+  /** Moves a claim whose holder is gone to `newOwner`, keeping its counts. */
+  async takeOver(invoiceNumber: string, expectedOwner: string, newOwner: string): Promise<Claim | undefined> {
+    return parseClaim(await TAKE_OVER.run(this.redis, [this.claimsKey], [invoiceNumber, expectedOwner, newOwner]));
+  }
+
+  async release(invoiceNumber: string, owner: string): Promise<void> {
+    await RELEASE.run(this.redis, [this.claimsKey], [invoiceNumber, owner]);
+  }
+}

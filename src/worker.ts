@@ -1,0 +1,140 @@
+/**
+ * A worker: BullMQ workers running the `create-link` processor against
+ * Paywint, rate-limited per account across every process.
+ */
+import { Worker, type Job } from 'bullmq';
+import { BatchStore } from './batch-store.js';
+import type { Credentials } from './config.js';
+import { coerceError } from './errors.js';
+import { Keys, QUEUE_NAME } from './keys.js';
+import { Ledger } from './ledger.js';
+import type { Logger } from './logger.js';
+import { PaywintClient } from './paywint-client.js';
+import { openQueue } from './queue.js';
+import { RateLimiter } from './rate-limiter.js';
+import { connect } from './redis.js';
+import { backoffBetweenJobsMs } from './retry-policy.js';
+import { createLinkProcessor, type CreateLinkEvents, CreateLinkDataSchema } from '../jobs/create-link.js';
+
+export interface WorkerOptions {
+  redisUrl: string;
+  prefix: string;
+  credentials: Credentials;
+  /** Paywint base URL. */
+  baseUrl: string;
+  /** Requests per second to Paywint, all workers of the account together. */
+  rateLimit: number;
+  /** Jobs in flight in this process. */
+  concurrency: number;
+  /** Per-request timeout, ms. */
+  timeoutMs: number;
+  maxAttempts: number;
+  retryWindowMs: number;
+  logger: Logger;
+  events?: CreateLinkEvents;
+  /** How long a job may go without its lock being renewed before it counts as stalled, ms. Default 30000. */
+  lockDurationMs?: number;
+}
+
+export interface WorkerHandle {
+  worker: Worker;
+  /**
+   * Stops taking jobs, lets those in flight finish (at most `timeoutMs`,
+   * default 30000; after that they are left to stall and are picked up again
+   * by the next worker), then closes every connection, in reverse order.
+   */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** How many times a job may stall (its worker died) before BullMQ would give up on it. */
+const MAX_STALLED = 1_000;
+
+export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
+  const { logger } = options;
+  const keys = new Keys(options.prefix);
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const release = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: coerceError(e).message }, 'cleanup failed'));
+  };
+
+  try {
+    const redis = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker-cmd' });
+    cleanups.push(() => redis.quit());
+    redis.on('error', (e) => logger.warn({ err: e.message }, 'Redis connection error (will reconnect)'));
+    const queue = openQueue(redis, keys);
+    cleanups.push(() => queue.close());
+    const client = new PaywintClient({
+      baseUrl: options.baseUrl,
+      apiKey: options.credentials.apiKey,
+      apiSecret: options.credentials.apiSecret,
+      timeoutMs: options.timeoutMs,
+      connections: Math.max(8, options.concurrency),
+    });
+    cleanups.push(() => client.close());
+    const shutdown = new AbortController();
+    const store = new BatchStore(redis, keys);
+    const processor = createLinkProcessor({
+      store,
+      ledger: new Ledger(redis, keys, options.credentials.apiKey),
+      limiter: new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: options.rateLimit }),
+      client,
+      queue,
+      maxAttempts: options.maxAttempts,
+      retryWindowMs: options.retryWindowMs,
+      logger,
+      signal: shutdown.signal,
+      events: options.events,
+    });
+
+    const workerConnection = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker' });
+    workerConnection.on('error', () => {}); // reported once, by the connection above
+    cleanups.push(() => workerConnection.quit());
+    const worker = new Worker(QUEUE_NAME, processor, {
+      connection: workerConnection,
+      prefix: keys.bullPrefix,
+      concurrency: options.concurrency,
+      // BullMQ counts job starts; the exact per-request limit is the RateLimiter's.
+      // This one keeps job starts near the rate and enables the queue-wide pause after a 429.
+      limiter: { max: Math.max(1, Math.ceil(options.rateLimit)), duration: 1000 },
+      maxStalledCount: MAX_STALLED,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      settings: { backoffStrategy: (attemptsMade: number) => backoffBetweenJobsMs(attemptsMade) },
+      autorun: true,
+    });
+    cleanups.push(() => worker.close(true));
+    worker.on('error', (e) => logger.warn({ err: e.message }, 'worker error (it goes on)'));
+    worker.on('failed', (job: Job | undefined, error: Error) => {
+      if (!job) return;
+      const finalRun = job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled more than/.test(error.message);
+      if (finalRun) void settleAbandoned(store, job, error, logger);
+    });
+
+    return {
+      worker,
+      close: async (timeoutMs = 30_000) => {
+        shutdown.abort();
+        const graceful = worker.close();
+        const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+        if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
+          logger.warn({ timeoutMs }, 'jobs still in flight after the shutdown timeout: left for the next worker');
+        }
+        await release();
+      },
+    };
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+/** A job BullMQ gave up on without a result: the row fails with the reason, so its batch still finishes. */
+async function settleAbandoned(store: BatchStore, job: Job, error: Error, logger: Logger): Promise<void> {
+  const parsed = CreateLinkDataSchema.safeParse(job.data);
+  if (!parsed.success) return;
+  const { batchId, row } = parsed.data;
+  try {
+    await store.finishRow(batchId, row, { status: 'failed', errorCode: 'INTERNAL', errorMessage: `the job was abandoned: ${error.message}`, attempts: 0 });
+  } catch (e) {
+    logger.error({ batchId, row, err: coerceError(e).message }, 'could not record an abandoned row');
+  }
+}
