@@ -10,6 +10,8 @@ import { parseColumnsFlag, parseDelimiterFlag } from './columns.js';
 import { formatReport, reportToJson, validateFile } from './validate.js';
 import { startSimulator, type SimulatorOptions } from './simulator.js';
 import { createLogger } from './logger.js';
+import { createProgress, formatSummary } from './progress.js';
+import { runFile } from './run.js';
 
 /** Writes to stdout and resolves once the text is flushed (so piping never truncates). */
 function out(text: string): Promise<void> {
@@ -135,6 +137,63 @@ export function buildProgram(setExit: (code: number) => void): Command {
         setExit(EXIT.OK);
       } catch (error) {
         setExit(fail(error));
+      }
+    });
+
+
+  withConfigFlags(
+    program
+      .command('run')
+      .description('Validate, submit, work and collect one file in this process; write the output CSV.')
+      .argument('<file>', 'CSV file of invoices')
+      .option('-o, --output <file>', 'output CSV (default: the input with .out.csv)')
+      .option('--simulate', 'start the Paywint simulator in this process and use it (no credentials needed)')
+      .option('--columns <map>', 'name the columns: invoice=...,amount=...,description=...', parseColumnsFlag)
+      .option('--delimiter <char>', 'field delimiter: , ; tab or |  (default: detected)', parseDelimiterFlag),
+  )
+    .addHelpText('after', '\nExit codes: 0 every row created or exists, 1 some rows not, 2 fatal error, 130/143 interrupted (run again to resume).')
+    .action(async (file: string, opts: Record<string, unknown>) => {
+      const controller = new AbortController();
+      let signal: NodeJS.Signals | undefined;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (signal) return;
+        signal = sig;
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let progress: ReturnType<typeof createProgress> | undefined;
+      try {
+        const config = loadConfig({ flags: configFlags(opts) });
+        const logger = createLogger({ level: config.logLevel });
+        progress = createProgress({ logger });
+        const result = await runFile({
+          file,
+          output: opts.output as string | undefined,
+          columns: opts.columns as ReturnType<typeof parseColumnsFlag> | undefined,
+          delimiter: opts.delimiter as string | undefined,
+          config,
+          simulate: opts.simulate === true,
+          logger,
+          signal: controller.signal,
+          onBatch: (b) => logger.info({ batchId: b.batchId, rows: b.rows, valid: b.valid }, b.resumed ? 'resuming unfinished batch' : 'batch submitted'),
+          onProgress: (b) => progress?.update(b),
+        });
+        progress.stop();
+        await out(formatSummary(result.batch, { durationMs: result.durationMs, outputFile: result.outputFile }));
+        if (result.interrupted) {
+          setExit(signal === 'SIGTERM' ? EXIT.SIGTERM : EXIT.SIGINT);
+        } else if (result.batch.state === 'failed') {
+          setExit(EXIT.FATAL);
+        } else {
+          setExit(result.batch.state === 'completed' ? EXIT.OK : EXIT.ROWS_FAILED);
+        }
+      } catch (error) {
+        progress?.stop();
+        setExit(fail(error));
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
     });
 
