@@ -11,7 +11,6 @@ import { DelayedError, RateLimitError, type Job, type Queue } from 'bullmq';
 import pRetry, { AbortError } from 'p-retry';
 import { z } from 'zod';
 import type { BatchStore } from '../src/batch-store.js';
-import { STOPPED_STATES } from '../src/batch-store.js';
 import { coerceError, PaylinksError, PaywintError } from '../src/errors.js';
 import { type Claim, type Ledger } from '../src/ledger.js';
 import type { Logger } from '../src/logger.js';
@@ -149,21 +148,20 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
   return async function processCreateLink(job: Job, token?: string): Promise<CreateLinkResult> {
     const data = CreateLinkDataSchema.parse(job.data);
     const owner = job.id ?? `${data.batchId}-r${data.row}`;
-    if (await store.hasResult(data.batchId, data.row)) return { status: 'already-recorded' };
-
-    const batch = await store.get(data.batchId);
-    if (!batch) {
+    let outcome = await ledger.claim(data.invoiceNumber, owner, data.amountCents, data.description, store.rowRef(data.batchId, data.row));
+    if (outcome.kind === 'recorded') return { status: 'already-recorded' };
+    if (outcome.kind === 'no-batch') {
       logger.warn({ batchId: data.batchId, row: data.row }, 'job of a batch that no longer exists: dropped');
       return { status: 'already-recorded' };
     }
-    if (STOPPED_STATES.includes(batch.state)) {
-      const code = batch.state === 'cancelled' ? 'BATCH_CANCELLED' : batch.stopCode === 'BATCH_STOPPED_AUTH' ? 'BATCH_STOPPED_AUTH' : 'BATCH_CANCELLED';
-      const message = batch.state === 'cancelled' ? 'not sent: the batch was cancelled' : `not sent: the batch stopped (${batch.stopMessage ?? batch.state})`;
+    if (outcome.kind === 'stopped') {
+      const batch = await store.get(data.batchId);
+      const cancelled = batch?.state === 'cancelled';
+      const code = cancelled ? 'BATCH_CANCELLED' : (batch?.stopCode ?? 'BATCH_CANCELLED');
+      const message = cancelled ? 'not sent: the batch was cancelled' : `not sent: the batch stopped (${batch?.stopMessage ?? 'failed'})`;
       await ledger.release(data.invoiceNumber, owner);
       return finish(data, { status: 'failed', errorCode: code, errorMessage: message, attempts: 0 }, owner);
     }
-
-    let outcome = await ledger.claim(data.invoiceNumber, owner, data.amountCents, data.description);
     if (outcome.kind === 'busy') {
       const holder = await queue.getJob(outcome.claim.owner);
       const holderState = holder ? await holder.getState() : 'missing';

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { ChainableCommander } from 'ioredis';
 import { LuaScript, type RedisClient } from './lua.js';
 import type { Keys } from './keys.js';
-import type { LedgerEntry } from './ledger.js';
+import type { LedgerEntry, RowRef } from './ledger.js';
 import { ROW_STATUSES, type RowResult, type RowStatus } from './output.js';
 
 export const BATCH_STATES = ['submitting', 'queued', 'running', 'completed', 'completed_with_errors', 'cancelled', 'failed'] as const;
@@ -250,8 +250,9 @@ export class BatchStore {
     return raw.map((r) => (r === null ? undefined : decodeResult(r)));
   }
 
-  async hasResult(id: string, row: number): Promise<boolean> {
-    return (await this.redis.hexists(this.keys.batchResults(id), String(row))) === 1;
+  /** Where a row's result and its batch live, for the ledger's claim. */
+  rowRef(id: string, row: number): RowRef {
+    return { resultsKey: this.keys.batchResults(id), batchKey: this.keys.batch(id), row };
   }
 
   /** Records a row's final result (see FINISH_ROW). Resolves false when it was recorded before. */

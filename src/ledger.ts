@@ -55,16 +55,34 @@ const ClaimSchema = z.object({
   firstAt: z.number(),
 });
 
+/** The batch row a claim is made for. */
+export interface RowRef {
+  resultsKey: string;
+  batchKey: string;
+  row: number;
+}
+
 export type AttemptOutcome = 'failed' | 'unknown' | 'rate-limited';
 
 export type ClaimOutcome =
+  /** The row has its result already (a re-run after a crash): nothing to do. */
+  | { kind: 'recorded' }
+  /** The row's batch is gone. */
+  | { kind: 'no-batch' }
+  /** The row's batch was cancelled or failed: the row is not sent. */
+  | { kind: 'stopped' }
   | { kind: 'claimed'; claim: Claim }
   | { kind: 'exists'; entry: LedgerEntry }
   | { kind: 'conflict'; entry: LedgerEntry }
   | { kind: 'busy'; claim: Claim };
 
-// KEYS: ledger, claims. ARGV: invoice, owner.
+// KEYS: ledger, claims, row results, batch. ARGV: invoice, owner, row.
+// The row's own checks come first, in the same step: already finished, or its batch stopped.
 const CLAIM = new LuaScript(`
+if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then return {'recorded', ''} end
+local state = redis.call('HGET', KEYS[4], 'state')
+if not state then return {'no-batch', ''} end
+if state == 'cancelled' or state == 'failed' then return {'stopped', state} end
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if entry then return {'exists', entry} end
 local claim = redis.call('HGET', KEYS[2], ARGV[1])
@@ -159,9 +177,12 @@ export class Ledger {
    * Claims an invoice for `owner`, unless a link exists already (same amount
    * and description: `exists`; different: `conflict`) or another job holds it
    * (`busy`). Claiming again as the same owner returns the claim as it stands.
+   * In the same step, checks the row: `recorded` when it has its result,
+   * `stopped` when its batch was stopped.
    */
-  async claim(invoiceNumber: string, owner: string, amountCents: number, description: string | null): Promise<ClaimOutcome> {
-    const [kind, raw] = (await CLAIM.run(this.redis, [this.ledgerKey, this.claimsKey], [invoiceNumber, owner])) as [string, string];
+  async claim(invoiceNumber: string, owner: string, amountCents: number, description: string | null, row: RowRef): Promise<ClaimOutcome> {
+    const [kind, raw] = (await CLAIM.run(this.redis, [this.ledgerKey, this.claimsKey, row.resultsKey, row.batchKey], [invoiceNumber, owner, row.row])) as [string, string];
+    if (kind === 'recorded' || kind === 'no-batch' || kind === 'stopped') return { kind };
     if (kind === 'exists') {
       const entry = LedgerEntrySchema.parse(JSON.parse(raw));
       return sameInvoice(entry, amountCents, description) ? { kind: 'exists', entry } : { kind: 'conflict', entry };

@@ -33,6 +33,8 @@ export interface SubmitOptions extends IntakeOptions {
    * same account) instead of making a new one. Default false.
    */
   resume?: boolean;
+  /** Called once the whole file has been checked, before anything is queued. */
+  onChecked?: () => Promise<void>;
 }
 
 export interface SubmitResult {
@@ -72,6 +74,7 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
   const { redis, store, queue, logger } = options;
   const intake: IntakeOptions = { columns: options.columns, delimiter: options.delimiter };
   const summary = await checkFile(file, intake);
+  await options.onChecked?.();
 
   if (options.resume) {
     const previous = await store.findBySha(options.account, summary.sha256);

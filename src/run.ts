@@ -92,6 +92,26 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
     cleanups.push(() => queue.close());
     const store = new BatchStore(redis, keys);
 
+    const startOurWorker = async () => {
+      const worker = await startWorker({
+        redisUrl: endpoint.url,
+        prefix: config.prefix,
+        credentials,
+        baseUrl,
+        rateLimit: config.rateLimit,
+        concurrency: config.concurrency,
+        timeoutMs: config.timeoutMs,
+        maxAttempts: config.maxAttempts,
+        retryWindowMs: config.retryWindowMs,
+        logger,
+        events: options.events,
+      });
+      cleanups.push(() => worker.close(Math.max(5_000, config.timeoutMs + 2_000)));
+      return worker;
+    };
+    let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+    // The worker starts once the file is checked whole (a file error sends nothing), and
+    // works while the rows are still being queued.
     const submitted = await submitFile(options.file, {
       redis,
       store,
@@ -101,23 +121,12 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
       columns: options.columns,
       delimiter: options.delimiter,
       resume: true,
+      onChecked: async () => {
+        worker = await startOurWorker();
+      },
     });
     options.onBatch?.(submitted);
-
-    const worker = await startWorker({
-      redisUrl: endpoint.url,
-      prefix: config.prefix,
-      credentials,
-      baseUrl,
-      rateLimit: config.rateLimit,
-      concurrency: config.concurrency,
-      timeoutMs: config.timeoutMs,
-      maxAttempts: config.maxAttempts,
-      retryWindowMs: config.retryWindowMs,
-      logger,
-      events: options.events,
-    });
-    cleanups.push(() => worker.close(Math.max(5_000, config.timeoutMs + 2_000)));
+    worker ??= await startOurWorker();
 
     let batch: Batch;
     try {

@@ -2,6 +2,7 @@
  * A worker: BullMQ workers running the `create-link` processor against
  * Paywint, rate-limited per account across every process.
  */
+import { setMaxListeners } from 'node:events';
 import { Worker, type Job } from 'bullmq';
 import { BatchStore } from './batch-store.js';
 import type { Credentials } from './config.js';
@@ -72,6 +73,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     });
     cleanups.push(() => client.close());
     const shutdown = new AbortController();
+    // Every job in flight listens to it (waits for a rate-limit slot, p-retry's delays).
+    setMaxListeners(0, shutdown.signal);
     const store = new BatchStore(redis, keys);
     const processor = createLinkProcessor({
       store,
@@ -109,18 +112,21 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       if (finalRun) void settleAbandoned(store, job, error, logger);
     });
 
+    let closing: Promise<void> | undefined;
     return {
       worker,
-      close: async (timeoutMs = 30_000) => {
-        shutdown.abort();
-        const graceful = worker.close();
-        const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
-        if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
-          logger.warn({ timeoutMs }, 'jobs still in flight after the shutdown timeout: left for the next worker');
-        }
-        await release();
-      },
+      close: (timeoutMs = 30_000) => (closing ??= closeWorker(timeoutMs)),
     };
+
+    async function closeWorker(timeoutMs: number): Promise<void> {
+      shutdown.abort();
+      const graceful = worker.close();
+      const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+      if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
+        logger.warn({ timeoutMs }, 'jobs still in flight after the shutdown timeout: left for the next worker');
+      }
+      await release();
+    }
   } catch (error) {
     await release();
     throw error;

@@ -91,7 +91,7 @@ describe('paylinks run', () => {
     }
     // The faults did happen, and were retried.
     const stats = sim.stats();
-    expect(stats.byStatus['500'] ?? 0 + (stats.byStatus['503'] ?? 0)).toBeGreaterThan(0);
+    expect((stats.byStatus['500'] ?? 0) + (stats.byStatus['503'] ?? 0)).toBeGreaterThan(0);
     expect(rows.some((r) => Number(r.attempts) > 1)).toBe(true);
     expect(result.batch.createdCents).toBe(invoices(60).reduce((sum, r) => sum + Math.round(Number(r[1]) * 100), 0));
   });

@@ -1,0 +1,262 @@
+/**
+ * Pipeline benchmarks, on the Paywint simulator (run in its own process, as
+ * the real service would be) and a private Redis. Each figure is a ratio or a
+ * count measured in one run, side by side:
+ *
+ * - overhead: `paylinks run` throughput ÷ a plain script calling the
+ *   simulator with the same concurrency and no queue (20,000 rows, no
+ *   latency, a high rate limit). Goal ≥ 0.5.
+ * - rate-limit fidelity: a limit of 50/s with two workers: the most requests
+ *   the simulator saw in any 1-second window (goal ≤ 55) and the mean rate
+ *   (goal ≥ 45/s).
+ * - latency hiding: 200 ms simulated latency, concurrency 100, a high rate
+ *   limit: rows per second (goal ≥ 400).
+ *
+ * Usage: `node dist/bench/pipeline-bench.js [--rows 20000] [--only overhead,rate,latency]`
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BatchStore } from '../src/batch-store.js';
+import { waitForBatch } from '../src/collector.js';
+import { loadConfig } from '../src/config.js';
+import { Keys } from '../src/keys.js';
+import { silentLogger } from '../src/logger.js';
+import { PaywintClient } from '../src/paywint-client.js';
+import { submitFile } from '../src/producer.js';
+import { openQueue } from '../src/queue.js';
+import { connect, startRedisServer, type RedisServer } from '../src/redis.js';
+import { runFile } from '../src/run.js';
+import { startWorker } from '../src/worker.js';
+
+const API_KEY = '5b0d7c1e-8a2f-4e3b-9d6c-1f2e3a4b5c6d';
+const API_SECRET = 'bench-secret-not-real';
+const BIN = fileURLToPath(new URL('../../bin/paylinks.js', import.meta.url));
+
+interface Sim {
+  url: string;
+  proc: ChildProcess;
+  stats(): Promise<{ requests: number; created: number; requestTimesMs: number[] }>;
+  reset(): Promise<void>;
+  faults(f: Record<string, number>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts `paylinks simulate` in its own process and reads its URL. */
+async function startSimProcess(): Promise<Sim> {
+  const proc = spawn(process.execPath, [BIN, 'simulate', '--port', '0'], {
+    env: { ...process.env, PAYWINT_API_KEY: API_KEY, PAYWINT_API_SECRET: API_SECRET, PAYLINKS_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    proc.stdout?.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(text);
+      if (m) resolve(m[1]!);
+    });
+    proc.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
+  });
+  const call = async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(`${url}${p}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    return res.json() as Promise<unknown>;
+  };
+  return {
+    url,
+    proc,
+    stats: () => call('GET', '/__simulator/stats') as ReturnType<Sim['stats']>,
+    reset: async () => void (await call('POST', '/__simulator/reset')),
+    faults: async (f) => void (await call('POST', '/__simulator/faults', f)),
+    stop: async () => {
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await gone;
+    },
+  };
+}
+
+async function writeInvoiceFile(file: string, rows: number, tag: string): Promise<void> {
+  const lines = ['invoice_number,amount,description'];
+  for (let i = 0; i < rows; i += 1) lines.push(`${tag}${i},${(i % 9000) + 1}.${String(i % 100).padStart(2, '0')},Bench invoice ${i}`);
+  await writeFile(file, lines.join('\n') + '\n');
+}
+
+function configFor(sim: Sim, redis: RedisServer, prefix: string, env: Record<string, string>) {
+  return loadConfig({
+    dotenvPath: false,
+    env: { PAYWINT_API_KEY: API_KEY, PAYWINT_API_SECRET: API_SECRET, PAYWINT_BASE_URL: sim.url, REDIS_URL: redis.url, PAYLINKS_PREFIX: prefix, PAYLINKS_LOG_LEVEL: 'silent', ...env },
+  });
+}
+
+/** A plain script: the client, N promises in parallel, no queue, no Redis. */
+async function plainScript(sim: Sim, rows: number, concurrency: number, tag: string): Promise<number> {
+  const client = new PaywintClient({ baseUrl: sim.url, apiKey: API_KEY, apiSecret: API_SECRET, timeoutMs: 15_000, connections: concurrency });
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < rows) {
+        const i = next++;
+        await client.createPaymentLink({ invoiceNumber: `${tag}${i}`, amountCents: 100 + i, description: `Bench invoice ${i}` });
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await client.close();
+  return rows / seconds;
+}
+
+export interface OverheadResult {
+  rows: number;
+  concurrency: number;
+  plainRowsPerSecond: number;
+  paylinksRowsPerSecond: number;
+  ratio: number;
+}
+
+async function overhead(sim: Sim, redis: RedisServer, dir: string, rows: number): Promise<OverheadResult> {
+  const concurrency = 50;
+  await sim.reset();
+  const plain = await plainScript(sim, rows, concurrency, 'P');
+  await sim.reset();
+  const file = path.join(dir, 'overhead.csv');
+  await writeInvoiceFile(file, rows, 'O');
+  const config = configFor(sim, redis, 'bench-overhead', { PAYLINKS_RATE_LIMIT: '10000', PAYLINKS_CONCURRENCY: String(concurrency) });
+  const started = performance.now();
+  const result = await runFile({ file, output: path.join(dir, 'overhead.out.csv'), config, logger: silentLogger() });
+  const seconds = (performance.now() - started) / 1000;
+  if (result.batch.counts.created !== rows) throw new Error(`overhead run created ${result.batch.counts.created} of ${rows}`);
+  const paylinks = rows / seconds;
+  return { rows, concurrency, plainRowsPerSecond: plain, paylinksRowsPerSecond: paylinks, ratio: paylinks / plain };
+}
+
+export interface RateResult {
+  limit: number;
+  workers: number;
+  requests: number;
+  maxInAnySecond: number;
+  meanPerSecond: number;
+}
+
+/** Most timestamps inside any window of `windowMs`. */
+export function maxInWindow(sortedMs: readonly number[], windowMs = 1000): number {
+  let best = 0;
+  for (let i = 0, j = 0; i < sortedMs.length; i += 1) {
+    while (sortedMs[i]! - sortedMs[j]! >= windowMs) j += 1;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+async function rateFidelity(sim: Sim, redis: RedisServer, dir: string, rows: number): Promise<RateResult> {
+  await sim.reset();
+  const prefix = 'bench-rate';
+  const config = configFor(sim, redis, prefix, { PAYLINKS_RATE_LIMIT: '50', PAYLINKS_CONCURRENCY: '20' });
+  const keys = new Keys(prefix);
+  const conn = connect(redis.url);
+  const queue = openQueue(conn, keys);
+  const store = new BatchStore(conn, keys);
+  const file = path.join(dir, 'rate.csv');
+  await writeInvoiceFile(file, rows, 'R');
+  const submitted = await submitFile(file, { redis: conn, store, queue, account: API_KEY, logger: silentLogger() });
+  const workerOptions = {
+    redisUrl: redis.url,
+    prefix,
+    credentials: { apiKey: API_KEY, apiSecret: API_SECRET },
+    baseUrl: sim.url,
+    rateLimit: 50,
+    concurrency: 20,
+    timeoutMs: 15_000,
+    maxAttempts: config.maxAttempts,
+    retryWindowMs: config.retryWindowMs,
+    logger: silentLogger(),
+  };
+  const workers = [await startWorker(workerOptions), await startWorker(workerOptions)];
+  await waitForBatch(store, submitted.batchId, { pollMs: 100 });
+  await Promise.all(workers.map((w) => w.close()));
+  await queue.close();
+  await conn.quit();
+  const times = (await sim.stats()).requestTimesMs.slice().sort((a, b) => a - b);
+  const spanSeconds = (times.at(-1)! - times[0]!) / 1000;
+  return { limit: 50, workers: 2, requests: times.length, maxInAnySecond: maxInWindow(times), meanPerSecond: (times.length - 1) / spanSeconds };
+}
+
+export interface LatencyResult {
+  rows: number;
+  latencyMs: number;
+  concurrency: number;
+  rowsPerSecond: number;
+}
+
+async function latencyHiding(sim: Sim, redis: RedisServer, dir: string, rows: number): Promise<LatencyResult> {
+  await sim.reset();
+  await sim.faults({ latencyMs: 200 });
+  const file = path.join(dir, 'latency.csv');
+  await writeInvoiceFile(file, rows, 'L');
+  const config = configFor(sim, redis, 'bench-latency', { PAYLINKS_RATE_LIMIT: '10000', PAYLINKS_CONCURRENCY: '100' });
+  const started = performance.now();
+  const result = await runFile({ file, output: path.join(dir, 'latency.out.csv'), config, logger: silentLogger() });
+  const seconds = (performance.now() - started) / 1000;
+  await sim.faults({ latencyMs: 0 });
+  if (result.batch.counts.created !== rows) throw new Error(`latency run created ${result.batch.counts.created} of ${rows}`);
+  return { rows, latencyMs: 200, concurrency: 100, rowsPerSecond: rows / seconds };
+}
+
+export interface PipelineBenchResult {
+  overhead?: OverheadResult;
+  rate?: RateResult;
+  latency?: LatencyResult;
+}
+
+export async function runPipelineBench(options: { rows?: number; only?: string[] } = {}): Promise<PipelineBenchResult> {
+  const only = new Set(options.only ?? ['overhead', 'rate', 'latency']);
+  const dir = await mkdtemp(path.join(tmpdir(), 'paylinks-bench-'));
+  const redis = await startRedisServer({ dataDir: path.join(dir, 'redis'), appendOnly: true });
+  const sim = await startSimProcess();
+  const result: PipelineBenchResult = {};
+  try {
+    await sleep(200);
+    if (only.has('overhead')) result.overhead = await overhead(sim, redis, dir, options.rows ?? 20_000);
+    if (only.has('rate')) result.rate = await rateFidelity(sim, redis, dir, 500);
+    if (only.has('latency')) result.latency = await latencyHiding(sim, redis, dir, 4_000);
+  } finally {
+    await sim.stop();
+    await redis.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+export function formatPipelineBench(r: PipelineBenchResult): string {
+  const lines: string[] = [];
+  if (r.overhead) {
+    const o = r.overhead;
+    lines.push(
+      `overhead (${o.rows} rows, concurrency ${o.concurrency}, no latency): plain script ${o.plainRowsPerSecond.toFixed(0)} rows/s, ` +
+        `paylinks run ${o.paylinksRowsPerSecond.toFixed(0)} rows/s, ratio ${o.ratio.toFixed(2)} (goal ≥ 0.50)`,
+    );
+  }
+  if (r.rate) {
+    const x = r.rate;
+    lines.push(`rate-limit fidelity (limit ${x.limit}/s, ${x.workers} workers, ${x.requests} requests): max in any 1 s window ${x.maxInAnySecond} (goal ≤ 55), mean ${x.meanPerSecond.toFixed(1)}/s (goal ≥ 45)`);
+  }
+  if (r.latency) {
+    const l = r.latency;
+    lines.push(`latency hiding (${l.latencyMs} ms latency, concurrency ${l.concurrency}, ${l.rows} rows): ${l.rowsPerSecond.toFixed(0)} rows/s (goal ≥ 400)`);
+  }
+  return lines.join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const args = process.argv.slice(2);
+  const rowsAt = args.indexOf('--rows');
+  const onlyAt = args.indexOf('--only');
+  const result = await runPipelineBench({
+    rows: rowsAt >= 0 ? Number(args[rowsAt + 1]) : undefined,
+    only: onlyAt >= 0 ? args[onlyAt + 1]!.split(',') : undefined,
+  });
+  console.log(formatPipelineBench(result));
+}
