@@ -134,6 +134,24 @@ end
 return state
 `);
 
+/**
+ * Takes a failed row's result back so it can run again: the counters go
+ * down, a finished batch is running again. KEYS: results, batch. ARGV: row.
+ */
+const REOPEN_ROW = new LuaScript(`
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw or cjson.decode(raw).s ~= 'failed' then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[2], 'n_failed', -1)
+redis.call('HINCRBY', KEYS[2], 'done', -1)
+local state = redis.call('HGET', KEYS[2], 'state')
+if state == 'completed' or state == 'completed_with_errors' or state == 'failed' then
+  redis.call('HSET', KEYS[2], 'state', 'running')
+  redis.call('HDEL', KEYS[2], 'finished_at', 'stop_code', 'stop_message', 'stopped_at')
+end
+return 1
+`);
+
 /** A new batch id: sortable by time, never all digits, no `:` (BullMQ job ids derive from it). */
 export function newBatchId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '');
@@ -285,6 +303,11 @@ export class BatchStore {
     for (const { row, result } of rows) {
       FINISH_ROW.queue(pipeline, keys, [row, encodeResult(result), result.status, '', '', '', 0, now]);
     }
+  }
+
+  /** Takes back a failed row's result so it can be retried. Resolves false when the row is not failed. */
+  async reopenRow(id: string, row: number): Promise<boolean> {
+    return (await REOPEN_ROW.run(this.redis, [this.keys.batchResults(id), this.keys.batch(id)], [row])) === 1;
   }
 
   /** Marks every row as stored and queued: `submitting` → `queued` (unless workers already moved it on). */

@@ -2,16 +2,25 @@
  * The `paylinks` command line. Thin by design: parse flags, resolve the
  * configuration, call one library function, map its result to an exit code.
  */
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig, type ConfigFlags } from './config.js';
-import { coerceError, InputFileError } from './errors.js';
-import { EXIT, exitCodeForError } from './exit-codes.js';
-import { parseColumnsFlag, parseDelimiterFlag } from './columns.js';
-import { formatReport, reportToJson, validateFile } from './validate.js';
-import { startSimulator, type SimulatorOptions } from './simulator.js';
-import { createLogger } from './logger.js';
+import { openBackend, type Backend } from './backend.js';
+import { cancelBatch } from './cancel.js';
+import { isFinished, waitForBatch, writeBatchOutput } from './collector.js';
+import { parseColumnsFlag, parseDelimiterFlag, type ColumnOverrides } from './columns.js';
+import { loadConfig, type Config, type ConfigFlags } from './config.js';
+import { coerceError, InputFileError, PaylinksError } from './errors.js';
+import { EXIT, exitCodeForBatch, exitCodeForError } from './exit-codes.js';
+import { createLogger, type Logger } from './logger.js';
+import { submitFile } from './producer.js';
 import { createProgress, formatSummary } from './progress.js';
+import { retryFailedRows } from './retry-rows.js';
 import { runFile } from './run.js';
+import { runWorkerService } from './service.js';
+import { startSimulator, type SimulatorOptions } from './simulator.js';
+import { describeProgress, formatBatchList, formatStatus, getBatchStatus, listRecentBatches, statusToJson } from './status.js';
+import { formatReport, reportToJson, validateFile } from './validate.js';
 
 /** Writes to stdout and resolves once the text is flushed (so piping never truncates). */
 function out(text: string): Promise<void> {
@@ -38,20 +47,46 @@ function probability(value: string): number {
   return n;
 }
 
-/** Flags every command that talks to Redis or Paywint accepts. */
-function withConfigFlags(cmd: Command): Command {
-  return cmd
-    .option('--redis-url <url>', 'Redis to use (REDIS_URL)')
-    .option('--prefix <prefix>', 'prefix of every Redis key (PAYLINKS_PREFIX)')
-    .option('--base-url <url>', 'Paywint base URL (PAYWINT_BASE_URL)')
-    .option('--rate-limit <perSecond>', 'requests per second to Paywint, all workers together (PAYLINKS_RATE_LIMIT)')
-    .option('--concurrency <n>', 'jobs in flight per process (PAYLINKS_CONCURRENCY)')
-    .option('--timeout-ms <ms>', 'per-request timeout (PAYLINKS_TIMEOUT_MS)')
-    .option('--max-attempts <n>', 'HTTP attempts per row (PAYLINKS_MAX_ATTEMPTS)')
-    .option('--log-level <level>', 'log level (PAYLINKS_LOG_LEVEL)');
+/** SIGINT/SIGTERM as an AbortSignal, and which one came. */
+function interruption() {
+  const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  const on = (sig: NodeJS.Signals) => {
+    if (received) return;
+    received = sig;
+    controller.abort();
+  };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return {
+    signal: controller.signal,
+    stopped: new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true })),
+    exitCode: () => (received === 'SIGTERM' ? EXIT.SIGTERM : EXIT.SIGINT),
+    dispose: () => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+    },
+  };
 }
 
-function configFlags(opts: Record<string, unknown>): ConfigFlags {
+type Opts = Record<string, unknown>;
+
+/** Flags that layer over the environment (see config.ts). */
+function withConfigFlags(cmd: Command, which: 'redis' | 'all'): Command {
+  cmd.option('--redis-url <url>', 'Redis to use (REDIS_URL)').option('--prefix <prefix>', 'prefix of every Redis key (PAYLINKS_PREFIX)');
+  if (which === 'all') {
+    cmd
+      .option('--base-url <url>', 'Paywint base URL (PAYWINT_BASE_URL)')
+      .option('--rate-limit <perSecond>', 'requests per second to Paywint, all workers together (PAYLINKS_RATE_LIMIT)')
+      .option('--concurrency <n>', 'jobs in flight per process (PAYLINKS_CONCURRENCY)')
+      .option('--timeout-ms <ms>', 'per-request timeout (PAYLINKS_TIMEOUT_MS)')
+      .option('--max-attempts <n>', 'requests per row before it fails (PAYLINKS_MAX_ATTEMPTS)')
+      .option('--retry-window-ms <ms>', 'a row stops retrying this long after its first request (PAYLINKS_RETRY_WINDOW_MS)');
+  }
+  return cmd.option('--log-level <level>', 'log level (PAYLINKS_LOG_LEVEL)');
+}
+
+function configFlags(opts: Opts): ConfigFlags {
   const pick = (k: string) => (typeof opts[k] === 'string' || typeof opts[k] === 'number' ? (opts[k] as string | number) : undefined);
   return {
     redisUrl: pick('redisUrl'),
@@ -61,9 +96,44 @@ function configFlags(opts: Record<string, unknown>): ConfigFlags {
     concurrency: pick('concurrency'),
     timeoutMs: pick('timeoutMs'),
     maxAttempts: pick('maxAttempts'),
+    retryWindowMs: pick('retryWindowMs'),
     logLevel: pick('logLevel'),
     metricsPort: pick('metricsPort'),
   };
+}
+
+function withInputFlags(cmd: Command): Command {
+  return cmd
+    .option('--columns <map>', 'name the columns: invoice=...,amount=...,description=...', parseColumnsFlag)
+    .option('--delimiter <char>', 'field delimiter: , ; tab or |  (default: detected from the header)', parseDelimiterFlag);
+}
+
+/** Loads the configuration, then runs `body`; every error becomes a message and an exit code. */
+function action<A extends unknown[]>(setExit: (code: number) => void, body: (ctx: { config: Config; logger: Logger; opts: Opts }, ...args: A) => Promise<number>) {
+  return async (...args: [...A, Opts, Command]) => {
+    const opts = args[args.length - 2] as Opts;
+    try {
+      const config = loadConfig({ flags: configFlags(opts) });
+      const logger = createLogger({ level: config.logLevel });
+      setExit(await body({ config, logger, opts }, ...(args.slice(0, -2) as A)));
+    } catch (error) {
+      setExit(fail(error));
+    }
+  };
+}
+
+async function withBackend<T>(config: Config, logger: Logger, fn: (backend: Backend) => Promise<T>): Promise<T> {
+  const backend = await openBackend({ config, logger });
+  try {
+    return await fn(backend);
+  } finally {
+    await backend.close();
+  }
+}
+
+function requireAccount(config: Config): string {
+  if (!config.apiKey) throw new PaylinksError('CONFIG_MISSING', 'PAYWINT_API_KEY: expected a UUID (your Paywint API key), got nothing: the batch and its idempotency ledger belong to that account');
+  return config.apiKey;
 }
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -74,15 +144,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  program
-    .command('validate')
+  withInputFlags(program.command('validate'))
     .description('Check an invoice file without sending anything. Needs neither Redis nor credentials.')
     .argument('<file>', 'CSV file of invoices')
     .option('--json', 'print one JSON object instead of a summary')
-    .option('--columns <map>', 'name the columns: invoice=...,amount=...,description=...', parseColumnsFlag)
-    .option('--delimiter <char>', 'field delimiter: , ; tab or |  (default: detected from the header)', parseDelimiterFlag)
     .addHelpText('after', '\nExit codes: 0 every row valid, 1 some rows invalid, 2 file error.')
-    .action(async (file: string, opts: { json?: boolean; columns?: ReturnType<typeof parseColumnsFlag>; delimiter?: string }) => {
+    .action(async (file: string, opts: { json?: boolean; columns?: ColumnOverrides; delimiter?: string }) => {
       try {
         const report = await validateFile(file, { columns: opts.columns, delimiter: opts.delimiter });
         await out(opts.json ? JSON.stringify(reportToJson(report)) : formatReport(report));
@@ -95,6 +162,163 @@ export function buildProgram(setExit: (code: number) => void): Command {
         setExit(fail(err));
       }
     });
+
+  withConfigFlags(withInputFlags(program.command('run')), 'all')
+    .description('Validate, submit, work and collect one file in this process; write the output CSV.')
+    .argument('<file>', 'CSV file of invoices')
+    .option('-o, --output <file>', 'output CSV (default: the input with .out.csv)')
+    .option('--simulate', 'start the Paywint simulator in this process and use it (no credentials needed)')
+    .addHelpText('after', '\nExit codes: 0 every row created or exists, 1 some rows not, 2 fatal error, 130/143 interrupted (run it again to resume).')
+    .action(
+      action(setExit, async ({ config, logger, opts }, file: string) => {
+        const stop = interruption();
+        const progress = createProgress({ logger });
+        try {
+          const result = await runFile({
+            file,
+            output: opts.output as string | undefined,
+            columns: opts.columns as ColumnOverrides | undefined,
+            delimiter: opts.delimiter as string | undefined,
+            config,
+            simulate: opts.simulate === true,
+            logger,
+            signal: stop.signal,
+            onBatch: (b) => logger.info({ batchId: b.batchId, rows: b.rows, valid: b.valid }, b.resumed ? 'resuming the unfinished batch of this file' : 'batch submitted'),
+            onProgress: (b) => progress.update(b),
+          });
+          progress.stop();
+          await out(formatSummary(result.batch, { durationMs: result.durationMs, outputFile: result.outputFile }));
+          return result.interrupted ? stop.exitCode() : exitCodeForBatch(result.batch.state);
+        } finally {
+          progress.stop();
+          stop.dispose();
+        }
+      }),
+    );
+
+  withConfigFlags(withInputFlags(program.command('submit')), 'redis')
+    .description('Validate a file, create its batch and queue its rows for the workers; print the batch id and exit.')
+    .argument('<file>', 'CSV file of invoices')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nNeeds PAYWINT_API_KEY (the account the batch runs under), not the secret.\nExit codes: 0 submitted, every row valid; 1 submitted, some rows invalid; 2 nothing submitted.')
+    .action(
+      action(setExit, async ({ config, logger, opts }, file: string) => {
+        const account = requireAccount(config);
+        const result = await withBackend(config, logger, (b) =>
+          submitFile(file, { redis: b.redis, store: b.store, queue: b.queue, account, logger, columns: opts.columns as ColumnOverrides | undefined, delimiter: opts.delimiter as string | undefined }),
+        );
+        await out(
+          opts.json
+            ? JSON.stringify({ batch_id: result.batchId, rows: result.rows, valid: result.valid, invalid: result.invalid })
+            : `${result.batchId}\n(${result.rows} rows: ${result.valid} queued, ${result.invalid} invalid or duplicate)`,
+        );
+        return result.invalid === 0 ? EXIT.OK : EXIT.ROWS_FAILED;
+      }),
+    );
+
+  withConfigFlags(program.command('worker'), 'all')
+    .description('Run a worker until SIGINT/SIGTERM: creates the links of every queued batch; serves /healthz and /metrics.')
+    .option('--metrics-port <port>', 'port of /healthz and /metrics (PAYLINKS_METRICS_PORT, default 9464; 0: any)')
+    .option('--metrics-host <host>', 'address of /healthz and /metrics', '127.0.0.1')
+    .addHelpText('after', '\nOn SIGTERM it stops taking rows, finishes those in flight (bounded by the timeout) and exits 143 (130 on SIGINT).')
+    .action(
+      action(setExit, async ({ config, logger, opts }) => {
+        const stop = interruption();
+        try {
+          await runWorkerService({ config, logger, stop: stop.stopped, metricsHost: opts.metricsHost as string });
+          return stop.exitCode();
+        } finally {
+          stop.dispose();
+        }
+      }),
+    );
+
+  withConfigFlags(program.command('status'), 'redis')
+    .description('Where a batch stands (counts by status, rate, ETA); with no batch, the recent batches.')
+    .argument('[batch]', 'batch id')
+    .option('--json', 'print JSON')
+    .option('--watch', 'refresh every 2 seconds until the batch finishes')
+    .action(
+      action(setExit, async ({ config, logger, opts }, batchId: string | undefined) =>
+        withBackend(config, logger, async ({ store }) => {
+          if (!batchId) {
+            const batches = await listRecentBatches(store);
+            await out(opts.json ? JSON.stringify(batches.map((b) => statusToJson(describeProgress(b)))) : formatBatchList(batches));
+            return EXIT.OK;
+          }
+          const stop = interruption();
+          try {
+            for (;;) {
+              const status = await getBatchStatus(store, batchId);
+              const text = opts.json ? JSON.stringify(statusToJson(status)) : formatStatus(status);
+              await out(opts.watch && process.stdout.isTTY ? `\x1b[2J\x1b[H${text}` : text);
+              if (!opts.watch || isFinished(status.batch) || stop.signal.aborted) return EXIT.OK;
+              await sleep(2000, undefined, { signal: stop.signal }).catch(() => undefined);
+            }
+          } finally {
+            stop.dispose();
+          }
+        }),
+      ),
+    );
+
+  withConfigFlags(program.command('collect'), 'redis')
+    .description("Write a batch's output CSV, from any machine that reaches Redis.")
+    .argument('<batch>', 'batch id')
+    .option('-o, --output <file>', 'output CSV (default: <input name>.out.csv here)')
+    .option('--wait', 'wait for the batch to finish first')
+    .addHelpText('after', '\nExit codes: 0 every row created or exists, 1 some rows not, 2 fatal (or the batch is not finished and --wait was not given).')
+    .action(
+      action(setExit, async ({ config, logger, opts }, batchId: string) =>
+        withBackend(config, logger, async ({ store }) => {
+          const stop = interruption();
+          try {
+            let { batch } = await getBatchStatus(store, batchId);
+            if (!isFinished(batch)) {
+              if (!opts.wait) {
+                throw new PaylinksError('NOT_FINISHED', `batch ${batchId} is ${batch.state} (${batch.done}/${batch.rows} rows done): wait for it with --wait, or see \`paylinks status ${batchId}\``);
+              }
+              batch = await waitForBatch(store, batchId, { signal: stop.signal, pollMs: 500 });
+            }
+            const output = (opts.output as string | undefined) ?? `${path.parse(batch.file).name}.out.csv`;
+            await writeBatchOutput(store, batchId, output);
+            await out(formatSummary(batch, { durationMs: (Date.parse(batch.finishedAt ?? batch.createdAt) - Date.parse(batch.createdAt)) || 0, outputFile: output }));
+            return exitCodeForBatch(batch.state);
+          } catch (error) {
+            if (stop.signal.aborted) return stop.exitCode();
+            throw error;
+          } finally {
+            stop.dispose();
+          }
+        }),
+      ),
+    );
+
+  withConfigFlags(program.command('retry'), 'redis')
+    .description('Queue the failed rows of a batch again (the ledger still guards against duplicates).')
+    .argument('<batch>', 'batch id')
+    .action(
+      action(setExit, async ({ config, logger }, batchId: string) =>
+        withBackend(config, logger, async ({ store, queue }) => {
+          const result = await retryFailedRows(store, queue, batchId);
+          await out(`${result.requeued} failed row(s) of batch ${batchId} queued again`);
+          return EXIT.OK;
+        }),
+      ),
+    );
+
+  withConfigFlags(program.command('cancel'), 'redis')
+    .description('Stop the remaining rows of a batch; keep what was created. Its output can still be collected.')
+    .argument('<batch>', 'batch id')
+    .action(
+      action(setExit, async ({ config, logger }, batchId: string) =>
+        withBackend(config, logger, async ({ store, queue }) => {
+          const result = await cancelBatch(store, queue, batchId);
+          await out(result.state === 'cancelled' ? `batch ${batchId} cancelled: ${result.cancelledRows} row(s) taken out of the queue` : `batch ${batchId} is already ${result.state}: nothing to cancel`);
+          return EXIT.OK;
+        }),
+      ),
+    );
 
   program
     .command('simulate')
@@ -111,9 +335,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--drop-rate <p>', 'probability of creating the link, then cutting the connection', probability, 0)
     .option('--rate-limit <perSecond>', 'server-side limit, answered with 429 (0: none)', number('--rate-limit'), 0)
     .addHelpText('after', '\nThe secret it accepts is PAYWINT_API_SECRET (else a fixed demo secret); it is never printed.\nLedger of created links: GET /__simulator/ledger')
-    .action(async (opts: Record<string, number | string | undefined>) => {
-      try {
-        const config = loadConfig({ flags: {} });
+    .action(
+      action(setExit, async ({ config, logger, opts }) => {
         const options: SimulatorOptions = {
           port: opts.port as number,
           host: opts.host as string,
@@ -128,88 +351,21 @@ export function buildProgram(setExit: (code: number) => void): Command {
           dropRate: opts.dropRate as number,
           rateLimitPerSecond: opts.rateLimit as number,
         };
-        const logger = createLogger({ level: config.logLevel });
-        const sim = await startSimulator(options);
-        logger.info({ url: sim.url, apiKey: sim.apiKey }, 'Paywint simulator listening');
-        await out(`Paywint simulator on ${sim.url}\n  PAYWINT_BASE_URL=${sim.url}\n  PAYWINT_API_KEY=${sim.apiKey}\nLedger: ${sim.url}/__simulator/ledger   (Ctrl-C to stop)`);
-        await waitForSignal();
-        await sim.close();
-        setExit(EXIT.OK);
-      } catch (error) {
-        setExit(fail(error));
-      }
-    });
-
-
-  withConfigFlags(
-    program
-      .command('run')
-      .description('Validate, submit, work and collect one file in this process; write the output CSV.')
-      .argument('<file>', 'CSV file of invoices')
-      .option('-o, --output <file>', 'output CSV (default: the input with .out.csv)')
-      .option('--simulate', 'start the Paywint simulator in this process and use it (no credentials needed)')
-      .option('--columns <map>', 'name the columns: invoice=...,amount=...,description=...', parseColumnsFlag)
-      .option('--delimiter <char>', 'field delimiter: , ; tab or |  (default: detected)', parseDelimiterFlag),
-  )
-    .addHelpText('after', '\nExit codes: 0 every row created or exists, 1 some rows not, 2 fatal error, 130/143 interrupted (run again to resume).')
-    .action(async (file: string, opts: Record<string, unknown>) => {
-      const controller = new AbortController();
-      let signal: NodeJS.Signals | undefined;
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (signal) return;
-        signal = sig;
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      let progress: ReturnType<typeof createProgress> | undefined;
-      try {
-        const config = loadConfig({ flags: configFlags(opts) });
-        const logger = createLogger({ level: config.logLevel });
-        progress = createProgress({ logger });
-        const result = await runFile({
-          file,
-          output: opts.output as string | undefined,
-          columns: opts.columns as ReturnType<typeof parseColumnsFlag> | undefined,
-          delimiter: opts.delimiter as string | undefined,
-          config,
-          simulate: opts.simulate === true,
-          logger,
-          signal: controller.signal,
-          onBatch: (b) => logger.info({ batchId: b.batchId, rows: b.rows, valid: b.valid }, b.resumed ? 'resuming unfinished batch' : 'batch submitted'),
-          onProgress: (b) => progress?.update(b),
-        });
-        progress.stop();
-        await out(formatSummary(result.batch, { durationMs: result.durationMs, outputFile: result.outputFile }));
-        if (result.interrupted) {
-          setExit(signal === 'SIGTERM' ? EXIT.SIGTERM : EXIT.SIGINT);
-        } else if (result.batch.state === 'failed') {
-          setExit(EXIT.FATAL);
-        } else {
-          setExit(result.batch.state === 'completed' ? EXIT.OK : EXIT.ROWS_FAILED);
+        const stop = interruption();
+        try {
+          const sim = await startSimulator(options);
+          logger.info({ url: sim.url, apiKey: sim.apiKey }, 'Paywint simulator listening');
+          await out(`Paywint simulator on ${sim.url}\n  PAYWINT_BASE_URL=${sim.url}\n  PAYWINT_API_KEY=${sim.apiKey}\nLedger: ${sim.url}/__simulator/ledger   (Ctrl-C to stop)`);
+          await stop.stopped;
+          await sim.close();
+          return EXIT.OK;
+        } finally {
+          stop.dispose();
         }
-      } catch (error) {
-        progress?.stop();
-        setExit(fail(error));
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    });
+      }),
+    );
 
   return program;
-}
-
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 /** Runs the CLI and resolves with the exit code. */

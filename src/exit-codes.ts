@@ -1,4 +1,5 @@
 /** Exit codes of every command; the README's table is this one. */
+import type { BatchState } from './batch-store.js';
 import type { PaylinksError } from './errors.js';
 
 export const EXIT = {
@@ -19,4 +20,11 @@ export const EXIT = {
 /** Every error that reaches the top of a command ends it as fatal. */
 export function exitCodeForError(_error: PaylinksError): number {
   return EXIT.FATAL;
+}
+
+/** A finished batch: 0 when every row was created or exists, 2 when it was stopped (failed), 1 otherwise. */
+export function exitCodeForBatch(state: BatchState): number {
+  if (state === 'completed') return EXIT.OK;
+  if (state === 'failed') return EXIT.FATAL;
+  return EXIT.ROWS_FAILED;
 }

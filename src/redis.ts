@@ -33,6 +33,8 @@ export interface ResolveRedisOptions {
   dataDir?: string;
   /** How long to wait for a Redis to answer, in milliseconds. Default 1500. */
   connectTimeoutMs?: number;
+  /** Start a private redis-server when none answers. Default true. */
+  allowStart?: boolean;
 }
 
 export async function resolveRedis(options: ResolveRedisOptions): Promise<RedisEndpoint> {
@@ -47,6 +49,12 @@ export async function resolveRedis(options: ResolveRedisOptions): Promise<RedisE
   if ((await ping(DEFAULT_LOCAL_REDIS_URL, timeoutMs)) === undefined) {
     options.logger.debug({ url: DEFAULT_LOCAL_REDIS_URL }, 'using the local Redis');
     return { url: DEFAULT_LOCAL_REDIS_URL, source: 'local', close: async () => {} };
+  }
+  if (options.allowStart === false) {
+    throw new RedisUnavailableError(
+      'no Redis: REDIS_URL is not set and nothing answers at 127.0.0.1:6379. Set REDIS_URL to the Redis your workers use, ' +
+        'or start one with `docker compose up -d redis` (or the OS package, e.g. `apt-get install redis-server`).',
+    );
   }
   const dataDir = options.dataDir ?? path.join(process.cwd(), '.paylinks', 'redis');
   try {

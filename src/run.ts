@@ -6,16 +6,14 @@
  * resumable: running the same file again picks it up where it stopped.
  */
 import type { Batch } from './batch-store.js';
-import { BatchStore, FINISHED_STATES } from './batch-store.js';
+import { FINISHED_STATES } from './batch-store.js';
+import { openBackend } from './backend.js';
 import { waitForBatch, writeBatchOutput } from './collector.js';
 import { requireCredentials, type Config, type Credentials } from './config.js';
 import type { ColumnOverrides } from './columns.js';
 import { PaylinksError } from './errors.js';
-import { Keys } from './keys.js';
 import type { Logger } from './logger.js';
 import { submitFile } from './producer.js';
-import { openQueue } from './queue.js';
-import { connect, resolveRedis } from './redis.js';
 import { SIMULATOR_DEMO_API_KEY, SIMULATOR_DEMO_API_SECRET, startSimulator, type SimulatorOptions } from './simulator.js';
 import { startWorker } from './worker.js';
 import type { CreateLinkEvents } from '../jobs/create-link.js';
@@ -71,8 +69,9 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
     // Credentials are checked before anything else starts.
     if (!options.simulate) credentials = requireCredentials(config);
 
-    const endpoint = await resolveRedis({ redisUrl: config.redisUrl, logger });
-    cleanups.push(() => endpoint.close());
+    const backend = await openBackend({ config, logger, allowStart: true, name: 'paylinks-run' });
+    cleanups.push(() => backend.close());
+    const { endpoint, redis, queue, store } = backend;
 
     if (options.simulate) {
       const simOptions = options.simulate === true ? {} : options.simulate;
@@ -83,14 +82,6 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
       logger.info({ url: sim.url }, 'using the Paywint simulator');
     }
     credentials ??= requireCredentials(config);
-
-    const keys = new Keys(config.prefix);
-    const redis = connect(endpoint.url, { name: 'paylinks-run' });
-    cleanups.push(() => redis.quit());
-    redis.on('error', (e) => logger.warn({ err: e.message }, 'Redis connection error (will reconnect)'));
-    const queue = openQueue(redis, keys);
-    cleanups.push(() => queue.close());
-    const store = new BatchStore(redis, keys);
 
     const startOurWorker = async () => {
       const worker = await startWorker({
