@@ -56,6 +56,8 @@ export class InvoiceDecoder {
   /** The last byte counted was a CR: an LF right after it ends the same line. */
   #afterCr = false;
   #iconv: IconvDecoder | undefined;
+  /** A UTF-16 high surrogate decoded at the end of a chunk, waiting for its pair. */
+  #surrogate = '';
   #bom = false;
   #onEncoding: ((encoding: FileEncoding) => void) | undefined;
 
@@ -202,8 +204,15 @@ export class InvoiceDecoder {
 
   #legacy(data: Buffer, end: boolean): Buffer {
     if (this.#iconv === undefined) this.#iconv = iconv.getDecoder(this.#state) as IconvDecoder;
-    let text = data.length === 0 ? '' : this.#iconv.write(data);
+    let text = this.#surrogate + (data.length === 0 ? '' : this.#iconv.write(data));
+    this.#surrogate = '';
     if (end) text += this.#iconv.end() ?? '';
+    else if (isHighSurrogate(text.charCodeAt(text.length - 1))) {
+      // The other half of the pair comes with the next chunk: encoding half a
+      // pair to UTF-8 would make it U+FFFD.
+      this.#surrogate = text.slice(-1);
+      text = text.slice(0, -1);
+    }
     return text.length === 0 ? EMPTY : Buffer.from(text, 'utf8');
   }
 
@@ -257,6 +266,10 @@ export function countLineBreaks(buf: Buffer, from: number, to: number, afterCr =
   }
   if (afterCr && from < to && buf[from] === LF) count--;
   return count;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /** Where an incomplete UTF-8 sequence at the end of `buf` starts (or `buf.length`). */
