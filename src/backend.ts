@@ -3,17 +3,17 @@
  * queue and the batch store, under one prefix; closed in reverse order.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { BatchStore } from './batch-store.js';
 import type { Config } from './config.js';
 import { Keys } from './keys.js';
+import type { RedisClient } from './lua.js';
 import type { Logger } from './logger.js';
 import { openQueue } from './queue.js';
 import { connect, resolveRedis, type RedisEndpoint } from './redis.js';
 
 export interface Backend {
   endpoint: RedisEndpoint;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   queue: Queue;
   store: BatchStore;

@@ -47,8 +47,11 @@ const FIELDS = {
   redisUrl: {
     env: 'REDIS_URL',
     flag: '--redis-url',
-    expects: 'a redis:// or rediss:// URL',
-    schema: z.url({ protocol: /^rediss?$/ }).optional(),
+    expects: 'a redis:// or rediss:// URL (several, comma-separated, for Redis Cluster)',
+    schema: z
+      .string()
+      .refine((v) => v.split(',').every((u) => z.url({ protocol: /^rediss?$/ }).safeParse(u.trim()).success))
+      .optional(),
   },
   prefix: {
     env: 'PAYLINKS_PREFIX',

@@ -3,7 +3,7 @@
  * `{prefix}` hash tag. Job options live here so producer and `retry` agree.
  */
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './lua.js';
 import { QUEUE_NAME, type Keys } from './keys.js';
 
 /** Name of the backoff strategy the worker registers (see retry-policy.ts). */
@@ -21,6 +21,6 @@ export const JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
-export function openQueue(connection: Redis, keys: Keys): Queue {
+export function openQueue(connection: RedisClient, keys: Keys): Queue {
   return new Queue(QUEUE_NAME, { connection, prefix: keys.bullPrefix });
 }

@@ -10,7 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisClient } from './lua.js';
 import { RedisUnavailableError } from './errors.js';
 import type { Logger } from './logger.js';
 
@@ -40,7 +41,8 @@ export interface ResolveRedisOptions {
 export async function resolveRedis(options: ResolveRedisOptions): Promise<RedisEndpoint> {
   const timeoutMs = options.connectTimeoutMs ?? 1500;
   if (options.redisUrl !== undefined) {
-    const problem = await ping(options.redisUrl, timeoutMs);
+    // A cluster is reached through its first node.
+    const problem = await ping(redisNodes(options.redisUrl)[0] ?? options.redisUrl, timeoutMs);
     if (problem !== undefined) {
       throw new RedisUnavailableError(`REDIS_URL: cannot reach Redis at ${redactUrl(options.redisUrl)}: ${problem}`);
     }
@@ -186,12 +188,26 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The nodes of a `REDIS_URL`: several, comma-separated, mean Redis Cluster. */
+export function redisNodes(url: string): string[] {
+  return url
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+}
+
+/** Whether `url` names a Redis Cluster (more than one node). */
+export function isClusterUrl(url: string): boolean {
+  return redisNodes(url).length > 1;
+}
+
 /**
- * Opens a connection for paylinks. `forWorker` sets what BullMQ workers
+ * Opens a connection for paylinks: a {@link Cluster} when `url` lists several
+ * nodes, else a single {@link Redis}. `forWorker` sets what BullMQ workers
  * require (`maxRetriesPerRequest: null`: commands wait for a reconnect
  * instead of failing).
  */
-export function connect(url: string, options: { forWorker?: boolean; name?: string } = {}): Redis {
+export function connect(url: string, options: { forWorker?: boolean; name?: string } = {}): RedisClient {
   const redisOptions: RedisOptions = {
     maxRetriesPerRequest: options.forWorker ? null : 20,
     enableReadyCheck: true,
@@ -199,5 +215,24 @@ export function connect(url: string, options: { forWorker?: boolean; name?: stri
     // Reconnect for ever with a capped backoff: a restarted Redis is waited for.
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
   };
+  const nodes = redisNodes(url);
+  if (nodes.length > 1) {
+    const first = new URL(nodes[0]!);
+    return new Cluster(
+      nodes.map((n) => {
+        const u = new URL(n);
+        return { host: u.hostname, port: Number(u.port || 6379) };
+      }),
+      {
+        redisOptions: {
+          ...redisOptions,
+          username: first.username || undefined,
+          password: first.password ? decodeURIComponent(first.password) : undefined,
+          tls: first.protocol === 'rediss:' ? {} : undefined,
+        },
+        clusterRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      },
+    );
+  }
   return new Redis(url, redisOptions);
 }
