@@ -222,35 +222,25 @@ export function checkRecord(raw: RawRecord, index: number, layout: ColumnLayout,
   for (let i = cells.length; i < layout.headers.length; i++) cells.push('');
 
   const invoiceNumber = cells[layout.invoice]!.trim();
-  const invalid = (code: RowErrorCode, message: string): IntakeRecord => ({
-    index,
-    line,
-    cells,
-    status: code === 'DUPLICATE_INVOICE' ? 'duplicate' : 'invalid',
-    invoiceNumber,
-    code,
-    message,
-  });
-
   let earlier: number | undefined;
   if (invoiceNumber !== '') {
     earlier = firstLine.get(invoiceNumber);
     if (earlier === undefined) firstLine.set(invoiceNumber, line);
   }
-  if (invoiceNumber === '') return invalid('MISSING_INVOICE_NUMBER', 'the invoice number is empty');
+  if (invoiceNumber === '') return problem(index, line, cells, invoiceNumber, 'MISSING_INVOICE_NUMBER', 'the invoice number is empty');
   const invoiceLength = characters(invoiceNumber, MAX_INVOICE_NUMBER_LENGTH);
   if (invoiceLength > MAX_INVOICE_NUMBER_LENGTH) {
-    return invalid('INVOICE_NUMBER_TOO_LONG', `the invoice number is ${invoiceLength} characters long; Paywint accepts at most ${MAX_INVOICE_NUMBER_LENGTH}`);
+    return problem(index, line, cells, invoiceNumber, 'INVOICE_NUMBER_TOO_LONG', `the invoice number is ${invoiceLength} characters long; Paywint accepts at most ${MAX_INVOICE_NUMBER_LENGTH}`);
   }
   if (earlier !== undefined) {
-    return invalid('DUPLICATE_INVOICE', `the same invoice number is already on line ${earlier}; this row will not be sent`);
+    return problem(index, line, cells, invoiceNumber, 'DUPLICATE_INVOICE', `the same invoice number is already on line ${earlier}; this row will not be sent`);
   }
 
   const amountText = cells[layout.amount]!;
   let amountCents = plainAmountCents(amountText);
   if (amountCents === -1) {
     const amount = parseAmount(amountText);
-    if (!amount.ok) return invalid(amount.code, amount.message);
+    if (!amount.ok) return problem(index, line, cells, invoiceNumber, amount.code, amount.message);
     amountCents = amount.cents;
   }
 
@@ -261,11 +251,16 @@ export function checkRecord(raw: RawRecord, index: number, layout: ColumnLayout,
     else {
       const length = characters(description, MAX_DESCRIPTION_LENGTH);
       if (length > MAX_DESCRIPTION_LENGTH) {
-        return invalid('DESCRIPTION_TOO_LONG', `the description is ${length} characters long; Paywint accepts at most ${MAX_DESCRIPTION_LENGTH}`);
+        return problem(index, line, cells, invoiceNumber, 'DESCRIPTION_TOO_LONG', `the description is ${length} characters long; Paywint accepts at most ${MAX_DESCRIPTION_LENGTH}`);
       }
     }
   }
   return { index, line, cells, status: 'valid', invoiceNumber, amountCents, description };
+}
+
+/** An invalid or duplicate record. (A function, not a closure in checkRecord: that would cost an allocation per row.) */
+function problem(index: number, line: number, cells: string[], invoiceNumber: string, code: RowErrorCode, message: string): IntakeRecord {
+  return { index, line, cells, status: code === 'DUPLICATE_INVOICE' ? 'duplicate' : 'invalid', invoiceNumber, code, message };
 }
 
 /**
