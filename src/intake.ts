@@ -31,7 +31,7 @@ import { CsvError, parse, type Parser } from 'csv-parse';
 import { detectDelimiter, resolveColumns, type ColumnOverrides } from './columns.js';
 import { decodeStream, InvoiceDecoder, type FileEncoding } from './decode.js';
 import { ConfigError, InputFileError, type RowErrorCode } from './errors.js';
-import { MAX_AMOUNT_CENTS, parseAmount } from './money.js';
+import { parseAmount, plainAmountCents } from './money.js';
 
 export type { ColumnOverrides } from './columns.js';
 export type { FileEncoding } from './decode.js';
@@ -526,33 +526,6 @@ class CsvScanner {
   }
 }
 
-/**
- * The cents of an amount written plainly, `1234.56`, `75.5` or `80` (as
- * almost every row of an export is), without the regular expressions of
- * {@link parseAmount}; -1 for anything else, including zero and amounts of
- * more than 10 digits, which then go through `parseAmount` for its code and
- * message. test/intake-amount.test.ts checks both agree.
- */
-export function plainAmountCents(text: string): number {
-  const length = text.length;
-  let whole = 0;
-  let i = 0;
-  for (; i < length; i++) {
-    const digit = text.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) break;
-    whole = whole * 10 + digit;
-  }
-  if (i === 0 || i > 10) return -1;
-  let cents = whole * 100;
-  if (i < length) {
-    if (text.charCodeAt(i) !== 46 /* . */ || length - i - 1 < 1 || length - i - 1 > 2) return -1;
-    const d1 = text.charCodeAt(i + 1) - 48;
-    const d2 = length - i - 1 === 2 ? text.charCodeAt(i + 2) - 48 : 0;
-    if (d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return -1;
-    cents += d1 * 10 + d2;
-  }
-  return cents > 0 && cents <= MAX_AMOUNT_CENTS ? cents : -1;
-}
 
 /** Line breaks inside a record's cells (only quoted cells can hold them). CR LF counts one. */
 function lineBreaksIn(cells: readonly string[]): number {

@@ -14,7 +14,9 @@ export const MAX_AMOUNT_CENTS = 999_999_999_999;
 
 export type AmountParse = { ok: true; cents: number } | { ok: false; code: RowErrorCode; message: string };
 
-const CURRENCY_PREFIX = /^(?:US\$|\$|USD\s?|€|£)\s*/i;
+const CURRENCY_PREFIX = /^(?:US\$|\$|USD\s?)\s*/i;
+/** Signs of other currencies: Paywint charges USD, so such an amount is refused, never converted. */
+const FOREIGN_CURRENCY = /[€£¥₹]|\b(?:EUR|GBP|CAD|AUD|JPY|CHF)\b/i;
 const CURRENCY_SUFFIX = /\s*(?:USD|\$)$/i;
 /** US style: optional comma thousands groups, optional dot decimals. */
 const US_STYLE = /^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$/;
@@ -33,6 +35,9 @@ export function parseAmount(raw: string): AmountParse {
   let text = raw.trim();
   if (text === '') return { ok: false, code: 'MISSING_AMOUNT', message: 'the amount is empty' };
 
+  if (FOREIGN_CURRENCY.test(text)) {
+    return { ok: false, code: 'INVALID_AMOUNT', message: `"${text}" is not in US dollars; Paywint charges USD` };
+  }
   let negative = false;
   if (/^\(.*\)$/.test(text)) {
     negative = true;
@@ -100,4 +105,32 @@ export function formatCents(cents: number): string {
 export function centsToJsonNumber(cents: number): string {
   const text = formatCents(cents);
   return text.replace(/\.00$/, '').replace(/(\.\d)0$/, '$1');
+}
+
+/**
+ * The cents of an amount written plainly, `1234.56`, `75.5` or `80` (as
+ * almost every row of an export is), without the regular expressions of
+ * {@link parseAmount}; -1 for anything else, including zero and amounts of
+ * more than 10 digits, which then go through `parseAmount` for its code and
+ * message. test/intake-amount.test.ts checks both agree.
+ */
+export function plainAmountCents(text: string): number {
+  const length = text.length;
+  let whole = 0;
+  let i = 0;
+  for (; i < length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    whole = whole * 10 + digit;
+  }
+  if (i === 0 || i > 10) return -1;
+  let cents = whole * 100;
+  if (i < length) {
+    if (text.charCodeAt(i) !== 46 /* . */ || length - i - 1 < 1 || length - i - 1 > 2) return -1;
+    const d1 = text.charCodeAt(i + 1) - 48;
+    const d2 = length - i - 1 === 2 ? text.charCodeAt(i + 2) - 48 : 0;
+    if (d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return -1;
+    cents += d1 * 10 + d2;
+  }
+  return cents > 0 && cents <= MAX_AMOUNT_CENTS ? cents : -1;
 }

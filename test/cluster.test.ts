@@ -94,7 +94,7 @@ describe('Redis Cluster', () => {
     expect(ledger).toHaveLength(40);
     expect(new Set(ledger.map((e) => e.invoiceNumber)).size).toBe(40);
     const ids = new Map(ledger.map((e) => [e.invoiceNumber, e.paymentId]));
-    for (const r of out.rows) expect(r.payment_id).toBe(ids.get(r.invoice_number));
+    for (const r of out.rows) expect(r.payment_id).toBe(ids.get(r.invoice_number!));
 
     const again = await runFile({ file, output: path.join(dir, 'again.csv'), config, logger: silentLogger() });
     const againRows = (await readOutputCsv(again.outputFile!)).rows;

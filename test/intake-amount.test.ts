@@ -3,8 +3,7 @@
  * everything it accepts, and leave everything else to parseAmount.
  */
 import { describe, expect, it } from 'vitest';
-import { plainAmountCents } from '../src/intake.js';
-import { parseAmount } from '../src/money.js';
+import { parseAmount, plainAmountCents } from '../src/money.js';
 
 describe('plainAmountCents', () => {
   it.each([
