@@ -96,9 +96,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       connection: workerConnection,
       prefix: keys.bullPrefix,
       concurrency: options.concurrency,
-      // BullMQ counts job starts; the exact per-request limit is the RateLimiter's.
-      // This one keeps job starts near the rate and enables the queue-wide pause after a 429.
-      limiter: { max: Math.max(1, Math.ceil(options.rateLimit)), duration: 1000 },
+      // BullMQ's limiter counts job starts, and a row that finds its link in the ledger needs no
+      // request: the per-request limit is the RateLimiter's. This one is set only so that the
+      // queue-wide pause after a 429 (queue.rateLimit) applies; its cap is never reached.
+      limiter: { max: 1_000_000, duration: 1000 },
       maxStalledCount: MAX_STALLED,
       lockDuration: options.lockDurationMs ?? 30_000,
       settings: { backoffStrategy: (attemptsMade: number) => backoffBetweenJobsMs(attemptsMade) },
