@@ -107,11 +107,10 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
     const budget = () => ({ attempts: current.attempts, firstAt: current.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs });
     const link = await pRetry(
       async () => {
-        const waited = await limiter.acquire(deps.signal);
-        if (waited > 0) deps.events?.onRateLimitWait?.(waited);
-        const begun = await ledger.beginAttempt(data.invoiceNumber, owner);
+        const begun = await ledger.beginAttempt(data.invoiceNumber, owner, limiter, deps.signal);
         if (!begun) throw new AbortError(new PaylinksError('INTERNAL', `lost the claim on invoice ${data.invoiceNumber}`, { retryable: true }));
-        current = begun;
+        if (begun.waitedMs > 0) deps.events?.onRateLimitWait?.(begun.waitedMs);
+        current = begun.claim;
         try {
           // Not aborted on shutdown: a request in flight is finished (it is bounded by the timeout).
           const created = await client.createPaymentLink({ invoiceNumber: data.invoiceNumber, amountCents: data.amountCents, description: data.description });
@@ -187,11 +186,7 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
       return finish(data, { status: 'conflict', errorCode: 'LEDGER_CONFLICT', errorMessage: message, attempts: 0 });
     }
 
-    let claim = outcome.claim;
-    if (claim.inFlight === 1) {
-      // The previous run of this job sent a request and never settled it (it crashed or was killed).
-      claim = (await ledger.takeOver(data.invoiceNumber, owner, owner)) ?? claim;
-    }
+    const claim = outcome.claim;
     if (!withinBudget({ attempts: claim.attempts, firstAt: claim.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs })) {
       const err = new PaylinksError('PAYWINT_SERVER_ERROR', `gave up after ${claim.attempts} request(s) over the retry window`);
       return finish(data, failed(err, claim.attempts, claim.unknown > 0 ? unknownOutcomeNote(claim) : undefined), owner);

@@ -109,11 +109,16 @@ function withInputFlags(cmd: Command): Command {
 }
 
 /** Loads the configuration, then runs `body`; every error becomes a message and an exit code. */
-function action<A extends unknown[]>(setExit: (code: number) => void, body: (ctx: { config: Config; logger: Logger; opts: Opts }, ...args: A) => Promise<number>) {
+function action<A extends unknown[]>(
+  setExit: (code: number) => void,
+  body: (ctx: { config: Config; logger: Logger; opts: Opts }, ...args: A) => Promise<number>,
+  /** Whether the command's flags layer over the configuration (not for `simulate`, whose flags are the server's). */
+  { flagsAreConfig = true } = {},
+) {
   return async (...args: [...A, Opts, Command]) => {
     const opts = args[args.length - 2] as Opts;
     try {
-      const config = loadConfig({ flags: configFlags(opts) });
+      const config = loadConfig({ flags: flagsAreConfig ? configFlags(opts) : {} });
       const logger = createLogger({ level: config.logLevel });
       setExit(await body({ config, logger, opts }, ...(args.slice(0, -2) as A)));
     } catch (error) {
@@ -362,7 +367,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         } finally {
           stop.dispose();
         }
-      }),
+      }, { flagsAreConfig: false }),
     );
 
   return program;

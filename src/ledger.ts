@@ -10,7 +10,9 @@
  * Paywint may have created a link, and the row says so.
  */
 import { z } from 'zod';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LuaScript, type RedisClient } from './lua.js';
+import { RESERVE_SLOT_LUA, type RateLimiter } from './rate-limiter.js';
 import type { Keys } from './keys.js';
 
 export interface LedgerEntry {
@@ -87,7 +89,15 @@ local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if entry then return {'exists', entry} end
 local claim = redis.call('HGET', KEYS[2], ARGV[1])
 if claim then
-  if cjson.decode(claim).owner ~= ARGV[2] then return {'busy', claim} end
+  local c = cjson.decode(claim)
+  if c.owner ~= ARGV[2] then return {'busy', claim} end
+  if c.inFlight == 1 then
+    -- This job's previous run sent a request and never settled it (it crashed or was killed).
+    c.unknown = c.unknown + 1
+    c.inFlight = 0
+    claim = cjson.encode(c)
+    redis.call('HSET', KEYS[2], ARGV[1], claim)
+  end
   return {'claimed', claim}
 end
 claim = cjson.encode({owner = ARGV[2], attempts = 0, unknown = 0, inFlight = 0, firstAt = 0})
@@ -95,19 +105,26 @@ redis.call('HSET', KEYS[2], ARGV[1], claim)
 return {'claimed', claim}
 `);
 
-// KEYS: claims. ARGV: invoice, owner, nowMs. A request is about to be sent.
-const BEGIN_ATTEMPT = new LuaScript(`
+// KEYS: claims, rate schedule. ARGV: invoice, owner, nowMs, slot interval µs (0: the slot is already taken).
+// A request is about to be sent: reserve its rate-limit slot; when the slot is due now, begin the attempt
+// in the same step, else return the wait (the caller waits and calls again with interval 0).
+const BEGIN_ATTEMPT = new LuaScript(`${RESERVE_SLOT_LUA}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local c = cjson.decode(raw)
 if c.owner ~= ARGV[2] then return false end
+local interval = tonumber(ARGV[4])
+if interval > 0 then
+  local wait = reserveSlot(KEYS[2], interval)
+  if wait >= 1000 then return {'wait', string.format('%.0f', wait)} end
+end
 if c.inFlight == 1 then c.unknown = c.unknown + 1 end
 if c.firstAt == 0 then c.firstAt = tonumber(ARGV[3]) end
 c.attempts = c.attempts + 1
 c.inFlight = 1
 raw = cjson.encode(c)
 redis.call('HSET', KEYS[1], ARGV[1], raw)
-return raw
+return {'begun', raw}
 `);
 
 // KEYS: claims. ARGV: invoice, owner, outcome (failed | unknown | rate-limited). A request ended without a link.
@@ -191,9 +208,22 @@ export class Ledger {
     return kind === 'busy' ? { kind: 'busy', claim } : { kind: 'claimed', claim };
   }
 
-  /** Records that a request is about to go out. Undefined if `owner` no longer holds the claim. */
-  async beginAttempt(invoiceNumber: string, owner: string): Promise<Claim | undefined> {
-    return parseClaim(await BEGIN_ATTEMPT.run(this.redis, [this.claimsKey], [invoiceNumber, owner, Date.now()]));
+  /**
+   * Takes a slot of the shared rate limit and records that a request is
+   * about to go out, in one round trip when the slot is due now; otherwise
+   * waits for the slot first. Undefined if `owner` no longer holds the claim.
+   */
+  async beginAttempt(invoiceNumber: string, owner: string, limiter: RateLimiter, signal?: AbortSignal): Promise<{ claim: Claim; waitedMs: number } | undefined> {
+    const keys = [this.claimsKey, limiter.key];
+    let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs])) as [string, string] | null;
+    let waitedMs = 0;
+    if (reply && reply[0] === 'wait') {
+      waitedMs = Number(reply[1]) / 1000;
+      await sleep(Math.round(waitedMs), undefined, { signal });
+      reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), 0])) as [string, string] | null;
+    }
+    const claim = reply ? parseClaim(reply[1]) : undefined;
+    return claim && { claim, waitedMs };
   }
 
   /**

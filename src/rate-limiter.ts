@@ -9,27 +9,32 @@
  * plus one, whatever the number of workers. A 429 moves the whole schedule
  * past its `Retry-After`.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { LuaScript, type RedisClient } from './lua.js';
 
-const NOW_US = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+/**
+ * Lua: `reserveSlot(key, intervalUs)` reserves the next slot of the schedule
+ * at `key` and returns the wait before it, in µs, on Redis's clock. Shared
+ * with the ledger, whose attempt script reserves the slot and, when it is
+ * due now, begins the attempt in the same round trip.
+ */
+export const RESERVE_SLOT_LUA = `
+local function nowUs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function reserveSlot(key, interval)
+  local now = nowUs()
+  local slot = tonumber(redis.call('GET', key) or '0')
+  if slot < now then slot = now end
+  local nextSlot = slot + interval
+  redis.call('SET', key, string.format('%.0f', nextSlot), 'PX', math.floor((nextSlot - now) / 1000) + 60000)
+  return slot - now
+end
 `;
 
-/** KEYS[1] schedule; ARGV[1] interval in µs. Returns the wait before the reserved slot, in µs. */
-const RESERVE = new LuaScript(`${NOW_US}
-local interval = tonumber(ARGV[1])
-local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
-if slot < now then slot = now end
-local nextSlot = slot + interval
-redis.call('SET', KEYS[1], string.format('%.0f', nextSlot), 'PX', math.floor((nextSlot - now) / 1000) + 60000)
-return string.format('%.0f', slot - now)
-`);
-
 /** KEYS[1] schedule; ARGV[1] pause in µs. No slot starts before now + pause. */
-const PAUSE = new LuaScript(`${NOW_US}
-local resumeAt = now + tonumber(ARGV[1])
+const PAUSE = new LuaScript(`${RESERVE_SLOT_LUA}
+local resumeAt = nowUs() + tonumber(ARGV[1])
 local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
 if slot < resumeAt then
   redis.call('SET', KEYS[1], string.format('%.0f', resumeAt), 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 60000)
@@ -45,7 +50,8 @@ export interface RateLimiterOptions {
 }
 
 export class RateLimiter {
-  private readonly intervalUs: number;
+  /** Spacing of the slots, µs. */
+  readonly intervalUs: number;
 
   constructor(
     private readonly redis: RedisClient,
@@ -55,12 +61,8 @@ export class RateLimiter {
     this.intervalUs = Math.max(1, Math.round(1_000_000 / options.ratePerSecond));
   }
 
-  /** Reserves the next slot and waits for it. Resolves with the time waited, in ms. */
-  async acquire(signal?: AbortSignal): Promise<number> {
-    const waitUs = Number(await RESERVE.run(this.redis, [this.options.key], [this.intervalUs]));
-    const waitMs = waitUs / 1000;
-    if (waitMs >= 1) await sleep(Math.round(waitMs), undefined, { signal });
-    return waitMs;
+  get key(): string {
+    return this.options.key;
   }
 
   /** Holds every slot back for `ms` from now (Paywint said 429 with `Retry-After`). */

@@ -59,7 +59,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   };
 
   try {
-    const redis = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker-cmd' });
+    const redis = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker-cmd', autoPipelining: true });
     cleanups.push(() => redis.quit());
     redis.on('error', (e) => logger.warn({ err: e.message }, 'Redis connection error (will reconnect)'));
     const queue = openQueue(redis, keys);
