@@ -5,7 +5,8 @@
  *
  * - overhead: `paylinks run` throughput ÷ a plain script calling the
  *   simulator with the same concurrency and no queue (20,000 rows, no
- *   latency, a high rate limit). Goal ≥ 0.5.
+ *   latency, a high rate limit; two alternating rounds, best of each).
+ *   Goal ≥ 0.5.
  * - rate-limit fidelity: a limit of 50/s with two workers: the most requests
  *   the simulator saw in any 1-second window (goal ≤ 55) and the mean rate
  *   (goal ≥ 45/s).
@@ -119,17 +120,22 @@ export interface OverheadResult {
 
 async function overhead(sim: Sim, redis: RedisServer, dir: string, rows: number): Promise<OverheadResult> {
   const concurrency = 50;
-  await sim.reset();
-  const plain = await plainScript(sim, rows, concurrency, 'P');
-  await sim.reset();
-  const file = path.join(dir, 'overhead.csv');
-  await writeInvoiceFile(file, rows, 'O');
-  const config = configFor(sim, redis, 'bench-overhead', { PAYLINKS_RATE_LIMIT: '10000', PAYLINKS_CONCURRENCY: String(concurrency) });
-  const started = performance.now();
-  const result = await runFile({ file, output: path.join(dir, 'overhead.out.csv'), config, logger: silentLogger() });
-  const seconds = (performance.now() - started) / 1000;
-  if (result.batch.counts.created !== rows) throw new Error(`overhead run created ${result.batch.counts.created} of ${rows}`);
-  const paylinks = rows / seconds;
+  // Two rounds, alternating, best of each: the machine is shared and noisy, and both sides get the same chances.
+  let plain = 0;
+  let paylinks = 0;
+  for (let round = 0; round < 2; round += 1) {
+    await sim.reset();
+    plain = Math.max(plain, await plainScript(sim, rows, concurrency, `P${round}-`));
+    await sim.reset();
+    const file = path.join(dir, `overhead-${round}.csv`);
+    await writeInvoiceFile(file, rows, `O${round}-`);
+    const config = configFor(sim, redis, `bench-overhead-${round}`, { PAYLINKS_RATE_LIMIT: '10000', PAYLINKS_CONCURRENCY: String(concurrency) });
+    const started = performance.now();
+    const result = await runFile({ file, output: path.join(dir, 'overhead.out.csv'), config, logger: silentLogger() });
+    const seconds = (performance.now() - started) / 1000;
+    if (result.batch.counts.created !== rows) throw new Error(`overhead run created ${result.batch.counts.created} of ${rows}`);
+    paylinks = Math.max(paylinks, rows / seconds);
+  }
   return { rows, concurrency, plainRowsPerSecond: plain, paylinksRowsPerSecond: paylinks, ratio: paylinks / plain };
 }
 
