@@ -126,7 +126,7 @@ async function runChild(mode: Mode, file: string): Promise<ModeResult> {
   return { rows, seconds, rowsPerSecond: rows / seconds, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
-function formatTable(result: ValidateBenchResult): string {
+export function formatTable(result: ValidateBenchResult): string {
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
   const n = (value: number) => Math.round(value).toLocaleString('en-US');
   const row = (name: string, r: ModeResult) => `${name.padEnd(16)}${n(r.rowsPerSecond).padStart(12)}${mb(r.peakRssBytes).padStart(12)}${r.seconds.toFixed(2).padStart(10)} s`;
