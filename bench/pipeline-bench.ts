@@ -168,18 +168,7 @@ async function rateFidelity(sim: Sim, redis: RedisServer, dir: string, rows: num
   const file = path.join(dir, 'rate.csv');
   await writeInvoiceFile(file, rows, 'R');
   const submitted = await submitFile(file, { redis: conn, store, queue, account: API_KEY, logger: silentLogger() });
-  const workerOptions = {
-    redisUrl: redis.url,
-    prefix,
-    credentials: { apiKey: API_KEY, apiSecret: API_SECRET },
-    baseUrl: sim.url,
-    rateLimit: 50,
-    concurrency: 20,
-    timeoutMs: 15_000,
-    maxAttempts: config.maxAttempts,
-    retryWindowMs: config.retryWindowMs,
-    logger: silentLogger(),
-  };
+  const workerOptions = { redisUrl: redis.url, credentials: { apiKey: API_KEY, apiSecret: API_SECRET }, baseUrl: sim.url, settings: config, logger: silentLogger() };
   const workers = [await startWorker(workerOptions), await startWorker(workerOptions)];
   await waitForBatch(store, submitted.batchId, { pollMs: 100 });
   await Promise.all(workers.map((w) => w.close()));

@@ -15,7 +15,7 @@ import { PaylinksError } from './errors.js';
 import type { Logger } from './logger.js';
 import { submitFile } from './producer.js';
 import { SIMULATOR_DEMO_API_KEY, SIMULATOR_DEMO_API_SECRET, startSimulator, type SimulatorOptions } from './simulator.js';
-import { startWorker } from './worker.js';
+import { shutdownBoundMs, startWorker } from './worker.js';
 import type { CreateLinkEvents } from '../jobs/create-link.js';
 
 export interface RunOptions {
@@ -84,20 +84,8 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
     credentials ??= requireCredentials(config);
 
     const startOurWorker = async () => {
-      const worker = await startWorker({
-        redisUrl: endpoint.url,
-        prefix: config.prefix,
-        credentials,
-        baseUrl,
-        rateLimit: config.rateLimit,
-        concurrency: config.concurrency,
-        timeoutMs: config.timeoutMs,
-        maxAttempts: config.maxAttempts,
-        retryWindowMs: config.retryWindowMs,
-        logger,
-        events: options.events,
-      });
-      cleanups.push(() => worker.close(Math.max(5_000, config.timeoutMs + 2_000)));
+      const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, events: options.events });
+      cleanups.push(() => worker.close(shutdownBoundMs(config)));
       return worker;
     };
     let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
@@ -125,7 +113,7 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
     } catch (error) {
       if (!options.signal?.aborted) throw error;
       logger.warn({ batchId: submitted.batchId }, 'interrupted: finishing the rows in flight; run the same command again to resume');
-      await worker.close(Math.max(5_000, config.timeoutMs + 2_000));
+      await worker.close(shutdownBoundMs(config));
       const now = await store.get(submitted.batchId);
       if (!now) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${submitted.batchId}`);
       return { batchId: submitted.batchId, resumed: submitted.resumed, batch: now, outputFile: undefined, durationMs: Date.now() - started, interrupted: true };

@@ -7,7 +7,7 @@ import { openBackend } from './backend.js';
 import { requireCredentials, type Config } from './config.js';
 import type { Logger } from './logger.js';
 import { createWorkerMetrics, serveMetrics } from './metrics.js';
-import { startWorker } from './worker.js';
+import { shutdownBoundMs, startWorker } from './worker.js';
 
 export interface WorkerServiceOptions {
   config: Config;
@@ -28,21 +28,8 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<v
     const backend = await openBackend({ config, logger, name: 'paylinks-worker-admin' });
     cleanups.push(() => backend.close());
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
-    const worker = await startWorker({
-      redisUrl: backend.endpoint.url,
-      prefix: config.prefix,
-      credentials,
-      baseUrl: config.baseUrl,
-      rateLimit: config.rateLimit,
-      concurrency: config.concurrency,
-      timeoutMs: config.timeoutMs,
-      maxAttempts: config.maxAttempts,
-      retryWindowMs: config.retryWindowMs,
-      logger,
-      events: metrics.events,
-    });
-    const shutdownBoundMs = config.timeoutMs + 5_000;
-    cleanups.push(() => worker.close(shutdownBoundMs));
+    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, events: metrics.events });
+    cleanups.push(() => worker.close(shutdownBoundMs(config)));
     const server = await serveMetrics({
       port: config.metricsPort,
       host: options.metricsHost,
@@ -53,7 +40,7 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<v
     logger.info({ metricsPort: server.port, concurrency: config.concurrency, rateLimit: config.rateLimit, prefix: config.prefix }, 'worker ready');
     options.onReady?.({ metricsPort: server.port });
     await options.stop;
-    logger.info({ boundMs: shutdownBoundMs }, 'stopping: finishing the requests in flight');
+    logger.info({ boundMs: shutdownBoundMs(config) }, 'stopping: finishing the requests in flight');
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'cleanup failed'));
   }

@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import { Worker, type Job } from 'bullmq';
 import { BatchStore } from './batch-store.js';
-import type { Credentials } from './config.js';
+import type { Config, Credentials } from './config.js';
 import { coerceError } from './errors.js';
 import { Keys, QUEUE_NAME } from './keys.js';
 import { Ledger } from './ledger.js';
@@ -17,24 +17,24 @@ import { connect } from './redis.js';
 import { backoffBetweenJobsMs } from './retry-policy.js';
 import { createLinkProcessor, type CreateLinkEvents, CreateLinkDataSchema } from '../jobs/create-link.js';
 
+/** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
+export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs'>;
+
 export interface WorkerOptions {
   redisUrl: string;
-  prefix: string;
   credentials: Credentials;
   /** Paywint base URL. */
   baseUrl: string;
-  /** Requests per second to Paywint, all workers of the account together. */
-  rateLimit: number;
-  /** Jobs in flight in this process. */
-  concurrency: number;
-  /** Per-request timeout, ms. */
-  timeoutMs: number;
-  maxAttempts: number;
-  retryWindowMs: number;
+  settings: WorkerSettings;
   logger: Logger;
   events?: CreateLinkEvents;
   /** How long a job may go without its lock being renewed before it counts as stalled, ms. Default 30000. */
   lockDurationMs?: number;
+}
+
+/** How long a worker may take to stop: the requests in flight finish, each bounded by the timeout. */
+export function shutdownBoundMs(settings: Pick<Config, 'timeoutMs'>): number {
+  return settings.timeoutMs + 5_000;
 }
 
 export interface WorkerHandle {
@@ -51,8 +51,8 @@ export interface WorkerHandle {
 const MAX_STALLED = 1_000;
 
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
-  const { logger } = options;
-  const keys = new Keys(options.prefix);
+  const { logger, settings } = options;
+  const keys = new Keys(settings.prefix);
   const cleanups: (() => Promise<unknown>)[] = [];
   const release = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: coerceError(e).message }, 'cleanup failed'));
@@ -68,8 +68,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       baseUrl: options.baseUrl,
       apiKey: options.credentials.apiKey,
       apiSecret: options.credentials.apiSecret,
-      timeoutMs: options.timeoutMs,
-      connections: Math.max(8, options.concurrency),
+      timeoutMs: settings.timeoutMs,
+      connections: Math.max(8, settings.concurrency),
     });
     cleanups.push(() => client.close());
     const shutdown = new AbortController();
@@ -79,11 +79,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const processor = createLinkProcessor({
       store,
       ledger: new Ledger(redis, keys, options.credentials.apiKey),
-      limiter: new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: options.rateLimit }),
+      limiter: new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit }),
       client,
       queue,
-      maxAttempts: options.maxAttempts,
-      retryWindowMs: options.retryWindowMs,
+      maxAttempts: settings.maxAttempts,
+      retryWindowMs: settings.retryWindowMs,
       logger,
       signal: shutdown.signal,
       events: options.events,
@@ -95,7 +95,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const worker = new Worker(QUEUE_NAME, processor, {
       connection: workerConnection,
       prefix: keys.bullPrefix,
-      concurrency: options.concurrency,
+      concurrency: settings.concurrency,
       // BullMQ's limiter counts job starts, and a row that finds its link in the ledger needs no
       // request: the per-request limit is the RateLimiter's. This one is set only so that the
       // queue-wide pause after a 429 (queue.rateLimit) applies; its cap is never reached.
