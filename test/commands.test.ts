@@ -1,0 +1,178 @@
+/**
+ * The batch commands as library functions, on real Redis and the simulator:
+ * submit, status, cancel, collect, retry, and the worker service's
+ * /healthz and /metrics.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openBackend, type Backend } from '../src/backend.js';
+import { cancelBatch } from '../src/cancel.js';
+import { waitForBatch, writeBatchOutput } from '../src/collector.js';
+import { loadConfig, type Config } from '../src/config.js';
+import { silentLogger } from '../src/logger.js';
+import { submitFile } from '../src/producer.js';
+import { retryFailedRows } from '../src/retry-rows.js';
+import { runWorkerService } from '../src/service.js';
+import { startSimulator, type SimulatorHandle } from '../src/simulator.js';
+import { getBatchStatus, listRecentBatches, statusToJson } from '../src/status.js';
+import { startWorker } from '../src/worker.js';
+import { readOutputCsv, writeInvoices } from './helpers/csv.js';
+import { deletePrefix, testRedisUrl, uniquePrefix } from './helpers/redis.js';
+
+const API_KEY = '0d4b6f3c-2b1a-4c8e-9f7d-6e5a4b3c2d1e';
+const API_SECRET = 'commands-test-secret';
+
+let dir: string;
+let prefix: string;
+let sim: SimulatorHandle;
+let backend: Backend;
+let config: Config;
+
+function invoices(n: number): [string, string, string][] {
+  return Array.from({ length: n }, (_, i) => [`CMD-${i + 1}`, `${i + 1}.50`, `Invoice ${i + 1}`]);
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'paylinks-commands-'));
+  prefix = uniquePrefix('cmd');
+  sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET });
+  config = loadConfig({
+    dotenvPath: false,
+    env: {
+      PAYWINT_API_KEY: API_KEY,
+      PAYWINT_API_SECRET: API_SECRET,
+      PAYWINT_BASE_URL: sim.url,
+      REDIS_URL: testRedisUrl(),
+      PAYLINKS_PREFIX: prefix,
+      PAYLINKS_RATE_LIMIT: '500',
+      PAYLINKS_METRICS_PORT: '0',
+    },
+  });
+  backend = await openBackend({ config, logger: silentLogger() });
+});
+
+afterEach(async (context) => {
+  await backend.close();
+  await sim.close();
+  if (context.task.result?.state !== 'fail') {
+    await deletePrefix(testRedisUrl(), prefix);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+async function submit(rows: [string, string, string][]) {
+  const file = path.join(dir, 'batch.csv');
+  await writeInvoices(file, rows);
+  return submitFile(file, { redis: backend.redis, store: backend.store, queue: backend.queue, account: API_KEY, logger: silentLogger() });
+}
+
+function worker() {
+  return startWorker({ redisUrl: testRedisUrl(), credentials: { apiKey: API_KEY, apiSecret: API_SECRET }, baseUrl: sim.url, settings: config, logger: silentLogger() });
+}
+
+describe('submit, status, cancel, collect', () => {
+  it('a submitted batch waits for workers; cancelling it reports every row as cancelled and it can still be collected', async () => {
+    const submitted = await submit([...invoices(5), ['', '1.00', 'no invoice']]);
+    expect(submitted).toMatchObject({ rows: 6, valid: 5, invalid: 1, resumed: false });
+
+    const before = statusToJson(await getBatchStatus(backend.store, submitted.batchId));
+    expect(before).toMatchObject({ id: submitted.batchId, state: 'queued', rows: 6, done: 1, file: 'batch.csv' });
+    expect((await listRecentBatches(backend.store)).map((b) => b.id)).toEqual([submitted.batchId]);
+
+    const cancelled = await cancelBatch(backend.store, backend.queue, submitted.batchId);
+    expect(cancelled).toEqual({ batchId: submitted.batchId, state: 'cancelled', cancelledRows: 5 });
+    expect(await backend.queue.getJobCounts('waiting', 'delayed', 'active')).toEqual({ waiting: 0, delayed: 0, active: 0 });
+    const again = await cancelBatch(backend.store, backend.queue, submitted.batchId);
+    expect(again.cancelledRows).toBe(0);
+
+    const batch = await waitForBatch(backend.store, submitted.batchId);
+    expect(batch.state).toBe('cancelled');
+    const out = path.join(dir, 'cancelled.out.csv');
+    await writeBatchOutput(backend.store, submitted.batchId, out);
+    const rows = (await readOutputCsv(out)).rows;
+    expect(rows.map((r) => [r.status, r.error_code])).toEqual([...Array(5).fill(['failed', 'BATCH_CANCELLED']), ['invalid', 'MISSING_INVOICE_NUMBER']]);
+    expect(sim.ledger()).toHaveLength(0);
+  });
+
+  it('cancelling mid-batch keeps what was created', async () => {
+    const submitted = await submit(invoices(60));
+    const w = await startWorker({
+      redisUrl: testRedisUrl(),
+      credentials: { apiKey: API_KEY, apiSecret: API_SECRET },
+      baseUrl: sim.url,
+      settings: { ...config, rateLimit: 20 },
+      logger: silentLogger(),
+    });
+    await expect.poll(async () => (await backend.store.get(submitted.batchId))?.counts.created ?? 0, { timeout: 10_000 }).toBeGreaterThan(3);
+    const result = await cancelBatch(backend.store, backend.queue, submitted.batchId);
+    const batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+
+    expect(batch.state).toBe('cancelled');
+    expect(result.cancelledRows).toBeGreaterThan(20);
+    expect(batch.counts.created + batch.counts.failed).toBe(60);
+    expect(batch.counts.failed).toBeGreaterThanOrEqual(result.cancelledRows);
+    const created = sim.ledger();
+    expect(created).toHaveLength(batch.counts.created);
+    expect(new Set(created.map((e) => e.invoiceNumber)).size).toBe(created.length);
+  });
+});
+
+describe('retry', () => {
+  it('queues only the failed rows again; the second pass creates them once', async () => {
+    sim.setFaults({ errorRate: 1 });
+    const submitted = await submit([...invoices(4), ['CMD-1', '1.50', 'duplicate']]);
+    const failing = await startWorker({
+      redisUrl: testRedisUrl(),
+      credentials: { apiKey: API_KEY, apiSecret: API_SECRET },
+      baseUrl: sim.url,
+      settings: { ...config, maxAttempts: 1 },
+      logger: silentLogger(),
+    });
+    let batch = await waitForBatch(backend.store, submitted.batchId);
+    await failing.close();
+    expect(batch.state).toBe('completed_with_errors');
+    expect(batch.counts).toMatchObject({ failed: 4, duplicate: 1 });
+
+    sim.setFaults({ errorRate: 0 });
+    expect(await retryFailedRows(backend.store, backend.queue, submitted.batchId)).toEqual({ batchId: submitted.batchId, requeued: 4 });
+    expect((await backend.store.get(submitted.batchId))?.state).toBe('running');
+    const w = await worker();
+    batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+
+    expect(batch.counts).toMatchObject({ created: 4, failed: 0, duplicate: 1 });
+    expect(batch.state).toBe('completed_with_errors'); // the duplicate stays
+    expect(sim.ledger().map((e) => e.invoiceNumber).sort()).toEqual(['CMD-1', 'CMD-2', 'CMD-3', 'CMD-4']);
+    expect(await retryFailedRows(backend.store, backend.queue, submitted.batchId)).toEqual({ batchId: submitted.batchId, requeued: 0 });
+  });
+});
+
+describe('worker service', () => {
+  it('serves /healthz and /metrics while it works, and stops when asked', async () => {
+    const submitted = await submit(invoices(10));
+    let release!: () => void;
+    const stop = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let port = 0;
+    const ready = new Promise<void>((resolve) => {
+      void runWorkerService({ config, logger: silentLogger(), stop, onReady: (info) => ((port = info.metricsPort), resolve()) }).then(() => (port = -1));
+    });
+    await ready;
+    await waitForBatch(backend.store, submitted.batchId);
+
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toMatch(/paylinks_paywint_requests_total\{outcome="created"\} 10/);
+    expect(metrics).toContain(`paylinks_batch_rows{batch="${submitted.batchId}",status="created"} 10`);
+    expect(metrics).toMatch(/paylinks_jobs\{state="waiting"\} 0/);
+    expect(metrics).not.toContain(API_SECRET);
+
+    release();
+    await expect.poll(() => port, { timeout: 20_000 }).toBe(-1);
+  });
+});
