@@ -81,7 +81,8 @@ function withConfigFlags(cmd: Command, which: 'redis' | 'all'): Command {
       .option('--concurrency <n>', 'jobs in flight per process (PAYLINKS_CONCURRENCY)')
       .option('--timeout-ms <ms>', 'per-request timeout (PAYLINKS_TIMEOUT_MS)')
       .option('--max-attempts <n>', 'requests per row before it fails (PAYLINKS_MAX_ATTEMPTS)')
-      .option('--retry-window-ms <ms>', 'a row stops retrying this long after its first request (PAYLINKS_RETRY_WINDOW_MS)');
+      .option('--retry-window-ms <ms>', 'a row stops retrying this long after its first request (PAYLINKS_RETRY_WINDOW_MS)')
+      .option('--lock-duration-ms <ms>', "a dead worker's rows are picked up after this long (PAYLINKS_LOCK_DURATION_MS)");
   }
   return cmd.option('--log-level <level>', 'log level (PAYLINKS_LOG_LEVEL)');
 }
@@ -97,6 +98,7 @@ function configFlags(opts: Opts): ConfigFlags {
     timeoutMs: pick('timeoutMs'),
     maxAttempts: pick('maxAttempts'),
     retryWindowMs: pick('retryWindowMs'),
+    lockDurationMs: pick('lockDurationMs'),
     logLevel: pick('logLevel'),
     metricsPort: pick('metricsPort'),
   };

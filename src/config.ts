@@ -89,6 +89,12 @@ const FIELDS = {
     expects: 'milliseconds, a whole number from 0 to 86400000',
     schema: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
   },
+  lockDurationMs: {
+    env: 'PAYLINKS_LOCK_DURATION_MS',
+    flag: '--lock-duration-ms',
+    expects: 'milliseconds, a whole number from 1000 to 600000',
+    schema: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  },
   logLevel: {
     env: 'PAYLINKS_LOG_LEVEL',
     flag: '--log-level',
@@ -135,6 +141,11 @@ export interface Config {
   maxAttempts: number;
   /** `PAYLINKS_RETRY_WINDOW_MS`: a row stops retrying once this long has passed since its first attempt. Default 600000. */
   retryWindowMs: number;
+  /**
+   * `PAYLINKS_LOCK_DURATION_MS`: a worker renews its rows' locks every half of this; a row whose
+   * worker died is picked up by another after at most this long. Default 30000.
+   */
+  lockDurationMs: number;
   /** `PAYLINKS_LOG_LEVEL`. Default `info`. */
   logLevel: ParsedConfig['logLevel'];
   /** `PAYLINKS_METRICS_PORT`: `paylinks worker` serves /healthz and /metrics here. Default 9464. */
@@ -193,6 +204,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     timeoutMs: parsed.timeoutMs,
     maxAttempts: parsed.maxAttempts,
     retryWindowMs: parsed.retryWindowMs,
+    lockDurationMs: parsed.lockDurationMs,
     logLevel: parsed.logLevel,
     metricsPort: parsed.metricsPort,
   };

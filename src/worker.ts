@@ -18,7 +18,7 @@ import { backoffBetweenJobsMs } from './retry-policy.js';
 import { createLinkProcessor, type CreateLinkEvents, CreateLinkDataSchema } from '../jobs/create-link.js';
 
 /** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
-export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs'>;
+export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs' | 'lockDurationMs'>;
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -28,8 +28,6 @@ export interface WorkerOptions {
   settings: WorkerSettings;
   logger: Logger;
   events?: CreateLinkEvents;
-  /** How long a job may go without its lock being renewed before it counts as stalled, ms. Default 30000. */
-  lockDurationMs?: number;
 }
 
 /** How long a worker may take to stop: the requests in flight finish, each bounded by the timeout. */
@@ -101,7 +99,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       // queue-wide pause after a 429 (queue.rateLimit) applies; its cap is never reached.
       limiter: { max: 1_000_000, duration: 1000 },
       maxStalledCount: MAX_STALLED,
-      lockDuration: options.lockDurationMs ?? 30_000,
+      lockDuration: settings.lockDurationMs,
+      // Stalled rows are looked for as often as a lock can expire.
+      stalledInterval: settings.lockDurationMs,
       settings: { backoffStrategy: (attemptsMade: number) => backoffBetweenJobsMs(attemptsMade) },
       autorun: true,
     });
