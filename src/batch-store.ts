@@ -18,8 +18,6 @@ import { ROW_STATUSES, type RowResult, type RowStatus } from './output.js';
 export const BATCH_STATES = ['submitting', 'queued', 'running', 'completed', 'completed_with_errors', 'cancelled', 'failed'] as const;
 export type BatchState = (typeof BATCH_STATES)[number];
 
-/** States after which no row of the batch is sent any more. */
-export const STOPPED_STATES: readonly BatchState[] = ['cancelled', 'failed'];
 export const FINISHED_STATES: readonly BatchState[] = ['completed', 'completed_with_errors', 'cancelled', 'failed'];
 
 export interface BatchLayout {

@@ -227,11 +227,6 @@ export function requireCredentials(config: Config): Credentials {
   return { apiKey: config.apiKey, apiSecret: config.apiSecret };
 }
 
-/** The table of settings, for `--help` and the README. */
-export function describeSettings(): { variable: string; flag: string | undefined; expects: string }[] {
-  return Object.values(FIELDS).map((f) => ({ variable: f.env, flag: f.flag, expects: f.expects }));
-}
-
 function readDotenv(dotenvPath: string | false | undefined): Record<string, string> {
   if (dotenvPath === false) return {};
   const file = dotenvPath ?? path.join(process.cwd(), '.env');

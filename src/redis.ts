@@ -196,11 +196,6 @@ export function redisNodes(url: string): string[] {
     .filter((u) => u !== '');
 }
 
-/** Whether `url` names a Redis Cluster (more than one node). */
-export function isClusterUrl(url: string): boolean {
-  return redisNodes(url).length > 1;
-}
-
 /**
  * Opens a connection for paylinks: a {@link Cluster} when `url` lists several
  * nodes, else a single {@link Redis}. `forWorker` sets what BullMQ workers
