@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -62,10 +62,11 @@ export function baseEnv(): Record<string, string> {
   return env;
 }
 
-let emptyDir: string | undefined;
+/** One empty directory for every spawned process (no `.env` there), reused across runs. */
 async function neutralCwd(): Promise<string> {
-  emptyDir ??= await mkdtemp(path.join(tmpdir(), 'paylinks-proc-cwd-'));
-  return emptyDir;
+  const dir = path.join(tmpdir(), 'paylinks-test-empty-cwd');
+  await mkdir(dir, { recursive: true });
+  return dir;
 }
 
 /** Spawns `node bin/paylinks.js ...args`. */
