@@ -11,7 +11,7 @@ import { DelayedError, RateLimitError, type Job, type Queue } from 'bullmq';
 import pRetry, { AbortError } from 'p-retry';
 import { z } from 'zod';
 import type { BatchStore } from '../src/batch-store.js';
-import { coerceError, PaylinksError, PaywintError } from '../src/errors.js';
+import { coerceError, PAYWINT_ERROR_CODES, PaylinksError, PaywintError, type PaywintErrorCode } from '../src/errors.js';
 import { type Claim, type Ledger } from '../src/ledger.js';
 import type { Logger } from '../src/logger.js';
 import { formatCents } from '../src/money.js';
@@ -105,6 +105,7 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
   async function send(data: CreateLinkData, owner: string, claim: Claim): Promise<{ link: CreatedLink; claim: Claim }> {
     let current = claim;
     const budget = () => ({ attempts: current.attempts, firstAt: current.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs });
+    let made: CreatedLink | undefined;
     const link = await pRetry(
       async () => {
         const begun = await ledger.beginAttempt(data.invoiceNumber, owner, limiter, deps.signal);
@@ -115,12 +116,13 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
           // Not aborted on shutdown: a request in flight is finished (it is bounded by the timeout).
           const created = await client.createPaymentLink({ invoiceNumber: data.invoiceNumber, amountCents: data.amountCents, description: data.description });
           deps.events?.onRequest?.('created');
+          made = created;
           return created;
         } catch (error) {
           const err = coerceError(error);
           deps.events?.onRequest?.(err.code);
           const outcome = err instanceof PaywintError && err.code === 'PAYWINT_RATE_LIMITED' ? 'rate-limited' : err instanceof PaywintError && err.outcomeUnknown ? 'unknown' : 'failed';
-          current = (await ledger.endAttempt(data.invoiceNumber, owner, outcome)) ?? current;
+          current = (await ledger.endAttempt(data.invoiceNumber, owner, begun.attempt, outcome, { code: err.code, message: err.message })) ?? current;
           throw err;
         }
       },
@@ -134,11 +136,16 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
         shouldRetry: ({ error }) => {
           const err = coerceError(error);
           const again = err.code !== 'PAYWINT_RATE_LIMITED' && isRetryable(err) && withinBudget(budget()) && !deps.signal?.aborted;
-          if (again) deps.events?.onRetry?.(err.code);
+          if (again) {
+            deps.events?.onRetry?.(err.code);
+            logger.debug({ batchId: data.batchId, row: data.row, code: err.code }, 'request failed: retrying');
+          }
           return again;
         },
       },
     ).catch((error: unknown) => {
+      // p-retry rejects once its signal is aborted even after a success: a link Paywint made is never dropped.
+      if (made) return made;
       throw Object.assign(coerceError(error), { claimAfter: current });
     });
     return { link, claim: current };
@@ -188,7 +195,8 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
 
     const claim = outcome.claim;
     if (!withinBudget({ attempts: claim.attempts, firstAt: claim.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs })) {
-      const err = new PaylinksError('PAYWINT_SERVER_ERROR', `gave up after ${claim.attempts} request(s) over the retry window`);
+      const last = (PAYWINT_ERROR_CODES as readonly string[]).includes(claim.lastCode ?? '') ? (claim.lastCode as PaywintErrorCode) : 'PAYWINT_SERVER_ERROR';
+      const err = new PaylinksError(last, `gave up after ${claim.attempts} request(s) over the retry window; the last: ${claim.lastMessage ?? 'no answer'}`);
       return finish(data, failed(err, claim.attempts, claim.unknown > 0 ? unknownOutcomeNote(claim) : undefined), owner);
     }
 

@@ -9,6 +9,7 @@
  * (a crash, a timeout, a cut connection): such an outcome is unknown, since
  * Paywint may have created a link, and the row says so.
  */
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LuaScript, type RedisClient } from './lua.js';
@@ -47,6 +48,11 @@ export interface Claim {
   inFlight: number;
   /** When the first request was sent (ms since epoch); 0 before. */
   firstAt: number;
+  /** Id of the last attempt begun, so that a replayed begin or end changes nothing. */
+  attempt?: string;
+  /** Code and message of the last request that ended without a link, if any. */
+  lastCode?: string;
+  lastMessage?: string;
 }
 
 const ClaimSchema = z.object({
@@ -55,6 +61,9 @@ const ClaimSchema = z.object({
   unknown: z.number().int(),
   inFlight: z.number().int(),
   firstAt: z.number(),
+  attempt: z.string().optional(),
+  lastCode: z.string().optional(),
+  lastMessage: z.string().optional(),
 });
 
 /** The batch row a claim is made for. */
@@ -105,37 +114,48 @@ redis.call('HSET', KEYS[2], ARGV[1], claim)
 return {'claimed', claim}
 `);
 
-// KEYS: claims, rate schedule. ARGV: invoice, owner, nowMs, slot interval µs (0: the slot is already taken).
-// A request is about to be sent: reserve its rate-limit slot; when the slot is due now, begin the attempt
-// in the same step, else return the wait (the caller waits and calls again with interval 0).
+// KEYS: claims, rate schedule. ARGV: invoice, owner, nowMs, slot interval µs, attempt id, the slot reserved
+// earlier (µs on Redis's clock; '' for none). A request is about to be sent: reserve its rate-limit slot; when
+// the slot is due now, begin the attempt in the same step, else return the wait and the slot (the caller waits
+// and calls again with that slot). A slot missed by more than half an interval is given up for a new one.
 const BEGIN_ATTEMPT = new LuaScript(`${RESERVE_SLOT_LUA}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local c = cjson.decode(raw)
 if c.owner ~= ARGV[2] then return false end
+-- The same call again (ioredis resends a command whose answer a Redis restart swallowed): already begun.
+if c.inFlight == 1 and c.attempt == ARGV[5] then return {'begun', raw} end
 local interval = tonumber(ARGV[4])
-if interval > 0 then
+local slot = tonumber(ARGV[6] or '')
+-- Late for the reserved slot (a late timer, a busy process): sending now would crowd the next one.
+if slot and nowUs() - slot > interval / 2 then slot = nil end
+if not slot then
   local wait = reserveSlot(KEYS[2], interval)
-  if wait >= 1000 then return {'wait', string.format('%.0f', wait)} end
+  if wait >= 1000 then return {'wait', string.format('%.0f', wait), string.format('%.0f', nowUs() + wait)} end
 end
 if c.inFlight == 1 then c.unknown = c.unknown + 1 end
 if c.firstAt == 0 then c.firstAt = tonumber(ARGV[3]) end
 c.attempts = c.attempts + 1
 c.inFlight = 1
+c.attempt = ARGV[5]
 raw = cjson.encode(c)
 redis.call('HSET', KEYS[1], ARGV[1], raw)
 return {'begun', raw}
 `);
 
-// KEYS: claims. ARGV: invoice, owner, outcome (failed | unknown | rate-limited). A request ended without a link.
+// KEYS: claims. ARGV: invoice, owner, outcome (failed | unknown | rate-limited), error code, error message, attempt id.
+// A request ended without a link.
 const END_ATTEMPT = new LuaScript(`
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local c = cjson.decode(raw)
 if c.owner ~= ARGV[2] then return false end
+-- Only the attempt in flight ends, once (a replayed call finds it ended already).
+if c.inFlight == 0 or c.attempt ~= ARGV[6] then return raw end
 c.inFlight = 0
 if ARGV[3] == 'unknown' then c.unknown = c.unknown + 1 end
 if ARGV[3] == 'rate-limited' then c.attempts = c.attempts - 1 end
+if ARGV[4] and ARGV[4] ~= '' and ARGV[3] ~= 'rate-limited' then c.lastCode = ARGV[4] c.lastMessage = ARGV[5] end
 raw = cjson.encode(c)
 redis.call('HSET', KEYS[1], ARGV[1], raw)
 return raw
@@ -213,25 +233,27 @@ export class Ledger {
    * about to go out, in one round trip when the slot is due now; otherwise
    * waits for the slot first. Undefined if `owner` no longer holds the claim.
    */
-  async beginAttempt(invoiceNumber: string, owner: string, limiter: RateLimiter, signal?: AbortSignal): Promise<{ claim: Claim; waitedMs: number } | undefined> {
+  async beginAttempt(invoiceNumber: string, owner: string, limiter: RateLimiter, signal?: AbortSignal): Promise<{ claim: Claim; waitedMs: number; attempt: string } | undefined> {
     const keys = [this.claimsKey, limiter.key];
-    let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs])) as [string, string] | null;
+    const attempt = randomUUID();
+    let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, ''])) as [string, string, string?] | null;
     let waitedMs = 0;
-    if (reply && reply[0] === 'wait') {
-      waitedMs = Number(reply[1]) / 1000;
-      await sleep(Math.round(waitedMs), undefined, { signal });
-      reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), 0])) as [string, string] | null;
+    while (reply && reply[0] === 'wait') {
+      const ms = Number(reply[1]) / 1000;
+      waitedMs += ms;
+      await sleep(Math.round(ms), undefined, { signal });
+      reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, reply[2] ?? ''])) as [string, string, string?] | null;
     }
     const claim = reply ? parseClaim(reply[1]) : undefined;
-    return claim && { claim, waitedMs };
+    return claim && { claim, waitedMs, attempt };
   }
 
   /**
    * Records that a request ended without a link: `unknown` when Paywint may
    * have made one anyway; `rate-limited` (a 429) gives the attempt back.
    */
-  async endAttempt(invoiceNumber: string, owner: string, outcome: AttemptOutcome): Promise<Claim | undefined> {
-    return parseClaim(await END_ATTEMPT.run(this.redis, [this.claimsKey], [invoiceNumber, owner, outcome]));
+  async endAttempt(invoiceNumber: string, owner: string, attempt: string, outcome: AttemptOutcome, error?: { code: string; message: string }): Promise<Claim | undefined> {
+    return parseClaim(await END_ATTEMPT.run(this.redis, [this.claimsKey], [invoiceNumber, owner, outcome, error?.code ?? '', error?.message ?? '', attempt]));
   }
 
   /** Moves a claim whose holder is gone to `newOwner`, keeping its counts. */
