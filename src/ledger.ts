@@ -115,7 +115,7 @@ return {'claimed', claim}
 `);
 
 // KEYS: claims, rate schedule. ARGV: invoice, owner, nowMs, slot interval µs, attempt id, the slot reserved
-// earlier (µs on Redis's clock; '' for none). A request is about to be sent: reserve its rate-limit slot; when
+// earlier (µs on Redis's clock; '' for none), burst tolerance µs. A request is about to be sent: reserve its rate-limit slot; when
 // the slot is due now, begin the attempt in the same step, else return the wait and the slot (the caller waits
 // and calls again with that slot). A slot missed by more than half an interval is given up for a new one.
 const BEGIN_ATTEMPT = new LuaScript(`${RESERVE_SLOT_LUA}
@@ -130,7 +130,7 @@ local slot = tonumber(ARGV[6] or '')
 -- Late for the reserved slot (a late timer, a busy process): sending now would crowd the next one.
 if slot and nowUs() - slot > interval / 2 then slot = nil end
 if not slot then
-  local wait = reserveSlot(KEYS[2], interval)
+  local wait = reserveSlot(KEYS[2], interval, tonumber(ARGV[7]))
   if wait >= 1000 then return {'wait', string.format('%.0f', wait), string.format('%.0f', nowUs() + wait)} end
 end
 if c.inFlight == 1 then c.unknown = c.unknown + 1 end
@@ -236,13 +236,13 @@ export class Ledger {
   async beginAttempt(invoiceNumber: string, owner: string, limiter: RateLimiter, signal?: AbortSignal): Promise<{ claim: Claim; waitedMs: number; attempt: string } | undefined> {
     const keys = [this.claimsKey, limiter.key];
     const attempt = randomUUID();
-    let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, ''])) as [string, string, string?] | null;
+    let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, '', limiter.toleranceUs])) as [string, string, string?] | null;
     let waitedMs = 0;
     while (reply && reply[0] === 'wait') {
       const ms = Number(reply[1]) / 1000;
       waitedMs += ms;
       await sleep(Math.round(ms), undefined, { signal });
-      reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, reply[2] ?? ''])) as [string, string, string?] | null;
+      reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, reply[2] ?? '', limiter.toleranceUs])) as [string, string, string?] | null;
     }
     const claim = reply ? parseClaim(reply[1]) : undefined;
     return claim && { claim, waitedMs, attempt };
