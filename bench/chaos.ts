@@ -31,6 +31,7 @@ import { Redis } from 'ioredis';
 import { Keys, QUEUE_NAME } from '../src/keys.js';
 import { startRedisServer } from '../src/redis.js';
 import { startSimulator } from '../src/simulator.js';
+import { seededRandom } from '../src/random.js';
 
 const API_KEY = '0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b';
 const API_SECRET = 'chaos-secret-not-real';
@@ -81,17 +82,6 @@ function options(): Options {
   };
 }
 
-/** Small seeded PRNG, so a run's kill schedule can be repeated. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Proc {
   child: ChildProcess;
@@ -142,7 +132,7 @@ function isFlagged(row: Row): boolean {
 
 async function main(): Promise<number> {
   const o = options();
-  const random = mulberry32(o.seed);
+  const random = seededRandom(o.seed);
   const dir = await mkdtemp(path.join(tmpdir(), 'paylinks-chaos-'));
   const cleanups: (() => Promise<unknown>)[] = [];
   const started = Date.now();

@@ -27,6 +27,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { seededRandom } from './random.js';
 
 /** The API key the simulator accepts unless told otherwise. */
 export const SIMULATOR_DEMO_API_KEY = '3f6c1e2a-8b4d-4c7e-9a1f-5d2b7e9c0a14';
@@ -170,7 +171,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const apiKey = options.apiKey ?? SIMULATOR_DEMO_API_KEY;
   const apiSecret = options.apiSecret ?? SIMULATOR_DEMO_API_SECRET;
   const linkBaseUrl = (options.linkBaseUrl ?? SIMULATOR_DEFAULT_LINK_BASE_URL).replace(/\/+$/, '');
-  const random = options.seed === undefined ? Math.random : mulberry32(options.seed);
+  const random = options.seed === undefined ? Math.random : seededRandom(options.seed);
 
   let ledger: LedgerEntry[] = [];
   let byId = new Map<string, LedgerEntry>();
@@ -612,14 +613,3 @@ function urlHost(address: AddressInfo): string {
   return address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address;
 }
 
-/** Small, fast, seedable PRNG (uniform in [0, 1)). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
