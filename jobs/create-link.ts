@@ -102,13 +102,16 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
   }
 
   /** Sends the request, retrying blips in the job; resolves with the link or rejects with the last error. */
-  async function send(data: CreateLinkData, owner: string, claim: Claim): Promise<{ link: CreatedLink; claim: Claim }> {
+  async function send(data: CreateLinkData, owner: string, claim: Claim, begunAttempt?: string): Promise<{ link: CreatedLink; claim: Claim }> {
     let current = claim;
     const budget = () => ({ attempts: current.attempts, firstAt: current.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs });
     let made: CreatedLink | undefined;
     const link = await pRetry(
       async () => {
-        const begun = await ledger.beginAttempt(data.invoiceNumber, owner, limiter, deps.signal);
+        // The claim may have begun the first attempt already.
+        const first = begunAttempt;
+        begunAttempt = undefined;
+        const begun = first ? { claim: current, waitedMs: 0, attempt: first } : await ledger.beginAttempt(data.invoiceNumber, owner, limiter, deps.signal);
         if (!begun) throw new AbortError(new PaylinksError('INTERNAL', `lost the claim on invoice ${data.invoiceNumber}`, { retryable: true }));
         if (begun.waitedMs > 0) deps.events?.onRateLimitWait?.(begun.waitedMs);
         current = begun.claim;
@@ -154,7 +157,7 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
   return async function processCreateLink(job: Job, token?: string): Promise<CreateLinkResult> {
     const data = CreateLinkDataSchema.parse(job.data);
     const owner = job.id ?? `${data.batchId}-r${data.row}`;
-    let outcome = await ledger.claim(data.invoiceNumber, owner, data.amountCents, data.description, store.rowRef(data.batchId, data.row));
+    let outcome = await ledger.claim(data.invoiceNumber, owner, data.amountCents, data.description, store.rowRef(data.batchId, data.row), limiter);
     if (outcome.kind === 'recorded') return { status: 'already-recorded' };
     if (outcome.kind === 'no-batch') {
       logger.warn({ batchId: data.batchId, row: data.row }, 'job of a batch that no longer exists: dropped');
@@ -194,14 +197,15 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
     }
 
     const claim = outcome.claim;
-    if (!withinBudget({ attempts: claim.attempts, firstAt: claim.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs })) {
+    // A claim that began its first attempt is within its budget by definition.
+    if (!outcome.attempt && !withinBudget({ attempts: claim.attempts, firstAt: claim.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs })) {
       const last = (PAYWINT_ERROR_CODES as readonly string[]).includes(claim.lastCode ?? '') ? (claim.lastCode as PaywintErrorCode) : 'PAYWINT_SERVER_ERROR';
       const err = new PaylinksError(last, `gave up after ${claim.attempts} request(s) over the retry window; the last: ${claim.lastMessage ?? 'no answer'}`);
       return finish(data, failed(err, claim.attempts, claim.unknown > 0 ? unknownOutcomeNote(claim) : undefined), owner);
     }
 
     try {
-      const sent = await send(data, owner, claim);
+      const sent = await send(data, owner, claim, outcome.attempt);
       const note = sent.claim.unknown > 0 ? { errorCode: POSSIBLE_DUPLICATE_CODE, errorMessage: unknownOutcomeNote(sent.claim) } : {};
       return await finish(
         data,

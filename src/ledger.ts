@@ -82,14 +82,31 @@ export type ClaimOutcome =
   | { kind: 'no-batch' }
   /** The row's batch was cancelled or failed: the row is not sent. */
   | { kind: 'stopped' }
-  | { kind: 'claimed'; claim: Claim }
+  /** `attempt`: the first request's attempt, already begun (its rate-limit slot was due now). */
+  | { kind: 'claimed'; claim: Claim; attempt?: string }
   | { kind: 'exists'; entry: LedgerEntry }
   | { kind: 'conflict'; entry: LedgerEntry }
   | { kind: 'busy'; claim: Claim };
 
-// KEYS: ledger, claims, row results, batch. ARGV: invoice, owner, row.
+/** Lua: marks claim `c` of `invoice` as sending attempt `attempt` (an unsettled earlier one becomes unknown). */
+const BEGIN_LUA = `
+local function beginOn(claimsKey, invoice, c, nowMs, attempt)
+  if c.inFlight == 1 then c.unknown = c.unknown + 1 end
+  if c.firstAt == 0 then c.firstAt = nowMs end
+  c.attempts = c.attempts + 1
+  c.inFlight = 1
+  c.attempt = attempt
+  local raw = cjson.encode(c)
+  redis.call('HSET', claimsKey, invoice, raw)
+  return raw
+end
+`;
+
+// KEYS: ledger, claims, row results, batch, rate schedule. ARGV: invoice, owner, row, and to begin the first
+// attempt in the same step when its rate-limit slot is due now: nowMs, slot interval µs, burst tolerance µs,
+// attempt id (all '' to only claim).
 // The row's own checks come first, in the same step: already finished, or its batch stopped.
-const CLAIM = new LuaScript(`
+const CLAIM = new LuaScript(`${RESERVE_SLOT_LUA}${BEGIN_LUA}
 if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then return {'recorded', ''} end
 local state = redis.call('HGET', KEYS[4], 'state')
 if not state then return {'no-batch', ''} end
@@ -109,7 +126,12 @@ if claim then
   end
   return {'claimed', claim}
 end
-claim = cjson.encode({owner = ARGV[2], attempts = 0, unknown = 0, inFlight = 0, firstAt = 0})
+local fresh = {owner = ARGV[2], attempts = 0, unknown = 0, inFlight = 0, firstAt = 0}
+if ARGV[7] ~= '' and slotDueNow(KEYS[5], tonumber(ARGV[6])) then
+  reserveSlot(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]))
+  return {'begun', beginOn(KEYS[2], ARGV[1], fresh, tonumber(ARGV[4]), ARGV[7])}
+end
+claim = cjson.encode(fresh)
 redis.call('HSET', KEYS[2], ARGV[1], claim)
 return {'claimed', claim}
 `);
@@ -118,7 +140,7 @@ return {'claimed', claim}
 // earlier (µs on Redis's clock; '' for none), burst tolerance µs. A request is about to be sent: reserve its rate-limit slot; when
 // the slot is due now, begin the attempt in the same step, else return the wait and the slot (the caller waits
 // and calls again with that slot). A slot missed by more than half an interval is given up for a new one.
-const BEGIN_ATTEMPT = new LuaScript(`${RESERVE_SLOT_LUA}
+const BEGIN_ATTEMPT = new LuaScript(`${RESERVE_SLOT_LUA}${BEGIN_LUA}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local c = cjson.decode(raw)
@@ -133,14 +155,7 @@ if not slot then
   local wait = reserveSlot(KEYS[2], interval, tonumber(ARGV[7]))
   if wait >= 1000 then return {'wait', string.format('%.0f', wait), string.format('%.0f', nowUs() + wait)} end
 end
-if c.inFlight == 1 then c.unknown = c.unknown + 1 end
-if c.firstAt == 0 then c.firstAt = tonumber(ARGV[3]) end
-c.attempts = c.attempts + 1
-c.inFlight = 1
-c.attempt = ARGV[5]
-raw = cjson.encode(c)
-redis.call('HSET', KEYS[1], ARGV[1], raw)
-return {'begun', raw}
+return {'begun', beginOn(KEYS[1], ARGV[1], c, tonumber(ARGV[3]), ARGV[5])}
 `);
 
 // KEYS: claims. ARGV: invoice, owner, outcome (failed | unknown | rate-limited), error code, error message, attempt id.
@@ -215,11 +230,17 @@ export class Ledger {
    * and description: `exists`; different: `conflict`) or another job holds it
    * (`busy`). Claiming again as the same owner returns the claim as it stands.
    * In the same step, checks the row: `recorded` when it has its result,
-   * `stopped` when its batch was stopped.
+   * `stopped` when its batch was stopped. Given the rate limiter, a fresh
+   * claim whose rate-limit slot is due now also begins its first attempt
+   * (one round trip for the common case).
    */
-  async claim(invoiceNumber: string, owner: string, amountCents: number, description: string | null, row: RowRef): Promise<ClaimOutcome> {
-    const [kind, raw] = (await CLAIM.run(this.redis, [this.ledgerKey, this.claimsKey, row.resultsKey, row.batchKey], [invoiceNumber, owner, row.row])) as [string, string];
+  async claim(invoiceNumber: string, owner: string, amountCents: number, description: string | null, row: RowRef, limiter?: RateLimiter): Promise<ClaimOutcome> {
+    const attempt = randomUUID();
+    const begin = limiter ? [Date.now(), limiter.intervalUs, limiter.toleranceUs, attempt] : ['', '', '', ''];
+    const keys = [this.ledgerKey, this.claimsKey, row.resultsKey, row.batchKey, limiter?.key ?? row.batchKey];
+    const [kind, raw] = (await CLAIM.run(this.redis, keys, [invoiceNumber, owner, row.row, ...begin])) as [string, string];
     if (kind === 'recorded' || kind === 'no-batch' || kind === 'stopped') return { kind };
+    if (kind === 'begun') return { kind: 'claimed', claim: ClaimSchema.parse(JSON.parse(raw)), attempt };
     if (kind === 'exists') {
       const entry = LedgerEntrySchema.parse(JSON.parse(raw));
       return sameInvoice(entry, amountCents, description) ? { kind: 'exists', entry } : { kind: 'conflict', entry };

@@ -97,7 +97,9 @@ describe('Paywint down for a while', () => {
       const firstRequestAt = sim.stats().requestTimesMs[0]!;
       const collected = await collect(batchId, path.join(dir, 'down.out.csv'), env);
 
-      expect(firstFailureAt - firstRequestAt, 'no row fails before the window is over').toBeGreaterThanOrEqual(windowMs);
+      // The window starts when the worker begins the first attempt, a moment before the simulator sees it
+      // (longer on a loaded machine): allow that moment.
+      expect(firstFailureAt - firstRequestAt, 'no row fails before the window is over').toBeGreaterThanOrEqual(windowMs - 250);
       expect(collected.code).toBe(1);
       expect(collected.rows).toHaveLength(rows);
       for (const row of collected.rows) {
