@@ -10,7 +10,7 @@
 import { DelayedError, RateLimitError, type Job, type Queue } from 'bullmq';
 import pRetry, { AbortError } from 'p-retry';
 import { z } from 'zod';
-import type { BatchStore } from '../src/batch-store.js';
+import { rowJobId, type BatchStore } from '../src/batch-store.js';
 import { coerceError, PAYWINT_ERROR_CODES, PaylinksError, PaywintError, type PaywintErrorCode } from '../src/errors.js';
 import { type Claim, type Ledger } from '../src/ledger.js';
 import type { Logger } from '../src/logger.js';
@@ -156,7 +156,7 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
 
   return async function processCreateLink(job: Job, token?: string): Promise<CreateLinkResult> {
     const data = CreateLinkDataSchema.parse(job.data);
-    const owner = job.id ?? `${data.batchId}-r${data.row}`;
+    const owner = job.id ?? rowJobId(data.batchId, data.row);
     let outcome = await ledger.claim(data.invoiceNumber, owner, data.amountCents, data.description, store.rowRef(data.batchId, data.row), limiter);
     if (outcome.kind === 'recorded') return { status: 'already-recorded' };
     if (outcome.kind === 'no-batch') {
