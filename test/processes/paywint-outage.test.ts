@@ -4,33 +4,15 @@
  * PAYLINKS_RETRY_WINDOW_MS, they fail then (not before), with the last
  * error code in the output.
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type SimulatorHandle } from '../../src/simulator.js';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { killSpawned, startWorkerProcess, waitFor } from '../helpers/processes.js';
+import { describe, expect, it } from 'vitest';
+import type { SimulatorHandle } from '../../src/simulator.js';
+import { testRedisUrl } from '../helpers/redis.js';
+import { startWorkerProcess, waitFor } from '../helpers/processes.js';
 import { closedPortUrl } from '../helpers/simulator.js';
-import { API_KEY, API_SECRET, BatchProbe, checkAgainstLedger, collect, paylinksEnv, submit, tempDir, writeInvoiceFile } from './support.js';
+import { API_KEY, API_SECRET, BatchProbe, checkAgainstLedger, collect, paylinksEnv, submit, writeInvoiceFile, useWorkspace } from './support.js';
 
-let dir: string;
-let prefix: string;
-let sim: SimulatorHandle | undefined;
-
-beforeEach(async () => {
-  dir = await tempDir('outage');
-  prefix = uniquePrefix('down');
-});
-
-afterEach(async (context) => {
-  await killSpawned();
-  await sim?.close();
-  sim = undefined;
-  if (context.task.result?.state !== 'fail') {
-    await deletePrefix(testRedisUrl(), prefix);
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+const ws = useWorkspace('outage', 'down');
 
 function serverErrors(s: SimulatorHandle): number {
   const { byStatus } = s.stats();
@@ -42,18 +24,18 @@ describe('Paywint down for a while', () => {
     const redisUrl = testRedisUrl();
     const rows = 10;
     const outageMs = 4_000;
-    sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, errorRate: 1 });
-    const env = paylinksEnv({ redisUrl, prefix, sim, extra: { PAYLINKS_MAX_ATTEMPTS: '30', PAYLINKS_RATE_LIMIT: '100', PAYLINKS_CONCURRENCY: '10' } });
-    const file = await writeInvoiceFile(dir, 'outage.csv', rows);
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, errorRate: 1 });
+    const env = paylinksEnv({ redisUrl, prefix: ws.prefix, sim, extra: { PAYLINKS_MAX_ATTEMPTS: '30', PAYLINKS_RATE_LIMIT: '100', PAYLINKS_CONCURRENCY: '10' } });
+    const file = await writeInvoiceFile(ws.dir, 'outage.csv', rows);
     await startWorkerProcess(env, 'worker#1');
 
     const batchId = await submit(file, env);
-    await waitFor(() => sim!.stats().requests > 0, 'the first request', 30_000, 20);
+    await waitFor(() => sim.stats().requests > 0, 'the first request', 30_000, 20);
     const downSince = Date.now();
     await new Promise((r) => setTimeout(r, outageMs));
     const duringOutage = sim.stats().requests;
     sim.setFaults({ errorRate: 0 });
-    const collected = await collect(batchId, path.join(dir, 'outage.out.csv'), env);
+    const collected = await collect(batchId, path.join(ws.dir, 'outage.out.csv'), env);
 
     expect(collected.code, collected.stderr).toBe(0);
     expect(collected.rows).toHaveLength(rows);
@@ -75,11 +57,11 @@ describe('Paywint down for a while', () => {
     const redisUrl = testRedisUrl();
     const rows = 10;
     const windowMs = 3_000;
-    sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, errorRate: 1 });
-    const env = paylinksEnv({ redisUrl, prefix, sim, extra: { PAYLINKS_RETRY_WINDOW_MS: String(windowMs), PAYLINKS_MAX_ATTEMPTS: '50', PAYLINKS_RATE_LIMIT: '100' } });
-    const file = await writeInvoiceFile(dir, 'down.csv', rows);
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, errorRate: 1 });
+    const env = paylinksEnv({ redisUrl, prefix: ws.prefix, sim, extra: { PAYLINKS_RETRY_WINDOW_MS: String(windowMs), PAYLINKS_MAX_ATTEMPTS: '50', PAYLINKS_RATE_LIMIT: '100' } });
+    const file = await writeInvoiceFile(ws.dir, 'down.csv', rows);
     await startWorkerProcess(env, 'worker#1');
-    const probe = new BatchProbe(redisUrl, prefix);
+    const probe = new BatchProbe(redisUrl, ws.prefix);
     try {
       const batchId = await submit(file, env);
       // Watch when the first row fails.
@@ -95,7 +77,7 @@ describe('Paywint down for a while', () => {
         50,
       );
       const firstRequestAt = sim.stats().requestTimesMs[0]!;
-      const collected = await collect(batchId, path.join(dir, 'down.out.csv'), env);
+      const collected = await collect(batchId, path.join(ws.dir, 'down.out.csv'), env);
 
       // The window starts when the worker begins the first attempt, a moment before the simulator sees it
       // (longer on a loaded machine): allow that moment.
@@ -125,14 +107,14 @@ describe('Paywint down for a while', () => {
     const windowMs = 3_000;
     const env = paylinksEnv({
       redisUrl,
-      prefix,
+      prefix: ws.prefix,
       sim: { url: await closedPortUrl() },
       extra: { PAYLINKS_RETRY_WINDOW_MS: String(windowMs), PAYLINKS_MAX_ATTEMPTS: '50', PAYLINKS_RATE_LIMIT: '100' },
     });
-    const file = await writeInvoiceFile(dir, 'unreachable.csv', rows);
+    const file = await writeInvoiceFile(ws.dir, 'unreachable.csv', rows);
     await startWorkerProcess(env, 'worker#1');
     const batchId = await submit(file, env);
-    const collected = await collect(batchId, path.join(dir, 'unreachable.out.csv'), env);
+    const collected = await collect(batchId, path.join(ws.dir, 'unreachable.out.csv'), env);
 
     expect(collected.code).toBe(1);
     expect(collected.rows).toHaveLength(rows);

@@ -4,33 +4,14 @@
  * second between them (as the simulator counts arrivals), and still keep
  * close to the rate.
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type SimulatorHandle } from '../../src/simulator.js';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { killSpawned, startWorkerProcess } from '../helpers/processes.js';
-import { API_KEY, API_SECRET, collect, paylinksEnv, submit, tempDir, writeInvoiceFile } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { testRedisUrl } from '../helpers/redis.js';
+import { startWorkerProcess } from '../helpers/processes.js';
+import { API_KEY, API_SECRET, collect, paylinksEnv, submit, writeInvoiceFile, useWorkspace } from './support.js';
 
-let dir: string;
-let prefix: string;
-let sim: SimulatorHandle | undefined;
-
-beforeEach(async () => {
-  dir = await tempDir('rate');
-  prefix = uniquePrefix('rate');
-});
-
-afterEach(async (context) => {
-  await killSpawned();
-  await sim?.close();
-  sim = undefined;
-  if (context.task.result?.state !== 'fail') {
-    await deletePrefix(testRedisUrl(), prefix);
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+const ws = useWorkspace('rate', 'rate');
 
 /** The most arrivals in any window of `windowMs` (half-open: [t, t + windowMs)). */
 function maxInWindow(sortedTimesMs: readonly number[], windowMs: number): number {
@@ -46,9 +27,9 @@ describe('three worker processes, one rate limit', () => {
   it('at most 21 requests in any second, at least 17/s on average, each invoice once', async () => {
     const redisUrl = testRedisUrl();
     const rows = 120;
-    sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, latencyMs: 20, jitterMs: 20 });
-    const env = paylinksEnv({ redisUrl, prefix, sim, extra: { PAYLINKS_RATE_LIMIT: '20', PAYLINKS_CONCURRENCY: '10' } });
-    const file = await writeInvoiceFile(dir, 'rate.csv', rows);
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, latencyMs: 20, jitterMs: 20 });
+    const env = paylinksEnv({ redisUrl, prefix: ws.prefix, sim, extra: { PAYLINKS_RATE_LIMIT: '20', PAYLINKS_CONCURRENCY: '10' } });
+    const file = await writeInvoiceFile(ws.dir, 'rate.csv', rows);
     const workers = await Promise.all([1, 2, 3].map((n) => startWorkerProcess(env, `worker#${n}`)));
 
     // The simulator stamps arrivals in this process: when its event loop lags, stamps are late
@@ -56,7 +37,7 @@ describe('three worker processes, one rate limit', () => {
     const lag = monitorEventLoopDelay({ resolution: 5 });
     lag.enable();
     const batchId = await submit(file, env);
-    const collected = await collect(batchId, path.join(dir, 'rate.out.csv'), env);
+    const collected = await collect(batchId, path.join(ws.dir, 'rate.out.csv'), env);
 
     lag.disable();
     const stampErrorMs = Math.ceil(lag.max / 1e6);

@@ -3,17 +3,18 @@
  * invoice files, submit and collect as a user runs them, and the checks a
  * user would make on the output CSV against the simulator's ledger.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { BatchStore, type Batch } from '../../src/batch-store.js';
 import { Keys, QUEUE_NAME } from '../../src/keys.js';
-import type { SimulatorHandle } from '../../src/simulator.js';
+import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../../src/simulator.js';
 import { readOutputCsv, type CsvRow } from '../helpers/csv.js';
-import { runCliToEnd } from '../helpers/processes.js';
+import { killSpawned, runCliToEnd } from '../helpers/processes.js';
+import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
 export const API_KEY = '5c2f7a1e-9d3b-4e6a-8f0c-1b2d3e4f5a6b';
 /** Distinctive, so a leak anywhere is found by a plain substring search. */
@@ -184,4 +185,45 @@ export class BatchProbe {
   close(): void {
     this.redis.disconnect();
   }
+}
+
+/** A test's own temp dir, key prefix and simulator. */
+export interface Workspace {
+  readonly dir: string;
+  readonly prefix: string;
+  /** Starts the simulator for this test; it is closed after the test. */
+  startSimulator(options: SimulatorOptions): Promise<SimulatorHandle>;
+}
+
+/**
+ * Gives each test of the file a fresh {@link Workspace}, and after each test
+ * kills what it spawned, closes its simulator and deletes its keys and files
+ * (a failed test keeps its keys and files for inspection).
+ */
+export function useWorkspace(dirLabel: string, prefixLabel: string): Workspace {
+  let dir = '';
+  let prefix = '';
+  let sim: SimulatorHandle | undefined;
+  beforeEach(async () => {
+    dir = await tempDir(dirLabel);
+    prefix = uniquePrefix(prefixLabel);
+  });
+  afterEach(async (context) => {
+    await killSpawned();
+    await sim?.close();
+    sim = undefined;
+    if (context.task.result?.state !== 'fail') {
+      await deletePrefix(testRedisUrl(), prefix);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+    get prefix() {
+      return prefix;
+    },
+    startSimulator: async (options) => (sim = await startSimulator(options)),
+  };
 }

@@ -4,45 +4,26 @@
  * row is retried, and every invoice that ended up with two links at the
  * simulator is flagged in the output: never two links silently.
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type SimulatorHandle } from '../../src/simulator.js';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { killSpawned, startWorkerProcess } from '../helpers/processes.js';
-import { API_KEY, API_SECRET, checkAgainstLedger, collect, isFlagged, linksByInvoice, paylinksEnv, submit, tempDir, writeInvoiceFile } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { testRedisUrl } from '../helpers/redis.js';
+import { startWorkerProcess } from '../helpers/processes.js';
+import { API_KEY, API_SECRET, checkAgainstLedger, collect, isFlagged, linksByInvoice, paylinksEnv, submit, writeInvoiceFile, useWorkspace } from './support.js';
 
-let dir: string;
-let prefix: string;
-let sim: SimulatorHandle | undefined;
-
-beforeEach(async () => {
-  dir = await tempDir('unknown');
-  prefix = uniquePrefix('unk');
-});
-
-afterEach(async (context) => {
-  await killSpawned();
-  await sim?.close();
-  sim = undefined;
-  if (context.task.result?.state !== 'fail') {
-    await deletePrefix(testRedisUrl(), prefix);
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+const ws = useWorkspace('unknown', 'unk');
 
 describe('requests whose outcome is unknown', () => {
   it('flags every invoice that got a second link (hangs and dropped connections), with attempts > 1', async () => {
     const redisUrl = testRedisUrl();
     const rows = 120;
-    sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, latencyMs: 10, hangRate: 0.12, dropRate: 0.12, seed: 11 });
-    const env = paylinksEnv({ redisUrl, prefix, sim, extra: { PAYLINKS_TIMEOUT_MS: '600', PAYLINKS_RATE_LIMIT: '100', PAYLINKS_CONCURRENCY: '10' } });
-    const file = await writeInvoiceFile(dir, 'unknown.csv', rows);
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, latencyMs: 10, hangRate: 0.12, dropRate: 0.12, seed: 11 });
+    const env = paylinksEnv({ redisUrl, prefix: ws.prefix, sim, extra: { PAYLINKS_TIMEOUT_MS: '600', PAYLINKS_RATE_LIMIT: '100', PAYLINKS_CONCURRENCY: '10' } });
+    const file = await writeInvoiceFile(ws.dir, 'unknown.csv', rows);
     await startWorkerProcess(env, 'worker#1');
     await startWorkerProcess(env, 'worker#2');
 
     const batchId = await submit(file, env);
-    const collected = await collect(batchId, path.join(dir, 'unknown.out.csv'), env);
+    const collected = await collect(batchId, path.join(ws.dir, 'unknown.out.csv'), env);
 
     expect(collected.rows).toHaveLength(rows);
     // Both faults happened: the test is about them.
@@ -80,13 +61,13 @@ describe('requests whose outcome is unknown', () => {
   it('a row that runs out of attempts after an unanswered request fails saying a link may exist', async () => {
     const redisUrl = testRedisUrl();
     const rows = 40;
-    sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, hangRate: 0.45, errorRate: 0.2, seed: 5 });
-    const env = paylinksEnv({ redisUrl, prefix, sim, extra: { PAYLINKS_TIMEOUT_MS: '500', PAYLINKS_MAX_ATTEMPTS: '2', PAYLINKS_CONCURRENCY: '10' } });
-    const file = await writeInvoiceFile(dir, 'gives-up.csv', rows);
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, hangRate: 0.45, errorRate: 0.2, seed: 5 });
+    const env = paylinksEnv({ redisUrl, prefix: ws.prefix, sim, extra: { PAYLINKS_TIMEOUT_MS: '500', PAYLINKS_MAX_ATTEMPTS: '2', PAYLINKS_CONCURRENCY: '10' } });
+    const file = await writeInvoiceFile(ws.dir, 'gives-up.csv', rows);
     await startWorkerProcess(env, 'worker#1');
 
     const batchId = await submit(file, env);
-    const collected = await collect(batchId, path.join(dir, 'gives-up.out.csv'), env);
+    const collected = await collect(batchId, path.join(ws.dir, 'gives-up.out.csv'), env);
 
     expect(collected.code).toBe(1);
     expect(collected.rows).toHaveLength(rows);

@@ -8,41 +8,22 @@
  * stalled check runs: within about twice PAYLINKS_LOCK_DURATION_MS (5 s here,
  * see support.ts; a minute with the 30 s default).
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type SimulatorHandle } from '../../src/simulator.js';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { kill9, killSpawned, startWorkerProcess, waitFor, type SpawnedProcess } from '../helpers/processes.js';
-import { API_KEY, API_SECRET, BatchProbe, checkAgainstLedger, collect, paylinksEnv, queueCounts, submit, tempDir, writeInvoiceFile } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { testRedisUrl } from '../helpers/redis.js';
+import { kill9, startWorkerProcess, waitFor, type SpawnedProcess } from '../helpers/processes.js';
+import { API_KEY, API_SECRET, BatchProbe, checkAgainstLedger, collect, paylinksEnv, queueCounts, submit, writeInvoiceFile, useWorkspace } from './support.js';
 
-let dir: string;
-let prefix: string;
-let sim: SimulatorHandle | undefined;
-
-beforeEach(async () => {
-  dir = await tempDir('kill');
-  prefix = uniquePrefix('kill');
-});
-
-afterEach(async (context) => {
-  await killSpawned();
-  await sim?.close();
-  sim = undefined;
-  if (context.task.result?.state !== 'fail') {
-    await deletePrefix(testRedisUrl(), prefix);
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+const ws = useWorkspace('kill', 'kill');
 
 describe('kill -9 of workers mid-batch', () => {
   it('loses no row: the batch completes with one link per invoice unless flagged, after 4 kills and restarts', async () => {
     const redisUrl = testRedisUrl();
     const rows = 400;
-    sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, latencyMs: 50, jitterMs: 50 });
-    const env = paylinksEnv({ redisUrl, prefix, sim, extra: { PAYLINKS_RATE_LIMIT: '40', PAYLINKS_CONCURRENCY: '10' } });
-    const file = await writeInvoiceFile(dir, 'kill.csv', rows);
-    const probe = new BatchProbe(redisUrl, prefix);
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, latencyMs: 50, jitterMs: 50 });
+    const env = paylinksEnv({ redisUrl, prefix: ws.prefix, sim, extra: { PAYLINKS_RATE_LIMIT: '40', PAYLINKS_CONCURRENCY: '10' } });
+    const file = await writeInvoiceFile(ws.dir, 'kill.csv', rows);
+    const probe = new BatchProbe(redisUrl, ws.prefix);
     try {
       const workers: SpawnedProcess[] = [await startWorkerProcess(env, 'worker#1'), await startWorkerProcess(env, 'worker#2')];
       const batchId = await submit(file, env);
@@ -51,7 +32,7 @@ describe('kill -9 of workers mid-batch', () => {
       for (let k = 0; k < kills; k += 1) {
         const slot = k % workers.length;
         // Kill while requests are out, so that some kills land mid-request.
-        await waitFor(() => sim!.ledger().length >= ((k + 1) * rows) / 8, `${((k + 1) * rows) / 8} links`, 60_000, 20);
+        await waitFor(() => sim.ledger().length >= ((k + 1) * rows) / 8, `${((k + 1) * rows) / 8} links`, 60_000, 20);
         await waitFor(async () => (await probe.claimsInFlight()) >= 3, 'requests in flight', 20_000, 10);
         const exit = await kill9(workers[slot]!);
         expect(exit.signal).toBe('SIGKILL');
@@ -59,7 +40,7 @@ describe('kill -9 of workers mid-batch', () => {
       }
       expect(sim.ledger().length, 'the kills came before the end of the batch').toBeLessThan(rows);
 
-      const collected = await collect(batchId, path.join(dir, 'kill.out.csv'), env, 150_000);
+      const collected = await collect(batchId, path.join(ws.dir, 'kill.out.csv'), env, 150_000);
 
       expect(collected.code, collected.stderr).toBe(0);
       expect(collected.rows).toHaveLength(rows);
@@ -71,7 +52,7 @@ describe('kill -9 of workers mid-batch', () => {
       expect(new Set(sim.ledger().map((e) => e.invoiceNumber)).size).toBe(rows);
 
       // Nothing left active, waiting or failed in BullMQ; no claim left hanging.
-      const counts = await queueCounts(redisUrl, prefix);
+      const counts = await queueCounts(redisUrl, ws.prefix);
       expect(counts).toMatchObject({ active: 0, wait: 0, delayed: 0, prioritized: 0, failed: 0 });
       expect(await probe.claimsInFlight()).toBe(0);
       const batch = await probe.batch(batchId);

@@ -4,32 +4,13 @@
  * (nothing left hanging), and a restarted worker completes the batch without
  * creating anything twice.
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type SimulatorHandle } from '../../src/simulator.js';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { killSpawned, startWorkerProcess, waitFor } from '../helpers/processes.js';
-import { API_KEY, API_SECRET, BatchProbe, checkAgainstLedger, collect, isFlagged, paylinksEnv, queueCounts, submit, tempDir, writeInvoiceFile } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { testRedisUrl } from '../helpers/redis.js';
+import { startWorkerProcess, waitFor } from '../helpers/processes.js';
+import { API_KEY, API_SECRET, BatchProbe, checkAgainstLedger, collect, isFlagged, paylinksEnv, queueCounts, submit, writeInvoiceFile, useWorkspace } from './support.js';
 
-let dir: string;
-let prefix: string;
-let sim: SimulatorHandle | undefined;
-
-beforeEach(async () => {
-  dir = await tempDir('sigterm');
-  prefix = uniquePrefix('term');
-});
-
-afterEach(async (context) => {
-  await killSpawned();
-  await sim?.close();
-  sim = undefined;
-  if (context.task.result?.state !== 'fail') {
-    await deletePrefix(testRedisUrl(), prefix);
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+const ws = useWorkspace('sigterm', 'term');
 
 describe('SIGTERM to a worker mid-batch', () => {
   it('exits 143 in bounded time after finishing its requests in flight; a new worker completes the batch, nothing twice', async () => {
@@ -37,14 +18,14 @@ describe('SIGTERM to a worker mid-batch', () => {
     const rows = 40;
     const timeoutMs = 5_000;
     // Slow answers: at the signal, several requests are surely in flight.
-    sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, latencyMs: 1_500 });
-    const env = paylinksEnv({ redisUrl, prefix, sim, extra: { PAYLINKS_RATE_LIMIT: '20', PAYLINKS_CONCURRENCY: '5', PAYLINKS_TIMEOUT_MS: String(timeoutMs) } });
-    const file = await writeInvoiceFile(dir, 'term.csv', rows);
-    const probe = new BatchProbe(redisUrl, prefix);
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, latencyMs: 1_500 });
+    const env = paylinksEnv({ redisUrl, prefix: ws.prefix, sim, extra: { PAYLINKS_RATE_LIMIT: '20', PAYLINKS_CONCURRENCY: '5', PAYLINKS_TIMEOUT_MS: String(timeoutMs) } });
+    const file = await writeInvoiceFile(ws.dir, 'term.csv', rows);
+    const probe = new BatchProbe(redisUrl, ws.prefix);
     try {
       const worker = await startWorkerProcess(env, 'worker#1');
       const batchId = await submit(file, env);
-      await waitFor(() => sim!.ledger().length >= 5, '5 links', 60_000, 20);
+      await waitFor(() => sim.ledger().length >= 5, '5 links', 60_000, 20);
       await waitFor(async () => (await probe.claimsInFlight()) >= 3, 'requests in flight', 20_000, 10);
       const requestsAtSignal = sim.stats().requests;
       const answeredAtSignal = sim.stats().byStatus['200'] ?? 0;
@@ -66,12 +47,12 @@ describe('SIGTERM to a worker mid-batch', () => {
       expect(sim.stats().requests - requestsAtSignal, 'no request started after the signal beyond those in flight').toBeLessThanOrEqual(5);
       expect(await probe.createdRows(batchId), 'links Paywint made during shutdown are recorded as created rows').toBe(links);
       expect(await probe.claimsInFlight()).toBe(0);
-      expect((await queueCounts(redisUrl, prefix)).active).toBe(0);
+      expect((await queueCounts(redisUrl, ws.prefix)).active).toBe(0);
       expect(links).toBeLessThan(rows);
 
       // A new worker finishes the rest.
       await startWorkerProcess(env, 'worker#2');
-      const collected = await collect(batchId, path.join(dir, 'term.out.csv'), env);
+      const collected = await collect(batchId, path.join(ws.dir, 'term.out.csv'), env);
 
       expect(collected.code, collected.stderr).toBe(0);
       expect(collected.rows).toHaveLength(rows);
