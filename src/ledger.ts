@@ -220,11 +220,6 @@ export class Ledger {
     this.claimsKey = keys.claims(apiKey);
   }
 
-  async get(invoiceNumber: string): Promise<LedgerEntry | undefined> {
-    const raw = await this.redis.hget(this.ledgerKey, invoiceNumber);
-    return raw === null ? undefined : LedgerEntrySchema.parse(JSON.parse(raw));
-  }
-
   /**
    * Claims an invoice for `owner`, unless a link exists already (same amount
    * and description: `exists`; different: `conflict`) or another job holds it
