@@ -8,6 +8,7 @@ import type { Batch } from './batch-store.js';
 import type { Logger } from './logger.js';
 import { formatCents } from './money.js';
 import { ROW_STATUSES } from './output.js';
+import { stderrTerminal, type Terminal } from './terminal.js';
 
 export interface ProgressReporter {
   update(batch: Batch): void;
@@ -20,6 +21,8 @@ export interface ProgressOptions {
   logger: Logger;
   /** Between log lines when not on a terminal, ms. Default 5000. */
   logEveryMs?: number;
+  /** Where the bar is drawn. Default: stderr's shared terminal (the pretty logger's too). */
+  terminal?: Terminal;
 }
 
 function problems(batch: Batch): number {
@@ -37,13 +40,16 @@ export function createProgress(options: ProgressOptions): ProgressReporter {
   };
 
   if (tty) {
+    const terminal = options.terminal ?? stderrTerminal;
     const bar = new cliProgress.SingleBar(
       {
         format: ' {bar} {value}/{total} rows | {rate}/s | ETA {eta_formatted} | failed {failed}',
-        stream: process.stderr,
+        stream: terminal.stream,
         hideCursor: true,
         etaBuffer: 50,
         fps: 5,
+        // A log line takes the bar's line: the next frame draws the bar again below it.
+        forceRedraw: true,
       },
       cliProgress.Presets.shades_classic,
     );
@@ -53,13 +59,16 @@ export function createProgress(options: ProgressOptions): ProgressReporter {
         const payload = { rate: rate(batch).toFixed(0), failed: problems(batch) };
         if (!started) {
           bar.start(batch.rows, batch.done, payload);
+          terminal.setLive(true);
           started = true;
         } else {
           bar.update(batch.done, payload);
         }
       },
       stop() {
-        if (started) bar.stop();
+        if (!started) return;
+        bar.stop();
+        terminal.setLive(false);
       },
     };
   }
