@@ -36,6 +36,8 @@ export interface ResolveRedisOptions {
   connectTimeoutMs?: number;
   /** Start a private redis-server when none answers. Default true. */
   allowStart?: boolean;
+  /** The local Redis tried when `redisUrl` is not given. Default {@link DEFAULT_LOCAL_REDIS_URL}. */
+  localUrl?: string;
 }
 
 export async function resolveRedis(options: ResolveRedisOptions): Promise<RedisEndpoint> {
@@ -48,13 +50,15 @@ export async function resolveRedis(options: ResolveRedisOptions): Promise<RedisE
     }
     return { url: options.redisUrl, source: 'REDIS_URL', close: async () => {} };
   }
-  if ((await ping(DEFAULT_LOCAL_REDIS_URL, timeoutMs)) === undefined) {
-    options.logger.debug({ url: DEFAULT_LOCAL_REDIS_URL }, 'using the local Redis');
-    return { url: DEFAULT_LOCAL_REDIS_URL, source: 'local', close: async () => {} };
+  const localUrl = options.localUrl ?? DEFAULT_LOCAL_REDIS_URL;
+  const local = new URL(localUrl).host;
+  if ((await ping(localUrl, timeoutMs)) === undefined) {
+    options.logger.debug({ url: localUrl }, 'using the local Redis');
+    return { url: localUrl, source: 'local', close: async () => {} };
   }
   if (options.allowStart === false) {
     throw new RedisUnavailableError(
-      'no Redis: REDIS_URL is not set and nothing answers at 127.0.0.1:6379. Set REDIS_URL to the Redis your workers use, ' +
+      `no Redis: REDIS_URL is not set and nothing answers at ${local}. Set REDIS_URL to the Redis your workers use, ` +
         'or start one with `docker compose up -d redis` (or the OS package, e.g. `apt-get install redis-server`).',
     );
   }
@@ -65,7 +69,7 @@ export async function resolveRedis(options: ResolveRedisOptions): Promise<RedisE
     return { url: server.url, source: 'started', close: () => server.stop() };
   } catch (error) {
     throw new RedisUnavailableError(
-      'no Redis: REDIS_URL is not set, nothing answers at 127.0.0.1:6379, and redis-server could not be started ' +
+      `no Redis: REDIS_URL is not set, nothing answers at ${local}, and redis-server could not be started ` +
         `(${(error as Error).message}). Start one with \`docker compose up -d redis\`, or install the OS package ` +
         '(e.g. `apt-get install redis-server`), or set REDIS_URL.',
       error,
