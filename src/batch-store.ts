@@ -12,7 +12,8 @@ import { z } from 'zod';
 import type { ChainableCommander } from 'ioredis';
 import { LuaScript, type RedisClient } from './lua.js';
 import type { Keys } from './keys.js';
-import type { LedgerEntry, RowRef } from './ledger.js';
+import { POSSIBLE_DUPLICATE_CODE } from './errors.js';
+import { RELEASE_CLAIM_LUA, type LedgerEntry, type RowRef } from './ledger.js';
 import { ROW_STATUSES, type RowResult, type RowStatus } from './output.js';
 
 export const BATCH_STATES = ['submitting', 'queued', 'running', 'completed', 'completed_with_errors', 'cancelled', 'failed'] as const;
@@ -80,28 +81,46 @@ function decodeResult(raw: string): RowResult {
 
 /**
  * Records a row's final result once: the result, the batch counters, the
- * ledger entry of a created link and the release of the claim, in one atomic
- * step. A second call for the same row (a job re-run after a crash) changes
- * nothing and returns 0.
+ * ledger entry of a created link and the release of the claim (keeping any
+ * unknown outcomes for the invoice's next claim), in one atomic step. A
+ * second call for the same row changes nothing and returns 0, except that
+ * a second link (two runs of one job at once, after a lost lock) is never
+ * dropped: it goes to the ledger if the invoice has none there, and the
+ * recorded row is flagged with both links.
  *
- * KEYS: results, batch, ledger, claims.
+ * KEYS: results, batch, ledger, claims, unsettled.
  * ARGV: row, result JSON, status, invoice, claim owner, ledger entry JSON, amount cents, now ISO.
  */
-const FINISH_ROW = new LuaScript(`
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+const FINISH_ROW = new LuaScript(`${RELEASE_CLAIM_LUA}
+local linked = ARGV[6] ~= ''
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  if linked then
+    local recorded = cjson.decode(redis.call('HGET', KEYS[1], ARGV[1]))
+    local mine = cjson.decode(ARGV[6])
+    if recorded.id ~= mine.paymentId then
+      redis.call('HSETNX', KEYS[3], ARGV[4], ARGV[6])
+      local note = 'another run of this row also created link ' .. mine.paymentId .. ' (' .. mine.paymentLink .. '): Paywint holds two links for this invoice; cancel one before mailing'
+      if type(recorded.msg) == 'string' then note = recorded.msg .. '; ' .. note end
+      recorded.code = '${POSSIBLE_DUPLICATE_CODE}'
+      recorded.msg = note
+      redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(recorded))
+    end
+  end
+  if ARGV[5] ~= '' then releaseClaim(KEYS[4], KEYS[5], ARGV[4], ARGV[5], linked) end
+  return 0
+end
 local status = ARGV[3]
 redis.call('HINCRBY', KEYS[2], 'n_' .. status, 1)
 local done = redis.call('HINCRBY', KEYS[2], 'done', 1)
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[3], ARGV[4], ARGV[6]) end
+if linked then redis.call('HSET', KEYS[3], ARGV[4], ARGV[6]) end
 if status == 'created' or status == 'exists' then
   redis.call('HINCRBY', KEYS[2], 'cents_' .. status, ARGV[7])
 end
-if ARGV[5] ~= '' then
-  local claim = redis.call('HGET', KEYS[4], ARGV[4])
-  if claim and cjson.decode(claim).owner == ARGV[5] then redis.call('HDEL', KEYS[4], ARGV[4]) end
-end
+if ARGV[5] ~= '' then releaseClaim(KEYS[4], KEYS[5], ARGV[4], ARGV[5], linked) end
 local state = redis.call('HGET', KEYS[2], 'state')
-if ARGV[5] ~= '' and (state == 'queued' or state == 'submitting') then
+-- Only a fully submitted batch starts running: one still being submitted stays \`submitting\`, so a
+-- submission that fails or dies half-way is still seen as such (and never resumed as if whole).
+if ARGV[5] ~= '' and state == 'queued' then
   redis.call('HSET', KEYS[2], 'state', 'running', 'started_at', ARGV[8])
   state = 'running'
 end
@@ -170,6 +189,8 @@ export interface FinishRowOptions {
   ledgerEntry?: LedgerEntry;
   ledgerKey?: string;
   claimsKey?: string;
+  /** Where unknown outcomes of a released claim are kept (see Keys.unsettled). */
+  unsettledKey?: string;
   amountCents?: number;
 }
 
@@ -276,9 +297,10 @@ export class BatchStore {
     // Without a claim, the batch hash stands in for the ledger and claims keys: never touched, same slot.
     const claimsKey = options.claimsKey ?? this.keys.batch(id);
     const ledgerKey = options.ledgerKey ?? this.keys.batch(id);
+    const unsettledKey = options.unsettledKey ?? this.keys.batch(id);
     const recorded = await FINISH_ROW.run(
       this.redis,
-      [this.keys.batchResults(id), this.keys.batch(id), ledgerKey, claimsKey],
+      [this.keys.batchResults(id), this.keys.batch(id), ledgerKey, claimsKey, unsettledKey],
       [
         row,
         encodeResult(result),
@@ -297,7 +319,7 @@ export class BatchStore {
   finishRowsInPipeline(pipeline: ChainableCommander, id: string, rows: readonly { row: number; result: RowResult }[]): void {
     const now = new Date().toISOString();
     // Rows without a claim name the batch hash for the ledger and claims keys: never touched, same slot.
-    const keys = [this.keys.batchResults(id), this.keys.batch(id), this.keys.batch(id), this.keys.batch(id)];
+    const keys = [this.keys.batchResults(id), this.keys.batch(id), this.keys.batch(id), this.keys.batch(id), this.keys.batch(id)];
     for (const { row, result } of rows) {
       FINISH_ROW.queue(pipeline, keys, [row, encodeResult(result), result.status, '', '', '', 0, now]);
     }

@@ -59,6 +59,8 @@ export const OTHER_ERROR_CODES = [
   'BATCH_NOT_FOUND',
   'BATCH_STOPPED_AUTH',
   'BATCH_CANCELLED',
+  /** The batch was submitted for another Paywint account than the worker's. */
+  'ACCOUNT_MISMATCH',
   'LEDGER_CONFLICT',
   /** A created row whose earlier request got no answer after being sent: look for a second link. */
   'POSSIBLE_DUPLICATE_LINK',
@@ -72,6 +74,9 @@ export type RowErrorCode = (typeof ROW_ERROR_CODES)[number];
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 export type PaywintErrorCode = (typeof PAYWINT_ERROR_CODES)[number];
 export type ErrorCode = RowErrorCode | FileErrorCode | PaywintErrorCode | (typeof OTHER_ERROR_CODES)[number];
+
+/** The flag on a row whose invoice may hold a second link at Paywint. */
+export const POSSIBLE_DUPLICATE_CODE = 'POSSIBLE_DUPLICATE_LINK' satisfies ErrorCode;
 
 export interface PaylinksErrorOptions {
   /** Whether trying the same thing again may succeed. Default false. */

@@ -56,6 +56,16 @@ export class Keys {
     return this.key('claims', apiKey);
   }
 
+  /**
+   * Hash: invoice number → requests whose outcome is unknown (Paywint may
+   * have made a link) left by claims released without a link: a later claim
+   * on the invoice (a retry, another file) starts from that count, so its
+   * link is flagged.
+   */
+  unsettled(apiKey: string): string {
+    return this.key('unsettled', apiKey);
+  }
+
   /** String: the shared request schedule of the rate limiter, per Paywint account. */
   rateLimit(apiKey: string): string {
     return this.key('rate', apiKey);

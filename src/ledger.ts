@@ -73,7 +73,8 @@ export interface RowRef {
   row: number;
 }
 
-export type AttemptOutcome = 'failed' | 'unknown' | 'rate-limited';
+/** How a request ended without a link; `not-sent`: begun, then never sent (shutdown came first). */
+export type AttemptOutcome = 'failed' | 'unknown' | 'rate-limited' | 'not-sent';
 
 export type ClaimOutcome =
   /** The row has its result already (a re-run after a crash): nothing to do. */
@@ -82,6 +83,8 @@ export type ClaimOutcome =
   | { kind: 'no-batch' }
   /** The row's batch was cancelled or failed: the row is not sent. */
   | { kind: 'stopped' }
+  /** The row's batch was submitted for another Paywint account (its API key): not sent. */
+  | { kind: 'other-account'; account: string }
   /** `attempt`: the first request's attempt, already begun (its rate-limit slot was due now). */
   | { kind: 'claimed'; claim: Claim; attempt?: string }
   | { kind: 'exists'; entry: LedgerEntry }
@@ -102,15 +105,37 @@ local function beginOn(claimsKey, invoice, c, nowMs, attempt)
 end
 `;
 
-// KEYS: ledger, claims, row results, batch, rate schedule. ARGV: invoice, owner, row, and to begin the first
+/**
+ * Lua: releaseClaim(claimsKey, unsettledKey, invoice, owner, linked) releases the claim on an invoice held by
+ * owner. When no link was recorded for it and some request's outcome is unknown, that count is kept under
+ * unsettledKey for the next claim (whose link is then flagged); a recorded link clears it.
+ */
+export const RELEASE_CLAIM_LUA = `
+local function releaseClaim(claimsKey, unsettledKey, invoice, owner, linked)
+  local raw = redis.call('HGET', claimsKey, invoice)
+  if not raw then return 0 end
+  local c = cjson.decode(raw)
+  if c.owner ~= owner then return 0 end
+  redis.call('HDEL', claimsKey, invoice)
+  local unknown = c.unknown + c.inFlight
+  if linked or unknown == 0 then redis.call('HDEL', unsettledKey, invoice)
+  else redis.call('HSET', unsettledKey, invoice, unknown) end
+  return 1
+end
+`;
+
+// KEYS: ledger, claims, row results, batch, rate schedule, unsettled. ARGV: invoice, owner, row, and to begin the first
 // attempt in the same step when its rate-limit slot is due now: nowMs, slot interval µs, burst tolerance µs,
-// attempt id (all '' to only claim).
-// The row's own checks come first, in the same step: already finished, or its batch stopped.
+// attempt id (all '' to only claim); then the account (API key) of the caller.
+// The row's own checks come first, in the same step: already finished, its batch stopped, or submitted for another
+// Paywint account (its links belong to that account's ledger, and this caller's credentials would make them elsewhere).
 const CLAIM = new LuaScript(`${RESERVE_SLOT_LUA}${BEGIN_LUA}
 if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then return {'recorded', ''} end
 local state = redis.call('HGET', KEYS[4], 'state')
 if not state then return {'no-batch', ''} end
 if state == 'cancelled' or state == 'failed' then return {'stopped', state} end
+local account = redis.call('HGET', KEYS[4], 'account')
+if account and account ~= ARGV[8] then return {'other-account', account} end
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if entry then return {'exists', entry} end
 local claim = redis.call('HGET', KEYS[2], ARGV[1])
@@ -126,7 +151,8 @@ if claim then
   end
   return {'claimed', claim}
 end
-local fresh = {owner = ARGV[2], attempts = 0, unknown = 0, inFlight = 0, firstAt = 0}
+-- Requests of earlier, released claims whose outcome is unknown: this claim's link will be flagged.
+local fresh = {owner = ARGV[2], attempts = 0, unknown = tonumber(redis.call('HGET', KEYS[6], ARGV[1]) or '0'), inFlight = 0, firstAt = 0}
 if ARGV[7] ~= '' and slotDueNow(KEYS[5], tonumber(ARGV[6])) then
   reserveSlot(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]))
   return {'begun', beginOn(KEYS[2], ARGV[1], fresh, tonumber(ARGV[4]), ARGV[7])}
@@ -158,8 +184,8 @@ end
 return {'begun', beginOn(KEYS[1], ARGV[1], c, tonumber(ARGV[3]), ARGV[5])}
 `);
 
-// KEYS: claims. ARGV: invoice, owner, outcome (failed | unknown | rate-limited), error code, error message, attempt id.
-// A request ended without a link.
+// KEYS: claims. ARGV: invoice, owner, outcome (failed | unknown | rate-limited | not-sent), error code, error message,
+// attempt id. A request ended without a link; a 429 or a request never sent gives its attempt back.
 const END_ATTEMPT = new LuaScript(`
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
@@ -169,8 +195,10 @@ if c.owner ~= ARGV[2] then return false end
 if c.inFlight == 0 or c.attempt ~= ARGV[6] then return raw end
 c.inFlight = 0
 if ARGV[3] == 'unknown' then c.unknown = c.unknown + 1 end
-if ARGV[3] == 'rate-limited' then c.attempts = c.attempts - 1 end
-if ARGV[4] and ARGV[4] ~= '' and ARGV[3] ~= 'rate-limited' then c.lastCode = ARGV[4] c.lastMessage = ARGV[5] end
+local given_back = ARGV[3] == 'rate-limited' or ARGV[3] == 'not-sent'
+if given_back then c.attempts = c.attempts - 1 end
+if c.attempts == 0 then c.firstAt = 0 end
+if ARGV[4] and ARGV[4] ~= '' and not given_back then c.lastCode = ARGV[4] c.lastMessage = ARGV[5] end
 raw = cjson.encode(c)
 redis.call('HSET', KEYS[1], ARGV[1], raw)
 return raw
@@ -190,11 +218,9 @@ redis.call('HSET', KEYS[1], ARGV[1], raw)
 return raw
 `);
 
-// KEYS: claims. ARGV: invoice, owner.
-const RELEASE = new LuaScript(`
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if raw and cjson.decode(raw).owner == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end
-return 0
+// KEYS: claims, unsettled. ARGV: invoice, owner.
+const RELEASE = new LuaScript(`${RELEASE_CLAIM_LUA}
+return releaseClaim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], false)
 `);
 
 function parseClaim(raw: unknown): Claim | undefined {
@@ -209,15 +235,17 @@ export function sameInvoice(entry: Pick<LedgerEntry, 'amountCents' | 'descriptio
 export class Ledger {
   readonly ledgerKey: string;
   readonly claimsKey: string;
+  readonly unsettledKey: string;
 
   constructor(
     private readonly redis: RedisClient,
     keys: Keys,
     /** The Paywint account: its API key (an identifier, not a secret). */
-    apiKey: string,
+    readonly apiKey: string,
   ) {
     this.ledgerKey = keys.ledger(apiKey);
     this.claimsKey = keys.claims(apiKey);
+    this.unsettledKey = keys.unsettled(apiKey);
   }
 
   /**
@@ -232,9 +260,10 @@ export class Ledger {
   async claim(invoiceNumber: string, owner: string, amountCents: number, description: string | null, row: RowRef, limiter?: RateLimiter): Promise<ClaimOutcome> {
     const attempt = randomUUID();
     const begin = limiter ? [Date.now(), limiter.intervalUs, limiter.toleranceUs, attempt] : ['', '', '', ''];
-    const keys = [this.ledgerKey, this.claimsKey, row.resultsKey, row.batchKey, limiter?.key ?? row.batchKey];
-    const [kind, raw] = (await CLAIM.run(this.redis, keys, [invoiceNumber, owner, row.row, ...begin])) as [string, string];
+    const keys = [this.ledgerKey, this.claimsKey, row.resultsKey, row.batchKey, limiter?.key ?? row.batchKey, this.unsettledKey];
+    const [kind, raw] = (await CLAIM.run(this.redis, keys, [invoiceNumber, owner, row.row, ...begin, this.apiKey])) as [string, string];
     if (kind === 'recorded' || kind === 'no-batch' || kind === 'stopped') return { kind };
+    if (kind === 'other-account') return { kind, account: raw };
     if (kind === 'begun') return { kind: 'claimed', claim: ClaimSchema.parse(JSON.parse(raw)), attempt };
     if (kind === 'exists') {
       const entry = LedgerEntrySchema.parse(JSON.parse(raw));
@@ -278,6 +307,6 @@ export class Ledger {
   }
 
   async release(invoiceNumber: string, owner: string): Promise<void> {
-    await RELEASE.run(this.redis, [this.claimsKey], [invoiceNumber, owner]);
+    await RELEASE.run(this.redis, [this.claimsKey, this.unsettledKey], [invoiceNumber, owner]);
   }
 }
