@@ -11,7 +11,7 @@ import { DelayedError, RateLimitError, type Job, type Queue } from 'bullmq';
 import pRetry, { AbortError } from 'p-retry';
 import { z } from 'zod';
 import { rowJobId, type BatchStore } from '../src/batch-store.js';
-import { coerceError, PAYWINT_ERROR_CODES, PaylinksError, PaywintError, type PaywintErrorCode } from '../src/errors.js';
+import { coerceError, PAYWINT_ERROR_CODES, PaylinksError, PaywintError, POSSIBLE_DUPLICATE_CODE, type PaywintErrorCode } from '../src/errors.js';
 import { type Claim, type Ledger } from '../src/ledger.js';
 import type { Logger } from '../src/logger.js';
 import { formatCents } from '../src/money.js';
@@ -65,10 +65,11 @@ export interface CreateLinkDeps {
 /** States of a BullMQ job that still intends to finish its row. */
 const LIVE_JOB_STATES = new Set(['active', 'waiting', 'wait', 'delayed', 'prioritized', 'waiting-children']);
 
+/** Writing a created link's result: about 12 s of tries before the job is left to run again. */
+const RECORD_RETRY = { retries: 6, minTimeout: 200, factor: 2, maxTimeout: 4_000 };
+
 /** How long a row waits for another job that holds its invoice. */
 const BUSY_RECHECK_MS = 1_000;
-
-export const POSSIBLE_DUPLICATE_CODE = 'POSSIBLE_DUPLICATE_LINK';
 
 function unknownOutcomeNote(claim: Claim): string {
   return `${claim.unknown} earlier request(s) for this invoice got no answer after being sent; Paywint may hold another link for it: look for it before mailing`;
@@ -76,6 +77,8 @@ function unknownOutcomeNote(claim: Claim): string {
 
 export function createLinkProcessor(deps: CreateLinkDeps) {
   const { store, ledger, limiter, client, queue, logger } = deps;
+  /** Batches of another account already reported (once each, not once per row). */
+  const warnedAccount = new Set<string>();
 
   async function finish(data: CreateLinkData, result: RowResult, owner?: string, created?: CreatedLink): Promise<CreateLinkResult> {
     await store.finishRow(data.batchId, data.row, result, {
@@ -83,6 +86,7 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
       claimOwner: owner,
       ledgerKey: ledger.ledgerKey,
       claimsKey: ledger.claimsKey,
+      unsettledKey: ledger.unsettledKey,
       amountCents: data.amountCents,
       ledgerEntry: created && {
         paymentId: created.paymentId,
@@ -146,9 +150,11 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
           return again;
         },
       },
-    ).catch((error: unknown) => {
+    ).catch(async (error: unknown) => {
       // p-retry rejects once its signal is aborted even after a success: a link Paywint made is never dropped.
       if (made) return made;
+      // Aborted before the first request went out: the attempt the claim began was never sent.
+      if (begunAttempt) current = (await ledger.endAttempt(data.invoiceNumber, owner, begunAttempt, 'not-sent')) ?? current;
       throw Object.assign(coerceError(error), { claimAfter: current });
     });
     return { link, claim: current };
@@ -170,6 +176,14 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
       const message = cancelled ? 'not sent: the batch was cancelled' : `not sent: the batch stopped (${batch?.stopMessage ?? 'failed'})`;
       await ledger.release(data.invoiceNumber, owner);
       return finish(data, { status: 'failed', errorCode: code, errorMessage: message, attempts: 0 }, owner);
+    }
+    if (outcome.kind === 'other-account') {
+      const message =
+        `not sent: the batch was submitted for Paywint API key …${outcome.account.slice(-4)}, this worker runs with …${ledger.apiKey.slice(-4)}; ` +
+        `run a worker with that account's credentials, then \`paylinks retry ${data.batchId}\``;
+      if (!warnedAccount.has(data.batchId)) logger.error({ batchId: data.batchId }, message);
+      warnedAccount.add(data.batchId);
+      return finish(data, { status: 'failed', errorCode: 'ACCOUNT_MISMATCH', errorMessage: message, attempts: 0 });
     }
     if (outcome.kind === 'busy') {
       const holder = await queue.getJob(outcome.claim.owner);
@@ -204,15 +218,9 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
       return finish(data, failed(err, claim.attempts, claim.unknown > 0 ? unknownOutcomeNote(claim) : undefined), owner);
     }
 
+    let sent: { link: CreatedLink; claim: Claim };
     try {
-      const sent = await send(data, owner, claim, outcome.attempt);
-      const note = sent.claim.unknown > 0 ? { errorCode: POSSIBLE_DUPLICATE_CODE, errorMessage: unknownOutcomeNote(sent.claim) } : {};
-      return await finish(
-        data,
-        { status: 'created', paymentId: sent.link.paymentId, paymentLink: sent.link.paymentLink, attempts: sent.claim.attempts, ...note },
-        owner,
-        sent.link,
-      );
+      sent = await send(data, owner, claim, outcome.attempt);
     } catch (error) {
       const err = coerceError(error);
       const after = (error as { claimAfter?: Claim }).claimAfter ?? claim;
@@ -243,5 +251,27 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
       }
       return finish(data, failed(err, after.attempts, note), owner);
     }
+    return recordCreated(data, owner, sent);
   };
+
+  /**
+   * Records a link Paywint made. Redis may refuse the write for a while (a
+   * failover's READONLY, OOM, BUSY): the link is known, so the write is tried
+   * again rather than failing the row. If it still cannot be written the job
+   * runs again later; its claim shows a request in flight, so that run's link
+   * is flagged, and the lost one is in the log.
+   */
+  async function recordCreated(data: CreateLinkData, owner: string, sent: { link: CreatedLink; claim: Claim }): Promise<CreateLinkResult> {
+    const note = sent.claim.unknown > 0 ? { errorCode: POSSIBLE_DUPLICATE_CODE, errorMessage: unknownOutcomeNote(sent.claim) } : {};
+    const result: RowResult = { status: 'created', paymentId: sent.link.paymentId, paymentLink: sent.link.paymentLink, attempts: sent.claim.attempts, ...note };
+    try {
+      return await pRetry(() => finish(data, result, owner, sent.link), { ...RECORD_RETRY, onFailedAttempt: ({ error }) => logger.warn({ batchId: data.batchId, row: data.row, err: error.message }, 'could not record a created link yet: trying again') });
+    } catch (error) {
+      logger.error(
+        { batchId: data.batchId, row: data.row, invoice: data.invoiceNumber, paymentId: sent.link.paymentId, paymentLink: sent.link.paymentLink, err: coerceError(error).message },
+        'a link was created but could not be recorded: the row will run again and be flagged',
+      );
+      throw error;
+    }
+  }
 }

@@ -33,8 +33,10 @@ export async function retryFailedRows(store: BatchStore, queue: Queue, batchId: 
       const row = start + i;
       const record = checkRecord({ line: rows[i]!.line, cells: rows[i]!.cells }, row, { ...batch.layout, encoding: 'utf-8' }, new Map());
       if (record.status !== 'valid') continue; // cannot happen for a row that was sent; never guess
-      // A job BullMQ gave up on is kept under the row's id: make room for the new one.
-      await queue.remove(rowJobId(batchId, row));
+      // A job BullMQ gave up on is kept under the row's id: make room for the new one. A job that cannot be
+      // removed is still active (it has just recorded the row): the row is left as it is, for a later retry.
+      const jobId = rowJobId(batchId, row);
+      if ((await queue.remove(jobId)) === 0 && (await queue.getJob(jobId))) continue;
       if (!(await store.reopenRow(batchId, row))) continue;
       const data: CreateLinkData = { batchId, row, line: record.line, invoiceNumber: record.invoiceNumber, amountCents: record.amountCents, description: record.description };
       jobs.push({ name: CREATE_LINK_JOB, data, opts: { ...JOB_OPTIONS, jobId: rowJobId(batchId, row) } });

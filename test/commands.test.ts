@@ -150,6 +150,61 @@ describe('retry', () => {
   });
 });
 
+describe('retry after unknown outcomes', () => {
+  it('a row that failed after a request went unanswered keeps that history: its retried link is flagged', async () => {
+    // Every create request is carried out, then its connection dropped: a link exists, the worker cannot know.
+    sim.setFaults({ dropRate: 1 });
+    const submitted = await submit(invoices(1));
+    const failing = await startWorker({
+      redisUrl: testRedisUrl(),
+      credentials: { apiKey: API_KEY, apiSecret: API_SECRET },
+      baseUrl: sim.url,
+      settings: { ...config, maxAttempts: 1 },
+      logger: silentLogger(),
+    });
+    let batch = await waitForBatch(backend.store, submitted.batchId);
+    await failing.close();
+    expect(batch.counts.failed).toBe(1);
+    expect(sim.ledger()).toHaveLength(1);
+
+    sim.setFaults({ dropRate: 0 });
+    await retryFailedRows(backend.store, backend.queue, submitted.batchId);
+    const w = await worker();
+    batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+    const out = path.join(dir, 'retried.out.csv');
+    await writeBatchOutput(backend.store, submitted.batchId, out);
+    const {
+      rows: [row],
+    } = await readOutputCsv(out);
+
+    // Paywint now holds two links for CMD-1; the row says so instead of passing for a clean one.
+    expect(sim.ledger().filter((e) => e.invoiceNumber === 'CMD-1')).toHaveLength(2);
+    expect(row).toMatchObject({ status: 'created', error_code: 'POSSIBLE_DUPLICATE_LINK' });
+    expect(row!.error_message).toMatch(/earlier request\(s\) for this invoice got no answer/);
+  });
+});
+
+describe('accounts', () => {
+  it("a worker with another account's key sends nothing for the batch and says why", async () => {
+    const submitted = await submit(invoices(3));
+    const otherKey = '9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f';
+    const w = await startWorker({ redisUrl: testRedisUrl(), credentials: { apiKey: otherKey, apiSecret: 'other-secret' }, baseUrl: sim.url, settings: config, logger: silentLogger() });
+    const batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+    const out = path.join(dir, 'other.out.csv');
+    await writeBatchOutput(backend.store, submitted.batchId, out);
+    const { rows } = await readOutputCsv(out);
+
+    expect(sim.stats().requests).toBe(0);
+    expect(batch).toMatchObject({ state: 'completed_with_errors', counts: { failed: 3 } });
+    for (const row of rows) {
+      expect(row).toMatchObject({ status: 'failed', error_code: 'ACCOUNT_MISMATCH', payment_link: '' });
+      expect(row.error_message).toContain(`submitted for Paywint API key …${API_KEY.slice(-4)}, this worker runs with …${otherKey.slice(-4)}`);
+    }
+  });
+});
+
 describe('worker service', () => {
   it('serves /healthz and /metrics while it works, and stops when asked', async () => {
     const submitted = await submit(invoices(10));
