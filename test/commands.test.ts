@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openBackend, type Backend } from '../src/backend.js';
 import { cancelBatch } from '../src/cancel.js';
@@ -16,6 +17,7 @@ import { submitFile } from '../src/producer.js';
 import { retryFailedRows } from '../src/retry-rows.js';
 import { runWorkerService } from '../src/service.js';
 import { startSimulator, type SimulatorHandle } from '../src/simulator.js';
+import { Keys } from '../src/keys.js';
 import { getBatchStatus, listRecentBatches, statusToJson } from '../src/status.js';
 import { startWorker } from '../src/worker.js';
 import { readOutputCsv, writeInvoices } from './helpers/csv.js';
@@ -182,6 +184,27 @@ describe('retry after unknown outcomes', () => {
     expect(sim.ledger().filter((e) => e.invoiceNumber === 'CMD-1')).toHaveLength(2);
     expect(row).toMatchObject({ status: 'created', error_code: 'POSSIBLE_DUPLICATE_LINK' });
     expect(row!.error_message).toMatch(/earlier request\(s\) for this invoice got no answer/);
+  });
+});
+
+describe('Redis refusing a write', () => {
+  it('a link Paywint made is recorded once Redis takes writes again: one link, no failed row', async () => {
+    sim.setFaults({ latencyMs: 600 });
+    const submitted = await submit(invoices(1));
+    const w = await worker();
+    // While the request is out, make the row's results key unwritable (WRONGTYPE, like a READONLY failover).
+    const resultsKey = new Keys(prefix).batchResults(submitted.batchId);
+    while (sim.stats().requests === 0) await sleep(20);
+    await backend.redis.set(resultsKey, 'not a hash');
+    await sleep(1_500);
+    await backend.redis.del(resultsKey);
+    const batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+
+    expect(sim.ledger()).toHaveLength(1);
+    expect(batch).toMatchObject({ state: 'completed', counts: { created: 1 } });
+    const [result] = await backend.store.readResults(submitted.batchId, 0, 1);
+    expect(result).toMatchObject({ status: 'created', paymentId: sim.ledger()[0]!.paymentId, errorCode: null, attempts: 1 });
   });
 });
 
