@@ -70,8 +70,9 @@ async function submit(rows: [string, string, string][]) {
   return submitFile(file, { redis: backend.redis, store: backend.store, queue: backend.queue, account: API_KEY, logger: silentLogger() });
 }
 
-function worker() {
-  return startWorker({ redisUrl: testRedisUrl(), credentials: { apiKey: API_KEY, apiSecret: API_SECRET }, baseUrl: sim.url, settings: config, logger: silentLogger() });
+/** A worker on the test's simulator; `settings` override the configuration (e.g. `{ maxAttempts: 1 }`). */
+function worker(settings: Partial<Config> = {}) {
+  return startWorker({ redisUrl: testRedisUrl(), credentials: { apiKey: API_KEY, apiSecret: API_SECRET }, baseUrl: sim.url, settings: { ...config, ...settings }, logger: silentLogger() });
 }
 
 describe('submit, status, cancel, collect', () => {
@@ -126,13 +127,7 @@ describe('retry', () => {
   it('queues only the failed rows again; the second pass creates them once', async () => {
     sim.setFaults({ errorRate: 1 });
     const submitted = await submit([...invoices(4), ['CMD-1', '1.50', 'duplicate']]);
-    const failing = await startWorker({
-      redisUrl: testRedisUrl(),
-      credentials: { apiKey: API_KEY, apiSecret: API_SECRET },
-      baseUrl: sim.url,
-      settings: { ...config, maxAttempts: 1 },
-      logger: silentLogger(),
-    });
+    const failing = await worker({ maxAttempts: 1 });
     let batch = await waitForBatch(backend.store, submitted.batchId);
     await failing.close();
     expect(batch.state).toBe('completed_with_errors');
@@ -157,13 +152,7 @@ describe('retry after unknown outcomes', () => {
     // Every create request is carried out, then its connection dropped: a link exists, the worker cannot know.
     sim.setFaults({ dropRate: 1 });
     const submitted = await submit(invoices(1));
-    const failing = await startWorker({
-      redisUrl: testRedisUrl(),
-      credentials: { apiKey: API_KEY, apiSecret: API_SECRET },
-      baseUrl: sim.url,
-      settings: { ...config, maxAttempts: 1 },
-      logger: silentLogger(),
-    });
+    const failing = await worker({ maxAttempts: 1 });
     let batch = await waitForBatch(backend.store, submitted.batchId);
     await failing.close();
     expect(batch.counts.failed).toBe(1);
