@@ -142,6 +142,20 @@ export function checkAgainstLedger(rows: readonly CsvRow[], sim: Pick<SimulatorH
   return { duplicated, flagged };
 }
 
+/**
+ * A clean batch, checked as a person would: `collect` exited 0, one output row
+ * per input row, all `created`, each with the one link the simulator made
+ * for its invoice, and nothing flagged (nothing was even in doubt).
+ */
+export function expectEveryRowCreatedOnce(collected: { code: number | null; stderr: string; rows: CsvRow[] }, sim: Pick<SimulatorHandle, 'ledger'>, rows: number): void {
+  expect(collected.code, collected.stderr).toBe(0);
+  expect(collected.rows).toHaveLength(rows);
+  expect(collected.rows.every((r) => r.status === 'created')).toBe(true);
+  checkAgainstLedger(collected.rows, sim);
+  expect(collected.rows.filter(isFlagged)).toEqual([]);
+  expect(sim.ledger()).toHaveLength(rows);
+}
+
 /** BullMQ's job counts of the prefix's queue. */
 export async function queueCounts(redisUrl: string, prefix: string): Promise<Record<string, number>> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });

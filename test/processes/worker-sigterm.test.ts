@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../helpers/redis.js';
 import { startWorkerProcess, waitFor } from '../helpers/processes.js';
-import { API_KEY, API_SECRET, BatchProbe, checkAgainstLedger, collect, isFlagged, paylinksEnv, queueCounts, submit, writeInvoiceFile, useWorkspace } from './support.js';
+import { API_KEY, API_SECRET, BatchProbe, collect, expectEveryRowCreatedOnce, paylinksEnv, queueCounts, submit, writeInvoiceFile, useWorkspace } from './support.js';
 
 const ws = useWorkspace('sigterm', 'term');
 
@@ -54,12 +54,7 @@ describe('SIGTERM to a worker mid-batch', () => {
       await startWorkerProcess(env, 'worker#2');
       const collected = await collect(batchId, path.join(ws.dir, 'term.out.csv'), env);
 
-      expect(collected.code, collected.stderr).toBe(0);
-      expect(collected.rows).toHaveLength(rows);
-      expect(collected.rows.every((r) => r.status === 'created')).toBe(true);
-      checkAgainstLedger(collected.rows, sim);
-      expect(collected.rows.filter(isFlagged)).toEqual([]);
-      expect(sim.ledger()).toHaveLength(rows);
+      expectEveryRowCreatedOnce(collected, sim, rows);
       expect(new Set(sim.ledger().map((e) => e.invoiceNumber)).size).toBe(rows);
       console.info(`[SIGTERM] exit ${exit.code} after ${shutdownMs} ms; ${answered - answeredAtSignal} requests finished during shutdown`);
     } finally {
