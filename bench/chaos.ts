@@ -28,10 +28,10 @@ import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Keys, QUEUE_NAME } from '../src/keys.js';
-import { startRedisServer } from '../src/redis.js';
-import { startSimulator } from '../src/simulator.js';
-import { seededRandom } from '../src/random.js';
+import { Keys, QUEUE_NAME } from '../src/pipeline/keys.js';
+import { startRedisServer } from '../src/core/redis.js';
+import { startSimulator } from '../src/paywint/simulator/simulator.js';
+import { seededRandom } from '../src/core/random.js';
 
 const API_KEY = '0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b';
 const API_SECRET = 'chaos-secret-not-real';

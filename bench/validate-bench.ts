@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse';
-import { validateFile } from '../src/validate.js';
+import { validateFile } from '../src/intake/validate.js';
 
 export const GOAL_ROWS_PER_SECOND = 100_000;
 export const GOAL_PEAK_RSS_BYTES = 250 * 1024 * 1024;

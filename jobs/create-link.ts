@@ -10,15 +10,15 @@
 import { DelayedError, RateLimitError, type Job, type Queue } from 'bullmq';
 import pRetry, { AbortError } from 'p-retry';
 import { z } from 'zod';
-import { rowJobId, type BatchStore } from '../src/batch-store.js';
-import { coerceError, PAYWINT_ERROR_CODES, PaylinksError, PaywintError, POSSIBLE_DUPLICATE_CODE, type PaywintErrorCode } from '../src/errors.js';
-import { type Claim, type Ledger } from '../src/ledger.js';
-import type { Logger } from '../src/logger.js';
-import { formatCents } from '../src/money.js';
-import type { RowResult } from '../src/output.js';
-import type { CreatedLink, PaywintClient } from '../src/paywint-client.js';
-import type { RateLimiter } from '../src/rate-limiter.js';
-import { isRetryable, rateLimitPauseMs, RETRY_POLICY, withinBudget } from '../src/retry-policy.js';
+import { rowJobId, type BatchStore } from '../src/pipeline/batch-store.js';
+import { coerceError, PAYWINT_ERROR_CODES, PaylinksError, PaywintError, POSSIBLE_DUPLICATE_CODE, type PaywintErrorCode } from '../src/core/errors.js';
+import { type Claim, type Ledger } from '../src/pipeline/ledger.js';
+import type { Logger } from '../src/core/logger.js';
+import { formatCents } from '../src/intake/money.js';
+import type { RowResult } from '../src/pipeline/output.js';
+import type { CreatedLink, PaywintClient } from '../src/paywint/client.js';
+import type { RateLimiter } from '../src/pipeline/rate-limiter.js';
+import { isRetryable, rateLimitPauseMs, RETRY_POLICY, withinBudget } from '../src/pipeline/retry-policy.js';
 
 export const CREATE_LINK_JOB = 'create-link';
 

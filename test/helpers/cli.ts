@@ -2,7 +2,7 @@
  * Runs the real `paylinks` executable (`node bin/paylinks.js ...`) and
  * collects what a user sees: exit code, stdout, stderr.
  *
- * The executable loads the compiled CLI (dist/src/cli.js), so the code must
+ * The executable loads the compiled CLI (dist/src/main.js), so the code must
  * be built first: `npm test` runs `npm run build` before vitest; when running
  * vitest alone, run `npm run build` yourself or these tests see stale code.
  */
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(REPO_ROOT, 'bin', 'paylinks.js');
-const COMPILED_CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
+const COMPILED_CLI = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
 
 export interface CliResult {
   code: number | null;

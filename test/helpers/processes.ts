@@ -14,11 +14,11 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedisServer, type RedisServer } from '../../src/redis.js';
+import { startRedisServer, type RedisServer } from '../../src/core/redis.js';
 import { REPO_ROOT } from './cli.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'paylinks.js');
-const COMPILED_CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
+const COMPILED_CLI = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
 
 export interface ProcessExit {
   code: number | null;

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startRedisServer } from '../../src/redis.js';
+import { startRedisServer } from '../../src/core/redis.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

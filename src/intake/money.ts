@@ -1,0 +1,136 @@
+/**
+ * Money: integer cents inside the program, decimal strings at the edges.
+ *
+ * Nothing here goes through a binary float: amounts are parsed digit by digit
+ * into a bigint-safe integer count of cents, and formatted back the same way.
+ */
+import type { RowErrorCode } from '../core/errors.js';
+
+/**
+ * The largest amount accepted, in cents (9,999,999,999.99). Far above any real
+ * invoice, and small enough that `cents` and `cents / 100` stay exact.
+ */
+export const MAX_AMOUNT_CENTS = 999_999_999_999;
+
+export type AmountParse = { ok: true; cents: number } | { ok: false; code: RowErrorCode; message: string };
+
+const CURRENCY_PREFIX = /^(?:US\$|\$|USD\s?)\s*/i;
+/** Signs of other currencies: Paywint charges USD, so such an amount is refused, never converted. */
+const FOREIGN_CURRENCY = /[€£¥₹]|\b(?:EUR|GBP|CAD|AUD|JPY|CHF)\b/i;
+const CURRENCY_SUFFIX = /\s*(?:USD|\$)$/i;
+/** US style: optional comma thousands groups, optional dot decimals. */
+const US_STYLE = /^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$/;
+/**
+ * Decimal comma, as European exports write it: `1234,56` or `1.234,56`. Only
+ * taken when it cannot be read as US thousands (`1,234` is one thousand ...).
+ */
+const COMMA_DECIMAL = /^(\d{1,3}(?:\.\d{3})+|\d+),(\d{1,2})$/;
+
+/**
+ * Parses an amount as finance exports write it (`150.75`, `$1,234.56`,
+ * `1234,5`) into integer cents. Rejects zero, negatives, more than two
+ * decimals, and anything that is not plainly a number.
+ */
+export function parseAmount(raw: string): AmountParse {
+  let text = raw.trim();
+  if (text === '') return { ok: false, code: 'MISSING_AMOUNT', message: 'the amount is empty' };
+
+  if (FOREIGN_CURRENCY.test(text)) {
+    return { ok: false, code: 'INVALID_AMOUNT', message: `"${text}" is not in US dollars; Paywint charges USD` };
+  }
+  let negative = false;
+  if (/^\(.*\)$/.test(text)) {
+    negative = true;
+    text = text.slice(1, -1).trim();
+  }
+  if (text.startsWith('-') || text.startsWith('+')) {
+    negative = negative || text.startsWith('-');
+    text = text.slice(1).trim();
+  }
+  text = text.replace(CURRENCY_PREFIX, '').replace(CURRENCY_SUFFIX, '');
+  if (text.startsWith('-')) {
+    negative = true;
+    text = text.slice(1);
+  }
+  // Spaces (also no-break and thin spaces) as thousands separators: `1 234.56`.
+  text = text.replace(/(\d)[\s\u00a0\u202f](?=\d{3}(?:\D|$))/g, '$1');
+
+  let whole: string;
+  let fraction: string;
+  const us = US_STYLE.exec(text);
+  const eu = us ? null : COMMA_DECIMAL.exec(text);
+  if (us) {
+    whole = us[1]!.replace(/,/g, '');
+    fraction = us[2] ?? '';
+  } else if (eu) {
+    whole = eu[1]!.replace(/\./g, '');
+    fraction = eu[2]!;
+  } else {
+    return { ok: false, code: 'INVALID_AMOUNT', message: `"${raw.trim()}" is not an amount` };
+  }
+
+  if (fraction.length > 2) {
+    return { ok: false, code: 'AMOUNT_TOO_PRECISE', message: `"${raw.trim()}" has more than two decimals` };
+  }
+  whole = whole.replace(/^0+(?=\d)/, '');
+  if (whole.length > 10) {
+    return { ok: false, code: 'AMOUNT_TOO_LARGE', message: `"${raw.trim()}" is above ${formatCents(MAX_AMOUNT_CENTS)}` };
+  }
+  const cents = Number(whole) * 100 + Number(fraction.padEnd(2, '0'));
+  if (negative && cents !== 0) {
+    return { ok: false, code: 'AMOUNT_NOT_POSITIVE', message: `"${raw.trim()}" is negative` };
+  }
+  if (cents === 0) return { ok: false, code: 'AMOUNT_NOT_POSITIVE', message: `"${raw.trim()}" is zero` };
+  if (cents > MAX_AMOUNT_CENTS) {
+    return { ok: false, code: 'AMOUNT_TOO_LARGE', message: `"${raw.trim()}" is above ${formatCents(MAX_AMOUNT_CENTS)}` };
+  }
+  return { ok: true, cents };
+}
+
+/** Formats integer cents as a plain decimal string with two decimals: `123456` → `"1234.56"`. */
+export function formatCents(cents: number): string {
+  if (!Number.isSafeInteger(cents)) throw new RangeError(`not a whole number of cents: ${cents}`);
+  const sign = cents < 0 ? '-' : '';
+  const abs = Math.abs(cents);
+  const whole = Math.floor(abs / 100);
+  const rest = abs % 100;
+  return `${sign}${whole}.${rest < 10 ? '0' : ''}${rest}`;
+}
+
+/**
+ * The amount as Paywint wants it in JSON: a number literal written from the
+ * decimal string, so no float rounding stands between the file and the wire
+ * (`15075` → `150.75`, `1500` → `15`).
+ */
+export function centsToJsonNumber(cents: number): string {
+  const text = formatCents(cents);
+  return text.replace(/\.00$/, '').replace(/(\.\d)0$/, '$1');
+}
+
+/**
+ * The cents of an amount written plainly, `1234.56`, `75.5` or `80` (as
+ * almost every row of an export is), without the regular expressions of
+ * {@link parseAmount}; -1 for anything else, including zero and amounts of
+ * more than 10 digits, which then go through `parseAmount` for its code and
+ * message. test/intake-amount.test.ts checks both agree.
+ */
+export function plainAmountCents(text: string): number {
+  const length = text.length;
+  let whole = 0;
+  let i = 0;
+  for (; i < length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    whole = whole * 10 + digit;
+  }
+  if (i === 0 || i > 10) return -1;
+  let cents = whole * 100;
+  if (i < length) {
+    if (text.charCodeAt(i) !== 46 /* . */ || length - i - 1 < 1 || length - i - 1 > 2) return -1;
+    const d1 = text.charCodeAt(i + 1) - 48;
+    const d2 = length - i - 1 === 2 ? text.charCodeAt(i + 2) - 48 : 0;
+    if (d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return -1;
+    cents += d1 * 10 + d2;
+  }
+  return cents > 0 && cents <= MAX_AMOUNT_CENTS ? cents : -1;
+}

@@ -1,0 +1,125 @@
+/**
+ * `paylinks validate`: checks an invoice file without sending anything, and
+ * says what would be sent and what would not, with lines a person can fix.
+ */
+import { describeDelimiter, ROLE_LABELS, type ColumnOverrides } from './columns.js';
+import type { FileEncoding } from './decode.js';
+import { InputFileError, type RowErrorCode } from '../core/errors.js';
+import { openInvoiceFile, type ColumnLayout } from './intake.js';
+import { formatCents } from './money.js';
+
+export interface ValidateOptions {
+  /** Columns named explicitly, by header name. Default: found by their usual names. */
+  columns?: ColumnOverrides;
+  /** Field delimiter. Default: detected from the header line. */
+  delimiter?: string;
+}
+
+/** One row that would not be sent. */
+export interface RowProblem {
+  /** Line of the file where the row starts (the header is line 1). */
+  line: number;
+  /** Trimmed; empty when the row has none. */
+  invoiceNumber: string;
+  code: RowErrorCode;
+  message: string;
+}
+
+export interface ValidationReport {
+  file: string;
+  layout: ColumnLayout;
+  /** Data records (blank lines excluded). */
+  rows: number;
+  valid: number;
+  /** Every row that would not be sent, duplicates included. */
+  invalid: number;
+  /** Sum of the valid rows' amounts, in cents. */
+  totalCents: number;
+  /** One per invalid row, in file order. */
+  errors: RowProblem[];
+  encoding: FileEncoding;
+  delimiter: string;
+}
+
+/** How many errors {@link formatReport} lists before "… and N more". */
+export const MAX_LISTED_ERRORS = 50;
+
+/**
+ * Reads the whole file and checks every row. Throws {@link InputFileError}
+ * when the file as a whole cannot be used (FILE_NO_ROWS included).
+ */
+export async function validateFile(file: string, options: ValidateOptions = {}): Promise<ValidationReport> {
+  const invoices = await openInvoiceFile(file, { columns: options.columns, delimiter: options.delimiter });
+  let rows = 0;
+  let valid = 0;
+  let totalCents = 0;
+  const errors: RowProblem[] = [];
+  for await (const record of invoices.records) {
+    rows++;
+    if (record.status === 'valid') {
+      valid++;
+      totalCents += record.amountCents;
+    } else {
+      errors.push({ line: record.line, invoiceNumber: record.invoiceNumber, code: record.code, message: record.message });
+    }
+  }
+  if (rows === 0) throw new InputFileError('FILE_NO_ROWS', file, 'the file has a header line but no invoice rows below it');
+  if (!Number.isSafeInteger(totalCents)) {
+    throw new InputFileError('FILE_MALFORMED', file, 'the total of the valid rows is too large to add up exactly');
+  }
+  const { layout } = invoices;
+  return { file, layout, rows, valid, invalid: rows - valid, totalCents, errors, encoding: layout.encoding, delimiter: layout.delimiter };
+}
+
+/** The `validate --json` object: `{rows, valid, invalid, total_amount, errors: [{line, invoice_number, code, message}]}`. */
+export function reportToJson(report: ValidationReport): object {
+  return {
+    rows: report.rows,
+    valid: report.valid,
+    invalid: report.invalid,
+    total_amount: formatCents(report.totalCents),
+    errors: report.errors.map((e) => ({ line: e.line, invoice_number: e.invoiceNumber, code: e.code, message: e.message })),
+  };
+}
+
+const ENCODING_NAMES: Record<FileEncoding, string> = {
+  'utf-8': 'UTF-8',
+  'windows-1252': 'Windows-1252 (Excel "CSV")',
+  'utf-16le': 'UTF-16 LE (Excel "Unicode Text")',
+  'utf-16be': 'UTF-16 BE',
+};
+
+/** A summary for a person: the file, how it was read, the counts, the total, then the rows that would not be sent. */
+export function formatReport(report: ValidationReport): string {
+  const { layout } = report;
+  const column = (index: number) => `${JSON.stringify(layout.headers[index])} (column ${index + 1})`;
+  const roles = [`${ROLE_LABELS.invoice}: ${column(layout.invoice)}`, `${ROLE_LABELS.amount}: ${column(layout.amount)}`];
+  roles.push(layout.description === null ? `${ROLE_LABELS.description}: none` : `${ROLE_LABELS.description}: ${column(layout.description)}`);
+  const lines = [
+    `File:       ${report.file}`,
+    `Encoding:   ${ENCODING_NAMES[report.encoding]}`,
+    `Delimiter:  ${describeDelimiter(report.delimiter)}`,
+    `Columns:    ${roles.join(', ')}`,
+    `Rows:       ${report.rows} (${report.valid} valid, ${report.invalid} invalid)`,
+    `Total:      ${groupThousands(formatCents(report.totalCents))} in ${report.valid} valid ${report.valid === 1 ? 'row' : 'rows'}`,
+  ];
+  if (report.errors.length === 0) {
+    lines.push('', `All ${report.rows} ${report.rows === 1 ? 'row is' : 'rows are'} valid.`);
+    return lines.join('\n');
+  }
+  lines.push('', `${report.invalid} ${report.invalid === 1 ? 'row' : 'rows'} would not be sent:`);
+  for (const e of report.errors.slice(0, MAX_LISTED_ERRORS)) {
+    lines.push(`  line ${e.line}: ${e.invoiceNumber === '' ? '(no invoice number)' : e.invoiceNumber} — ${e.code}: ${e.message}`);
+  }
+  if (report.errors.length > MAX_LISTED_ERRORS) {
+    lines.push(`  … and ${report.errors.length - MAX_LISTED_ERRORS} more (use --json)`);
+  }
+  return lines.join('\n');
+}
+
+/** `"1234567.89"` → `"1,234,567.89"`. */
+function groupThousands(decimal: string): string {
+  const [whole = '', fraction] = decimal.split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return fraction === undefined ? grouped : `${grouped}.${fraction}`;
+}

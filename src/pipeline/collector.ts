@@ -1,0 +1,73 @@
+/**
+ * The collector: waits for a batch to finish, then writes its output CSV,
+ * one row per input record, in input order, from Redis alone.
+ *
+ * It polls the batch's counters, which every row's completion updates
+ * atomically, rather than BullMQ's event stream (which is trimmed, and would
+ * miss rows recorded by the producer or by another machine).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Batch, BatchStore } from './batch-store.js';
+import { PaylinksError } from '../core/errors.js';
+import { OutputWriter, type RowResult } from './output.js';
+
+/** Rows read from Redis per round trip while writing. */
+const CHUNK_ROWS = 1_000;
+
+export interface WaitOptions {
+  /** How often to read the counters, ms. Default 200. */
+  pollMs?: number;
+  signal?: AbortSignal;
+  /** Called with every reading. */
+  onProgress?: (batch: Batch) => void;
+}
+
+/** Whether every row of the batch has its final result. */
+export function isFinished(batch: Batch): boolean {
+  return batch.done >= batch.rows && batch.state !== 'submitting';
+}
+
+export async function waitForBatch(store: BatchStore, batchId: string, options: WaitOptions = {}): Promise<Batch> {
+  for (;;) {
+    const batch = await store.get(batchId);
+    if (!batch) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId}`);
+    options.onProgress?.(batch);
+    if (isFinished(batch)) return batch;
+    await sleep(options.pollMs ?? 200, undefined, { signal: options.signal });
+  }
+}
+
+export interface CollectSummary {
+  file: string;
+  rows: number;
+}
+
+/**
+ * Writes the batch's output CSV to `file`. A row without a result yet (a
+ * batch collected before it finished) comes out as `failed` with code
+ * `NOT_FINISHED` (or `BATCH_CANCELLED`): never silently missing.
+ */
+export async function writeBatchOutput(store: BatchStore, batchId: string, file: string): Promise<CollectSummary> {
+  const batch = await store.get(batchId);
+  if (!batch) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId}`);
+  const writer = new OutputWriter(file, { headers: batch.layout.headers });
+  try {
+    for (let start = 0; start < batch.rows; start += CHUNK_ROWS) {
+      const count = Math.min(CHUNK_ROWS, batch.rows - start);
+      const [rows, results] = await Promise.all([store.readRows(batchId, start, count), store.readResults(batchId, start, count)]);
+      for (let i = 0; i < rows.length; i += 1) {
+        await writer.write(rows[i]!.cells, results[i] ?? pendingResult(batch));
+      }
+    }
+    await writer.close();
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+  return { file, rows: writer.rowCount };
+}
+
+function pendingResult(batch: Batch): RowResult {
+  if (batch.state === 'cancelled') return { status: 'failed', errorCode: 'BATCH_CANCELLED', errorMessage: 'not sent: the batch was cancelled', attempts: 0 };
+  return { status: 'failed', errorCode: 'NOT_FINISHED', errorMessage: `no result yet: the batch is ${batch.state}`, attempts: 0 };
+}

@@ -1,0 +1,312 @@
+/**
+ * The idempotency ledger: one per Paywint account (keyed by the API key,
+ * never the secret), recording every link paylinks created, by invoice number.
+ *
+ * Before calling Paywint a job claims the invoice. The claim is atomic (one
+ * Lua script), so two jobs of one batch, or of two batches running at once,
+ * never both call Paywint for the same invoice. A claim also counts the
+ * requests sent for it and remembers one that was sent but never settled
+ * (a crash, a timeout, a cut connection): such an outcome is unknown, since
+ * Paywint may have created a link, and the row says so.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LuaScript, type RedisClient } from '../core/lua.js';
+import { RESERVE_SLOT_LUA, type RateLimiter } from './rate-limiter.js';
+import type { Keys } from './keys.js';
+
+export interface LedgerEntry {
+  paymentId: string;
+  paymentLink: string;
+  amountCents: number;
+  description: string | null;
+  batchId: string;
+  row: number;
+  createdAt: string;
+}
+
+const LedgerEntrySchema = z.object({
+  paymentId: z.string(),
+  paymentLink: z.string(),
+  amountCents: z.number().int(),
+  description: z.string().nullable(),
+  batchId: z.string(),
+  row: z.number().int(),
+  createdAt: z.string(),
+});
+
+/** Who may call Paywint for an invoice, and what happened so far. */
+export interface Claim {
+  /** The BullMQ job id holding the claim. */
+  owner: string;
+  /** Requests sent for this invoice, across every holder. */
+  attempts: number;
+  /** Requests whose outcome is unknown: Paywint may have created a link. */
+  unknown: number;
+  /** 1 while a request is out; still 1 after a crash mid-request. */
+  inFlight: number;
+  /** When the first request was sent (ms since epoch); 0 before. */
+  firstAt: number;
+  /** Id of the last attempt begun, so that a replayed begin or end changes nothing. */
+  attempt?: string;
+  /** Code and message of the last request that ended without a link, if any. */
+  lastCode?: string;
+  lastMessage?: string;
+}
+
+const ClaimSchema = z.object({
+  owner: z.string(),
+  attempts: z.number().int(),
+  unknown: z.number().int(),
+  inFlight: z.number().int(),
+  firstAt: z.number(),
+  attempt: z.string().optional(),
+  lastCode: z.string().optional(),
+  lastMessage: z.string().optional(),
+});
+
+/** The batch row a claim is made for. */
+export interface RowRef {
+  resultsKey: string;
+  batchKey: string;
+  row: number;
+}
+
+/** How a request ended without a link; `not-sent`: begun, then never sent (shutdown came first). */
+export type AttemptOutcome = 'failed' | 'unknown' | 'rate-limited' | 'not-sent';
+
+export type ClaimOutcome =
+  /** The row has its result already (a re-run after a crash): nothing to do. */
+  | { kind: 'recorded' }
+  /** The row's batch is gone. */
+  | { kind: 'no-batch' }
+  /** The row's batch was cancelled or failed: the row is not sent. */
+  | { kind: 'stopped' }
+  /** The row's batch was submitted for another Paywint account (its API key): not sent. */
+  | { kind: 'other-account'; account: string }
+  /** `attempt`: the first request's attempt, already begun (its rate-limit slot was due now). */
+  | { kind: 'claimed'; claim: Claim; attempt?: string }
+  | { kind: 'exists'; entry: LedgerEntry }
+  | { kind: 'conflict'; entry: LedgerEntry }
+  | { kind: 'busy'; claim: Claim };
+
+/** Lua: marks claim `c` of `invoice` as sending attempt `attempt` (an unsettled earlier one becomes unknown). */
+const BEGIN_LUA = `
+local function beginOn(claimsKey, invoice, c, nowMs, attempt)
+  if c.inFlight == 1 then c.unknown = c.unknown + 1 end
+  if c.firstAt == 0 then c.firstAt = nowMs end
+  c.attempts = c.attempts + 1
+  c.inFlight = 1
+  c.attempt = attempt
+  local raw = cjson.encode(c)
+  redis.call('HSET', claimsKey, invoice, raw)
+  return raw
+end
+`;
+
+/**
+ * Lua: releaseClaim(claimsKey, unsettledKey, invoice, owner, linked) releases the claim on an invoice held by
+ * owner. When no link was recorded for it and some request's outcome is unknown, that count is kept under
+ * unsettledKey for the next claim (whose link is then flagged); a recorded link clears it.
+ */
+export const RELEASE_CLAIM_LUA = `
+local function releaseClaim(claimsKey, unsettledKey, invoice, owner, linked)
+  local raw = redis.call('HGET', claimsKey, invoice)
+  if not raw then return 0 end
+  local c = cjson.decode(raw)
+  if c.owner ~= owner then return 0 end
+  redis.call('HDEL', claimsKey, invoice)
+  local unknown = c.unknown + c.inFlight
+  if linked or unknown == 0 then redis.call('HDEL', unsettledKey, invoice)
+  else redis.call('HSET', unsettledKey, invoice, unknown) end
+  return 1
+end
+`;
+
+// KEYS: ledger, claims, row results, batch, rate schedule, unsettled. ARGV: invoice, owner, row, and to begin the first
+// attempt in the same step when its rate-limit slot is due now: nowMs, slot interval µs, burst tolerance µs,
+// attempt id (all '' to only claim); then the account (API key) of the caller.
+// The row's own checks come first, in the same step: already finished, its batch stopped, or submitted for another
+// Paywint account (its links belong to that account's ledger, and this caller's credentials would make them elsewhere).
+const CLAIM = new LuaScript(`${RESERVE_SLOT_LUA}${BEGIN_LUA}
+if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then return {'recorded', ''} end
+local state = redis.call('HGET', KEYS[4], 'state')
+if not state then return {'no-batch', ''} end
+if state == 'cancelled' or state == 'failed' then return {'stopped', state} end
+local account = redis.call('HGET', KEYS[4], 'account')
+if account and account ~= ARGV[8] then return {'other-account', account} end
+local entry = redis.call('HGET', KEYS[1], ARGV[1])
+if entry then return {'exists', entry} end
+local claim = redis.call('HGET', KEYS[2], ARGV[1])
+if claim then
+  local c = cjson.decode(claim)
+  if c.owner ~= ARGV[2] then return {'busy', claim} end
+  if c.inFlight == 1 then
+    -- This job's previous run sent a request and never settled it (it crashed or was killed).
+    c.unknown = c.unknown + 1
+    c.inFlight = 0
+    claim = cjson.encode(c)
+    redis.call('HSET', KEYS[2], ARGV[1], claim)
+  end
+  return {'claimed', claim}
+end
+-- Requests of earlier, released claims whose outcome is unknown: this claim's link will be flagged.
+local fresh = {owner = ARGV[2], attempts = 0, unknown = tonumber(redis.call('HGET', KEYS[6], ARGV[1]) or '0'), inFlight = 0, firstAt = 0}
+if ARGV[7] ~= '' and slotDueNow(KEYS[5], tonumber(ARGV[6])) then
+  reserveSlot(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]))
+  return {'begun', beginOn(KEYS[2], ARGV[1], fresh, tonumber(ARGV[4]), ARGV[7])}
+end
+claim = cjson.encode(fresh)
+redis.call('HSET', KEYS[2], ARGV[1], claim)
+return {'claimed', claim}
+`);
+
+// KEYS: claims, rate schedule. ARGV: invoice, owner, nowMs, slot interval µs, attempt id, the slot reserved
+// earlier (µs on Redis's clock; '' for none), burst tolerance µs. A request is about to be sent: reserve its rate-limit slot; when
+// the slot is due now, begin the attempt in the same step, else return the wait and the slot (the caller waits
+// and calls again with that slot). A slot missed by more than half an interval is given up for a new one.
+const BEGIN_ATTEMPT = new LuaScript(`${RESERVE_SLOT_LUA}${BEGIN_LUA}
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local c = cjson.decode(raw)
+if c.owner ~= ARGV[2] then return false end
+-- The same call again (ioredis resends a command whose answer a Redis restart swallowed): already begun.
+if c.inFlight == 1 and c.attempt == ARGV[5] then return {'begun', raw} end
+local interval = tonumber(ARGV[4])
+local slot = tonumber(ARGV[6] or '')
+-- Late for the reserved slot (a late timer, a busy process): sending now would crowd the next one.
+if slot and nowUs() - slot > interval / 2 then slot = nil end
+if not slot then
+  local wait = reserveSlot(KEYS[2], interval, tonumber(ARGV[7]))
+  if wait >= 1000 then return {'wait', string.format('%.0f', wait), string.format('%.0f', nowUs() + wait)} end
+end
+return {'begun', beginOn(KEYS[1], ARGV[1], c, tonumber(ARGV[3]), ARGV[5])}
+`);
+
+// KEYS: claims. ARGV: invoice, owner, outcome (failed | unknown | rate-limited | not-sent), error code, error message,
+// attempt id. A request ended without a link; a 429 or a request never sent gives its attempt back.
+const END_ATTEMPT = new LuaScript(`
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local c = cjson.decode(raw)
+if c.owner ~= ARGV[2] then return false end
+-- Only the attempt in flight ends, once (a replayed call finds it ended already).
+if c.inFlight == 0 or c.attempt ~= ARGV[6] then return raw end
+c.inFlight = 0
+if ARGV[3] == 'unknown' then c.unknown = c.unknown + 1 end
+local given_back = ARGV[3] == 'rate-limited' or ARGV[3] == 'not-sent'
+if given_back then c.attempts = c.attempts - 1 end
+if c.attempts == 0 then c.firstAt = 0 end
+if ARGV[4] and ARGV[4] ~= '' and not given_back then c.lastCode = ARGV[4] c.lastMessage = ARGV[5] end
+raw = cjson.encode(c)
+redis.call('HSET', KEYS[1], ARGV[1], raw)
+return raw
+`);
+
+// KEYS: claims. ARGV: invoice, expected owner, new owner. Takes over an orphaned claim.
+const TAKE_OVER = new LuaScript(`
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local c = cjson.decode(raw)
+if c.owner ~= ARGV[2] then return false end
+if c.inFlight == 1 then c.unknown = c.unknown + 1 end
+c.inFlight = 0
+c.owner = ARGV[3]
+raw = cjson.encode(c)
+redis.call('HSET', KEYS[1], ARGV[1], raw)
+return raw
+`);
+
+// KEYS: claims, unsettled. ARGV: invoice, owner.
+const RELEASE = new LuaScript(`${RELEASE_CLAIM_LUA}
+return releaseClaim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], false)
+`);
+
+function parseClaim(raw: unknown): Claim | undefined {
+  return typeof raw === 'string' ? ClaimSchema.parse(JSON.parse(raw)) : undefined;
+}
+
+/** Whether a stored link matches a row: same amount, same description (empty and none are the same). */
+export function sameInvoice(entry: Pick<LedgerEntry, 'amountCents' | 'description'>, amountCents: number, description: string | null): boolean {
+  return entry.amountCents === amountCents && (entry.description ?? '') === (description ?? '');
+}
+
+export class Ledger {
+  readonly ledgerKey: string;
+  readonly claimsKey: string;
+  readonly unsettledKey: string;
+
+  constructor(
+    private readonly redis: RedisClient,
+    keys: Keys,
+    /** The Paywint account: its API key (an identifier, not a secret). */
+    readonly apiKey: string,
+  ) {
+    this.ledgerKey = keys.ledger(apiKey);
+    this.claimsKey = keys.claims(apiKey);
+    this.unsettledKey = keys.unsettled(apiKey);
+  }
+
+  /**
+   * Claims an invoice for `owner`, unless a link exists already (same amount
+   * and description: `exists`; different: `conflict`) or another job holds it
+   * (`busy`). Claiming again as the same owner returns the claim as it stands.
+   * In the same step, checks the row: `recorded` when it has its result,
+   * `stopped` when its batch was stopped. Given the rate limiter, a fresh
+   * claim whose rate-limit slot is due now also begins its first attempt
+   * (one round trip for the common case).
+   */
+  async claim(invoiceNumber: string, owner: string, amountCents: number, description: string | null, row: RowRef, limiter?: RateLimiter): Promise<ClaimOutcome> {
+    const attempt = randomUUID();
+    const begin = limiter ? [Date.now(), limiter.intervalUs, limiter.toleranceUs, attempt] : ['', '', '', ''];
+    const keys = [this.ledgerKey, this.claimsKey, row.resultsKey, row.batchKey, limiter?.key ?? row.batchKey, this.unsettledKey];
+    const [kind, raw] = (await CLAIM.run(this.redis, keys, [invoiceNumber, owner, row.row, ...begin, this.apiKey])) as [string, string];
+    if (kind === 'recorded' || kind === 'no-batch' || kind === 'stopped') return { kind };
+    if (kind === 'other-account') return { kind, account: raw };
+    if (kind === 'begun') return { kind: 'claimed', claim: ClaimSchema.parse(JSON.parse(raw)), attempt };
+    if (kind === 'exists') {
+      const entry = LedgerEntrySchema.parse(JSON.parse(raw));
+      return sameInvoice(entry, amountCents, description) ? { kind: 'exists', entry } : { kind: 'conflict', entry };
+    }
+    const claim = ClaimSchema.parse(JSON.parse(raw));
+    return kind === 'busy' ? { kind: 'busy', claim } : { kind: 'claimed', claim };
+  }
+
+  /**
+   * Takes a slot of the shared rate limit and records that a request is
+   * about to go out, in one round trip when the slot is due now; otherwise
+   * waits for the slot first. Undefined if `owner` no longer holds the claim.
+   */
+  async beginAttempt(invoiceNumber: string, owner: string, limiter: RateLimiter, signal?: AbortSignal): Promise<{ claim: Claim; waitedMs: number; attempt: string } | undefined> {
+    const keys = [this.claimsKey, limiter.key];
+    const attempt = randomUUID();
+    let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, '', limiter.toleranceUs])) as [string, string, string?] | null;
+    let waitedMs = 0;
+    while (reply && reply[0] === 'wait') {
+      const ms = Number(reply[1]) / 1000;
+      waitedMs += ms;
+      await sleep(Math.round(ms), undefined, { signal });
+      reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, reply[2] ?? '', limiter.toleranceUs])) as [string, string, string?] | null;
+    }
+    const claim = reply ? parseClaim(reply[1]) : undefined;
+    return claim && { claim, waitedMs, attempt };
+  }
+
+  /**
+   * Records that a request ended without a link: `unknown` when Paywint may
+   * have made one anyway; `rate-limited` (a 429) gives the attempt back.
+   */
+  async endAttempt(invoiceNumber: string, owner: string, attempt: string, outcome: AttemptOutcome, error?: { code: string; message: string }): Promise<Claim | undefined> {
+    return parseClaim(await END_ATTEMPT.run(this.redis, [this.claimsKey], [invoiceNumber, owner, outcome, error?.code ?? '', error?.message ?? '', attempt]));
+  }
+
+  /** Moves a claim whose holder is gone to `newOwner`, keeping its counts. */
+  async takeOver(invoiceNumber: string, expectedOwner: string, newOwner: string): Promise<Claim | undefined> {
+    return parseClaim(await TAKE_OVER.run(this.redis, [this.claimsKey], [invoiceNumber, expectedOwner, newOwner]));
+  }
+
+  async release(invoiceNumber: string, owner: string): Promise<void> {
+    await RELEASE.run(this.redis, [this.claimsKey, this.unsettledKey], [invoiceNumber, owner]);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * `paylinks run`: validate, submit, work and collect in one process.
+ *
+ * Every resource is opened in order and closed in reverse, on success, on
+ * failure and on interruption. An interrupted run leaves its batch in Redis,
+ * resumable: running the same file again picks it up where it stopped.
+ */
+import type { Batch } from './batch-store.js';
+import { FINISHED_STATES } from './batch-store.js';
+import { openBackend } from './backend.js';
+import { waitForBatch, writeBatchOutput } from './collector.js';
+import { requireCredentials, type Config, type Credentials } from '../core/config.js';
+import type { ColumnOverrides } from '../intake/columns.js';
+import { PaylinksError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { submitFile } from './producer.js';
+import { SIMULATOR_DEMO_API_KEY, SIMULATOR_DEMO_API_SECRET, startSimulator, type SimulatorOptions } from '../paywint/simulator/simulator.js';
+import { shutdownBoundMs, startWorker } from './worker.js';
+import type { CreateLinkEvents } from '../../jobs/create-link.js';
+
+export interface RunOptions {
+  file: string;
+  /** Output path. Default: the input's, with `.out.csv`. */
+  output?: string;
+  columns?: ColumnOverrides;
+  delimiter?: string;
+  config: Config;
+  /** Start the Paywint simulator in-process and use it (its options, or true for defaults). */
+  simulate?: boolean | SimulatorOptions;
+  logger: Logger;
+  /** Called with the batch's counters while it runs. */
+  onProgress?: (batch: Batch) => void;
+  /** Called once the batch is known. */
+  onBatch?: (info: { batchId: string; resumed: boolean; rows: number; valid: number }) => void;
+  /** Abort to stop: no new rows start, rows in flight finish, the batch stays resumable. */
+  signal?: AbortSignal;
+  events?: CreateLinkEvents;
+}
+
+export interface RunResult {
+  batchId: string;
+  resumed: boolean;
+  /** The batch as it ended (or as it stood when interrupted). */
+  batch: Batch;
+  /** Undefined when interrupted before the end. */
+  outputFile: string | undefined;
+  durationMs: number;
+  interrupted: boolean;
+}
+
+/** The default output path: `invoices.csv` → `invoices.out.csv`. */
+export function defaultOutputPath(input: string): string {
+  return /\.(csv|tsv|txt)$/i.test(input) ? input.replace(/\.(csv|tsv|txt)$/i, '.out.csv') : `${input}.out.csv`;
+}
+
+export async function runFile(options: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const { config, logger } = options;
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const closeAll = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'cleanup failed'));
+    }
+  };
+
+  try {
+    let credentials: Credentials;
+    let baseUrl = config.baseUrl;
+    // Credentials are checked before anything else starts.
+    if (!options.simulate) credentials = requireCredentials(config);
+
+    const backend = await openBackend({ config, logger, allowStart: true, name: 'paylinks-run' });
+    cleanups.push(() => backend.close());
+    const { endpoint, redis, queue, store } = backend;
+
+    if (options.simulate) {
+      const simOptions = options.simulate === true ? {} : options.simulate;
+      credentials = { apiKey: simOptions.apiKey ?? SIMULATOR_DEMO_API_KEY, apiSecret: simOptions.apiSecret ?? SIMULATOR_DEMO_API_SECRET };
+      const sim = await startSimulator({ ...simOptions, ...credentials });
+      cleanups.push(() => sim.close());
+      baseUrl = sim.url;
+      logger.info({ url: sim.url }, 'using the Paywint simulator');
+    }
+    credentials ??= requireCredentials(config);
+
+    const startOurWorker = async () => {
+      const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, events: options.events });
+      cleanups.push(() => worker.close(shutdownBoundMs(config)));
+      return worker;
+    };
+    let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+    // The worker starts once the file is checked whole (a file error sends nothing), and
+    // works while the rows are still being queued.
+    const submitted = await submitFile(options.file, {
+      redis,
+      store,
+      queue,
+      account: credentials.apiKey,
+      logger,
+      columns: options.columns,
+      delimiter: options.delimiter,
+      resume: true,
+      onChecked: async () => {
+        worker = await startOurWorker();
+      },
+    });
+    options.onBatch?.(submitted);
+    worker ??= await startOurWorker();
+
+    let batch: Batch;
+    try {
+      batch = await waitForBatch(store, submitted.batchId, { signal: options.signal, onProgress: options.onProgress });
+    } catch (error) {
+      if (!options.signal?.aborted) throw error;
+      logger.warn({ batchId: submitted.batchId }, 'interrupted: finishing the rows in flight; run the same command again to resume');
+      await worker.close(shutdownBoundMs(config));
+      const now = await store.get(submitted.batchId);
+      if (!now) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${submitted.batchId}`);
+      return { batchId: submitted.batchId, resumed: submitted.resumed, batch: now, outputFile: undefined, durationMs: Date.now() - started, interrupted: true };
+    }
+
+    const outputFile = options.output ?? defaultOutputPath(options.file);
+    await writeBatchOutput(store, submitted.batchId, outputFile);
+    if (!FINISHED_STATES.includes(batch.state)) batch = (await store.get(submitted.batchId)) ?? batch;
+    return { batchId: submitted.batchId, resumed: submitted.resumed, batch, outputFile, durationMs: Date.now() - started, interrupted: false };
+  } finally {
+    await closeAll();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * `paylinks status`: where a batch stands (counts by status, rate, ETA), or
+ * the recent batches. Reads Redis only, from any machine.
+ */
+import type { Batch, BatchStore } from './batch-store.js';
+import { PaylinksError } from '../core/errors.js';
+import { formatCents } from '../intake/money.js';
+import { ROW_STATUSES } from './output.js';
+
+export interface BatchStatus {
+  batch: Batch;
+  /** Rows finished per second by workers since the batch started (null before). */
+  ratePerSecond: number | null;
+  /** Seconds left at that rate (null when unknown, 0 when finished). */
+  etaSeconds: number | null;
+}
+
+/** Rows finished by workers (invalid and duplicate rows are recorded at submission). */
+function workedRows(batch: Batch): number {
+  return batch.counts.created + batch.counts.exists + batch.counts.conflict + batch.counts.failed;
+}
+
+export function describeProgress(batch: Batch, now = Date.now()): BatchStatus {
+  const remaining = batch.rows - batch.done;
+  if (remaining <= 0) return { batch, ratePerSecond: null, etaSeconds: 0 };
+  if (!batch.startedAt) return { batch, ratePerSecond: null, etaSeconds: null };
+  const end = batch.finishedAt ? Date.parse(batch.finishedAt) : now;
+  const seconds = (end - Date.parse(batch.startedAt)) / 1000;
+  const rate = seconds > 0 ? workedRows(batch) / seconds : null;
+  return { batch, ratePerSecond: rate, etaSeconds: rate ? Math.round(remaining / rate) : null };
+}
+
+export async function getBatchStatus(store: BatchStore, batchId: string): Promise<BatchStatus> {
+  const batch = await store.get(batchId);
+  if (!batch) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId} (see \`paylinks status\` for the recent ones)`);
+  return describeProgress(batch);
+}
+
+export async function listRecentBatches(store: BatchStore, limit = 20): Promise<Batch[]> {
+  const ids = await store.recent(limit);
+  const batches = await Promise.all(ids.map((id) => store.get(id)));
+  return batches.filter((b): b is Batch => b !== undefined);
+}
+
+export function statusToJson(status: BatchStatus): object {
+  const { batch } = status;
+  return {
+    id: batch.id,
+    file: batch.file,
+    sha256: batch.sha256,
+    state: batch.state,
+    rows: batch.rows,
+    valid: batch.valid,
+    done: batch.done,
+    counts: batch.counts,
+    amount_created: formatCents(batch.createdCents),
+    amount_exists: formatCents(batch.existsCents),
+    created_at: batch.createdAt,
+    started_at: batch.startedAt,
+    finished_at: batch.finishedAt,
+    stop_code: batch.stopCode,
+    stop_message: batch.stopMessage,
+    rate_per_second: status.ratePerSecond === null ? null : Math.round(status.ratePerSecond * 10) / 10,
+    eta_seconds: status.etaSeconds,
+  };
+}
+
+function duration(seconds: number): string {
+  if (seconds < 90) return `${seconds} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+export function formatStatus(status: BatchStatus): string {
+  const { batch } = status;
+  const counts = ROW_STATUSES.map((s) => `${s} ${batch.counts[s]}`).join(', ');
+  const lines = [
+    `Batch ${batch.id}  ${batch.state}  (${batch.file})`,
+    `  rows ${batch.done}/${batch.rows} done: ${counts}`,
+    `  amount linked: ${formatCents(batch.createdCents + batch.existsCents)}`,
+  ];
+  if (status.ratePerSecond !== null) lines.push(`  rate ${status.ratePerSecond.toFixed(1)} rows/s`);
+  if (status.etaSeconds !== null && status.etaSeconds > 0) lines.push(`  ETA ${duration(status.etaSeconds)}`);
+  if (batch.stopMessage) lines.push(`  stopped: ${batch.stopMessage} [${batch.stopCode ?? ''}]`);
+  return lines.join('\n');
+}
+
+export function formatBatchList(batches: readonly Batch[]): string {
+  if (batches.length === 0) return 'No batches yet. Submit one with `paylinks submit FILE`.';
+  const rows = batches.map((b) => [b.id, b.state, `${b.done}/${b.rows}`, String(b.counts.failed + b.counts.conflict), b.createdAt.slice(0, 19).replace('T', ' '), b.file]);
+  const header = ['BATCH', 'STATE', 'DONE', 'PROBLEMS', 'CREATED (UTC)', 'FILE'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}

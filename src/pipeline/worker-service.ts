@@ -1,0 +1,47 @@
+/**
+ * `paylinks worker`: a long-running worker process. Drains the queue for
+ * every batch, serves `/healthz` and `/metrics`, and shuts down within a
+ * bounded time on SIGINT/SIGTERM, finishing the requests in flight.
+ */
+import { openBackend } from './backend.js';
+import { requireCredentials, type Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { createWorkerMetrics, serveMetrics } from '../core/metrics.js';
+import { shutdownBoundMs, startWorker } from './worker.js';
+
+export interface WorkerServiceOptions {
+  config: Config;
+  logger: Logger;
+  /** Resolves when the service should stop (e.g. on a signal). */
+  stop: Promise<unknown>;
+  /** Host for the metrics server. Default 127.0.0.1. */
+  metricsHost?: string;
+  /** Called once listening, with the metrics port. */
+  onReady?: (info: { metricsPort: number }) => void;
+}
+
+export async function runWorkerService(options: WorkerServiceOptions): Promise<void> {
+  const { config, logger } = options;
+  const credentials = requireCredentials(config);
+  const cleanups: (() => Promise<unknown>)[] = [];
+  try {
+    const backend = await openBackend({ config, logger, name: 'paylinks-worker-admin' });
+    cleanups.push(() => backend.close());
+    const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
+    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, events: metrics.events });
+    cleanups.push(() => worker.close(shutdownBoundMs(config)));
+    const server = await serveMetrics({
+      port: config.metricsPort,
+      host: options.metricsHost,
+      registry: metrics.registry,
+      healthy: async () => worker.worker.isRunning() && (await backend.redis.ping()) === 'PONG',
+    });
+    cleanups.push(() => server.close());
+    logger.info({ metricsPort: server.port, concurrency: config.concurrency, rateLimit: config.rateLimit, prefix: config.prefix }, 'worker ready');
+    options.onReady?.({ metricsPort: server.port });
+    await options.stop;
+    logger.info({ boundMs: shutdownBoundMs(config) }, 'stopping: finishing the requests in flight');
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'cleanup failed'));
+  }
+}

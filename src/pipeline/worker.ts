@@ -1,0 +1,147 @@
+/**
+ * A worker: BullMQ workers running the `create-link` processor against
+ * Paywint, rate-limited per account across every process.
+ */
+import { setMaxListeners } from 'node:events';
+import { Worker, type Job } from 'bullmq';
+import { BatchStore } from './batch-store.js';
+import type { Config, Credentials } from '../core/config.js';
+import { coerceError } from '../core/errors.js';
+import { Keys, QUEUE_NAME } from './keys.js';
+import { Ledger } from './ledger.js';
+import type { Logger } from '../core/logger.js';
+import { PaywintClient } from '../paywint/client.js';
+import { openQueue } from './queue.js';
+import { RateLimiter } from './rate-limiter.js';
+import { connect } from '../core/redis.js';
+import { backoffBetweenJobsMs } from './retry-policy.js';
+import { createLinkProcessor, type CreateLinkEvents, CreateLinkDataSchema } from '../../jobs/create-link.js';
+
+/** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
+export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs' | 'lockDurationMs'>;
+
+export interface WorkerOptions {
+  redisUrl: string;
+  credentials: Credentials;
+  /** Paywint base URL. */
+  baseUrl: string;
+  settings: WorkerSettings;
+  logger: Logger;
+  events?: CreateLinkEvents;
+}
+
+/** How long a worker may take to stop: the requests in flight finish, each bounded by the timeout. */
+export function shutdownBoundMs(settings: Pick<Config, 'timeoutMs'>): number {
+  return settings.timeoutMs + 5_000;
+}
+
+export interface WorkerHandle {
+  worker: Worker;
+  /**
+   * Stops taking jobs, lets those in flight finish (at most `timeoutMs`,
+   * default 30000; after that they are left to stall and are picked up again
+   * by the next worker), then closes every connection, in reverse order.
+   */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** How many times a job may stall (its worker died) before BullMQ would give up on it. */
+const MAX_STALLED = 1_000;
+
+export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
+  const { logger, settings } = options;
+  const keys = new Keys(settings.prefix);
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const release = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: coerceError(e).message }, 'cleanup failed'));
+  };
+
+  try {
+    const redis = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker-cmd', autoPipelining: true });
+    cleanups.push(() => redis.quit());
+    redis.on('error', (e) => logger.warn({ err: e.message }, 'Redis connection error (will reconnect)'));
+    const queue = openQueue(redis, keys);
+    cleanups.push(() => queue.close());
+    const client = new PaywintClient({
+      baseUrl: options.baseUrl,
+      apiKey: options.credentials.apiKey,
+      apiSecret: options.credentials.apiSecret,
+      timeoutMs: settings.timeoutMs,
+      connections: Math.max(8, settings.concurrency),
+    });
+    cleanups.push(() => client.close());
+    const shutdown = new AbortController();
+    // Every job in flight listens to it (waits for a rate-limit slot, p-retry's delays).
+    setMaxListeners(0, shutdown.signal);
+    const store = new BatchStore(redis, keys);
+    const processor = createLinkProcessor({
+      store,
+      ledger: new Ledger(redis, keys, options.credentials.apiKey),
+      limiter: new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit }),
+      client,
+      queue,
+      maxAttempts: settings.maxAttempts,
+      retryWindowMs: settings.retryWindowMs,
+      logger,
+      signal: shutdown.signal,
+      events: options.events,
+    });
+
+    const workerConnection = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker' });
+    workerConnection.on('error', () => {}); // reported once, by the connection above
+    cleanups.push(() => workerConnection.quit());
+    const worker = new Worker(QUEUE_NAME, processor, {
+      connection: workerConnection,
+      prefix: keys.bullPrefix,
+      concurrency: settings.concurrency,
+      // BullMQ's limiter counts job starts, and a row that finds its link in the ledger needs no
+      // request: the per-request limit is the RateLimiter's. This one is set only so that the
+      // queue-wide pause after a 429 (queue.rateLimit) applies; its cap is never reached.
+      limiter: { max: 1_000_000, duration: 1000 },
+      maxStalledCount: MAX_STALLED,
+      lockDuration: settings.lockDurationMs,
+      // Stalled rows are looked for as often as a lock can expire.
+      stalledInterval: settings.lockDurationMs,
+      settings: { backoffStrategy: (attemptsMade: number) => backoffBetweenJobsMs(attemptsMade) },
+      autorun: true,
+    });
+    cleanups.push(() => worker.close(true));
+    worker.on('error', (e) => logger.warn({ err: e.message }, 'worker error (it goes on)'));
+    worker.on('failed', (job: Job | undefined, error: Error) => {
+      if (!job) return;
+      const finalRun = job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled more than/.test(error.message);
+      if (finalRun) void settleAbandoned(store, job, error, logger);
+    });
+
+    let closing: Promise<void> | undefined;
+    return {
+      worker,
+      close: (timeoutMs = 30_000) => (closing ??= closeWorker(timeoutMs)),
+    };
+
+    async function closeWorker(timeoutMs: number): Promise<void> {
+      shutdown.abort();
+      const graceful = worker.close();
+      const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+      if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
+        logger.warn({ timeoutMs }, 'jobs still in flight after the shutdown timeout: left for the next worker');
+      }
+      await release();
+    }
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+/** A job BullMQ gave up on without a result: the row fails with the reason, so its batch still finishes. */
+async function settleAbandoned(store: BatchStore, job: Job, error: Error, logger: Logger): Promise<void> {
+  const parsed = CreateLinkDataSchema.safeParse(job.data);
+  if (!parsed.success) return;
+  const { batchId, row } = parsed.data;
+  try {
+    await store.finishRow(batchId, row, { status: 'failed', errorCode: 'INTERNAL', errorMessage: `the job was abandoned: ${error.message}`, attempts: 0 });
+  } catch (e) {
+    logger.error({ batchId, row, err: coerceError(e).message }, 'could not record an abandoned row');
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The batch commands as library functions, on real Redis and the simulator:
+ * submit, status, cancel, collect, retry, and the worker service's
+ * /healthz and /metrics.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openBackend, type Backend } from '../../src/pipeline/backend.js';
+import { cancelBatch } from '../../src/pipeline/cancel.js';
+import { waitForBatch, writeBatchOutput } from '../../src/pipeline/collector.js';
+import { loadConfig, type Config } from '../../src/core/config.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { submitFile } from '../../src/pipeline/producer.js';
+import { retryFailedRows } from '../../src/pipeline/retry-rows.js';
+import { runWorkerService } from '../../src/pipeline/worker-service.js';
+import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/simulator.js';
+import { Keys } from '../../src/pipeline/keys.js';
+import { getBatchStatus, listRecentBatches, statusToJson } from '../../src/pipeline/status.js';
+import { startWorker } from '../../src/pipeline/worker.js';
+import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
+import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+
+const API_KEY = '0d4b6f3c-2b1a-4c8e-9f7d-6e5a4b3c2d1e';
+const API_SECRET = 'commands-test-secret';
+
+let dir: string;
+let prefix: string;
+let sim: SimulatorHandle;
+let backend: Backend;
+let config: Config;
+
+function invoices(n: number): [string, string, string][] {
+  return Array.from({ length: n }, (_, i) => [`CMD-${i + 1}`, `${i + 1}.50`, `Invoice ${i + 1}`]);
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'paylinks-commands-'));
+  prefix = uniquePrefix('cmd');
+  sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET });
+  config = loadConfig({
+    dotenvPath: false,
+    env: {
+      PAYWINT_API_KEY: API_KEY,
+      PAYWINT_API_SECRET: API_SECRET,
+      PAYWINT_BASE_URL: sim.url,
+      REDIS_URL: testRedisUrl(),
+      PAYLINKS_PREFIX: prefix,
+      PAYLINKS_RATE_LIMIT: '500',
+      PAYLINKS_METRICS_PORT: '0',
+    },
+  });
+  backend = await openBackend({ config, logger: silentLogger() });
+});
+
+afterEach(async (context) => {
+  await backend.close();
+  await sim.close();
+  if (context.task.result?.state !== 'fail') {
+    await deletePrefix(testRedisUrl(), prefix);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+async function submit(rows: [string, string, string][]) {
+  const file = path.join(dir, 'batch.csv');
+  await writeInvoices(file, rows);
+  return submitFile(file, { redis: backend.redis, store: backend.store, queue: backend.queue, account: API_KEY, logger: silentLogger() });
+}
+
+/** A worker on the test's simulator; `settings` override the configuration (e.g. `{ maxAttempts: 1 }`). */
+function worker(settings: Partial<Config> = {}) {
+  return startWorker({ redisUrl: testRedisUrl(), credentials: { apiKey: API_KEY, apiSecret: API_SECRET }, baseUrl: sim.url, settings: { ...config, ...settings }, logger: silentLogger() });
+}
+
+describe('submit, status, cancel, collect', () => {
+  it('a submitted batch waits for workers; cancelling it reports every row as cancelled and it can still be collected', async () => {
+    const submitted = await submit([...invoices(5), ['', '1.00', 'no invoice']]);
+    expect(submitted).toMatchObject({ rows: 6, valid: 5, invalid: 1, resumed: false });
+
+    const before = statusToJson(await getBatchStatus(backend.store, submitted.batchId));
+    expect(before).toMatchObject({ id: submitted.batchId, state: 'queued', rows: 6, done: 1, file: 'batch.csv' });
+    expect((await listRecentBatches(backend.store)).map((b) => b.id)).toEqual([submitted.batchId]);
+
+    const cancelled = await cancelBatch(backend.store, backend.queue, submitted.batchId);
+    expect(cancelled).toEqual({ batchId: submitted.batchId, state: 'cancelled', cancelledRows: 5 });
+    expect(await backend.queue.getJobCounts('waiting', 'delayed', 'active')).toEqual({ waiting: 0, delayed: 0, active: 0 });
+    const again = await cancelBatch(backend.store, backend.queue, submitted.batchId);
+    expect(again.cancelledRows).toBe(0);
+
+    const batch = await waitForBatch(backend.store, submitted.batchId);
+    expect(batch.state).toBe('cancelled');
+    const out = path.join(dir, 'cancelled.out.csv');
+    await writeBatchOutput(backend.store, submitted.batchId, out);
+    const rows = (await readOutputCsv(out)).rows;
+    expect(rows.map((r) => [r.status, r.error_code])).toEqual([...Array(5).fill(['failed', 'BATCH_CANCELLED']), ['invalid', 'MISSING_INVOICE_NUMBER']]);
+    expect(sim.ledger()).toHaveLength(0);
+  });
+
+  it('cancelling mid-batch keeps what was created', async () => {
+    const submitted = await submit(invoices(60));
+    const w = await startWorker({
+      redisUrl: testRedisUrl(),
+      credentials: { apiKey: API_KEY, apiSecret: API_SECRET },
+      baseUrl: sim.url,
+      settings: { ...config, rateLimit: 20 },
+      logger: silentLogger(),
+    });
+    await expect.poll(async () => (await backend.store.get(submitted.batchId))?.counts.created ?? 0, { timeout: 10_000 }).toBeGreaterThan(3);
+    const result = await cancelBatch(backend.store, backend.queue, submitted.batchId);
+    const batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+
+    expect(batch.state).toBe('cancelled');
+    expect(result.cancelledRows).toBeGreaterThan(20);
+    expect(batch.counts.created + batch.counts.failed).toBe(60);
+    expect(batch.counts.failed).toBeGreaterThanOrEqual(result.cancelledRows);
+    const created = sim.ledger();
+    expect(created).toHaveLength(batch.counts.created);
+    expect(new Set(created.map((e) => e.invoiceNumber)).size).toBe(created.length);
+  });
+});
+
+describe('retry', () => {
+  it('queues only the failed rows again; the second pass creates them once', async () => {
+    sim.setFaults({ errorRate: 1 });
+    const submitted = await submit([...invoices(4), ['CMD-1', '1.50', 'duplicate']]);
+    const failing = await worker({ maxAttempts: 1 });
+    let batch = await waitForBatch(backend.store, submitted.batchId);
+    await failing.close();
+    expect(batch.state).toBe('completed_with_errors');
+    expect(batch.counts).toMatchObject({ failed: 4, duplicate: 1 });
+
+    sim.setFaults({ errorRate: 0 });
+    expect(await retryFailedRows(backend.store, backend.queue, submitted.batchId)).toEqual({ batchId: submitted.batchId, requeued: 4 });
+    expect((await backend.store.get(submitted.batchId))?.state).toBe('running');
+    const w = await worker();
+    batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+
+    expect(batch.counts).toMatchObject({ created: 4, failed: 0, duplicate: 1 });
+    expect(batch.state).toBe('completed_with_errors'); // the duplicate stays
+    expect(sim.ledger().map((e) => e.invoiceNumber).sort()).toEqual(['CMD-1', 'CMD-2', 'CMD-3', 'CMD-4']);
+    expect(await retryFailedRows(backend.store, backend.queue, submitted.batchId)).toEqual({ batchId: submitted.batchId, requeued: 0 });
+  });
+});
+
+describe('retry after unknown outcomes', () => {
+  it('a row that failed after a request went unanswered keeps that history: its retried link is flagged', async () => {
+    // Every create request is carried out, then its connection dropped: a link exists, the worker cannot know.
+    sim.setFaults({ dropRate: 1 });
+    const submitted = await submit(invoices(1));
+    const failing = await worker({ maxAttempts: 1 });
+    let batch = await waitForBatch(backend.store, submitted.batchId);
+    await failing.close();
+    expect(batch.counts.failed).toBe(1);
+    expect(sim.ledger()).toHaveLength(1);
+
+    sim.setFaults({ dropRate: 0 });
+    await retryFailedRows(backend.store, backend.queue, submitted.batchId);
+    const w = await worker();
+    batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+    const out = path.join(dir, 'retried.out.csv');
+    await writeBatchOutput(backend.store, submitted.batchId, out);
+    const {
+      rows: [row],
+    } = await readOutputCsv(out);
+
+    // Paywint now holds two links for CMD-1; the row says so instead of passing for a clean one.
+    expect(sim.ledger().filter((e) => e.invoiceNumber === 'CMD-1')).toHaveLength(2);
+    expect(row).toMatchObject({ status: 'created', error_code: 'POSSIBLE_DUPLICATE_LINK' });
+    expect(row!.error_message).toMatch(/earlier request\(s\) for this invoice got no answer/);
+  });
+});
+
+describe('Redis refusing a write', () => {
+  it('a link Paywint made is recorded once Redis takes writes again: one link, no failed row', async () => {
+    sim.setFaults({ latencyMs: 600 });
+    const submitted = await submit(invoices(1));
+    const w = await worker();
+    // While the request is out, make the row's results key unwritable (WRONGTYPE, like a READONLY failover).
+    const resultsKey = new Keys(prefix).batchResults(submitted.batchId);
+    while (sim.stats().requests === 0) await sleep(20);
+    await backend.redis.set(resultsKey, 'not a hash');
+    await sleep(1_500);
+    await backend.redis.del(resultsKey);
+    const batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+
+    expect(sim.ledger()).toHaveLength(1);
+    expect(batch).toMatchObject({ state: 'completed', counts: { created: 1 } });
+    const [result] = await backend.store.readResults(submitted.batchId, 0, 1);
+    expect(result).toMatchObject({ status: 'created', paymentId: sim.ledger()[0]!.paymentId, errorCode: null, attempts: 1 });
+  });
+});
+
+describe('accounts', () => {
+  it("a worker with another account's key sends nothing for the batch and says why", async () => {
+    const submitted = await submit(invoices(3));
+    const otherKey = '9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f';
+    const w = await startWorker({ redisUrl: testRedisUrl(), credentials: { apiKey: otherKey, apiSecret: 'other-secret' }, baseUrl: sim.url, settings: config, logger: silentLogger() });
+    const batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+    const out = path.join(dir, 'other.out.csv');
+    await writeBatchOutput(backend.store, submitted.batchId, out);
+    const { rows } = await readOutputCsv(out);
+
+    expect(sim.stats().requests).toBe(0);
+    expect(batch).toMatchObject({ state: 'completed_with_errors', counts: { failed: 3 } });
+    for (const row of rows) {
+      expect(row).toMatchObject({ status: 'failed', error_code: 'ACCOUNT_MISMATCH', payment_link: '' });
+      expect(row.error_message).toContain(`submitted for Paywint API key …${API_KEY.slice(-4)}, this worker runs with …${otherKey.slice(-4)}`);
+    }
+  });
+});
+
+describe('worker service', () => {
+  it('serves /healthz and /metrics while it works, and stops when asked', async () => {
+    const submitted = await submit(invoices(10));
+    let release!: () => void;
+    const stop = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let port = 0;
+    const ready = new Promise<void>((resolve) => {
+      void runWorkerService({ config, logger: silentLogger(), stop, onReady: (info) => ((port = info.metricsPort), resolve()) }).then(() => (port = -1));
+    });
+    await ready;
+    await waitForBatch(backend.store, submitted.batchId);
+
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toMatch(/paylinks_paywint_requests_total\{outcome="created"\} 10/);
+    expect(metrics).toContain(`paylinks_batch_rows{batch="${submitted.batchId}",status="created"} 10`);
+    expect(metrics).toMatch(/paylinks_jobs\{state="waiting"\} 0/);
+    expect(metrics).not.toContain(API_SECRET);
+
+    release();
+    await expect.poll(() => port, { timeout: 20_000 }).toBe(-1);
+  });
+});

@@ -1,0 +1,262 @@
+/**
+ * The batch pipeline end to end in one process: real Redis, the Paywint
+ * simulator over HTTP, the output CSV read back as a user would.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig, type Config } from '../../src/core/config.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { runFile } from '../../src/pipeline/run.js';
+import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../../src/paywint/simulator/simulator.js';
+import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
+import { deletePrefix, dumpPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+
+const API_KEY = '3f0c9a52-7d4e-4b7a-9c1e-2a6f5b8d9e01';
+const API_SECRET = 'sk_test_do-not-leak-9f8e7d6c5b4a';
+
+let dir: string;
+let prefix: string;
+const sims: SimulatorHandle[] = [];
+
+async function simulator(options: SimulatorOptions = {}): Promise<SimulatorHandle> {
+  const sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, ...options });
+  sims.push(sim);
+  return sim;
+}
+
+function config(sim: SimulatorHandle, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    dotenvPath: false,
+    env: {
+      PAYWINT_API_KEY: API_KEY,
+      PAYWINT_API_SECRET: API_SECRET,
+      PAYWINT_BASE_URL: sim.url,
+      REDIS_URL: testRedisUrl(),
+      PAYLINKS_PREFIX: prefix,
+      PAYLINKS_RATE_LIMIT: '500',
+      PAYLINKS_CONCURRENCY: '8',
+      PAYLINKS_TIMEOUT_MS: '2000',
+      ...env,
+    },
+  });
+}
+
+function invoices(n: number, from = 1, amount = (i: number) => `${i}.${String(i % 100).padStart(2, '0')}`): [string, string, string][] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    return [`INV-${String(i).padStart(5, '0')}`, amount(i), `Invoice ${i}, services`];
+  });
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'paylinks-pipeline-'));
+  prefix = uniquePrefix('pipe');
+});
+
+afterEach(async (context) => {
+  await Promise.all(sims.splice(0).map((s) => s.close()));
+  // A failed test keeps its keys and files for inspection.
+  if (context.task.result?.state !== 'fail') {
+    await deletePrefix(testRedisUrl(), prefix);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+describe('paylinks run', () => {
+  it('creates every link exactly once despite 500s and 429s, and the output matches the ledger', async () => {
+    const sim = await simulator({ errorRate: 0.1, rateLimitedRate: 0.05, retryAfterSeconds: 1, seed: 7 });
+    const file = path.join(dir, 'march.csv');
+    await writeInvoices(file, invoices(60));
+
+    const result = await runFile({ file, config: config(sim), logger: silentLogger() });
+
+    expect(result.batch.state).toBe('completed');
+    const { rows, headers } = await readOutputCsv(result.outputFile!);
+    expect(headers).toEqual(['invoice_number', 'amount', 'description', 'status', 'payment_id', 'payment_link', 'error_code', 'error_message', 'attempts']);
+    expect(rows).toHaveLength(60);
+    expect(rows.map((r) => r.invoice_number)).toEqual(invoices(60).map((r) => r[0]));
+    expect(rows.every((r) => r.status === 'created')).toBe(true);
+
+    const ledger = sim.ledger();
+    expect(ledger).toHaveLength(60);
+    const byInvoice = new Map(ledger.map((e) => [e.invoiceNumber, e]));
+    expect(byInvoice.size).toBe(60);
+    for (const row of rows) {
+      const entry = byInvoice.get(row.invoice_number!);
+      expect(entry?.paymentId).toBe(row.payment_id);
+      expect(entry?.paymentLink).toBe(row.payment_link);
+      expect(entry?.amount).toBe(Number(row.amount).toString());
+    }
+    // The faults did happen, and were retried.
+    const stats = sim.stats();
+    expect((stats.byStatus['500'] ?? 0) + (stats.byStatus['503'] ?? 0)).toBeGreaterThan(0);
+    expect(rows.some((r) => Number(r.attempts) > 1)).toBe(true);
+    expect(result.batch.createdCents).toBe(invoices(60).reduce((sum, r) => sum + Math.round(Number(r[1]) * 100), 0));
+  });
+
+  it('running the same file again creates nothing and reports every row as exists with the same ids', async () => {
+    const sim = await simulator();
+    const file = path.join(dir, 'april.csv');
+    await writeInvoices(file, invoices(15));
+    const first = await runFile({ file, config: config(sim), logger: silentLogger() });
+    const firstRows = (await readOutputCsv(first.outputFile!)).rows;
+    expect(sim.ledger()).toHaveLength(15);
+
+    const second = await runFile({ file, output: path.join(dir, 'again.csv'), config: config(sim), logger: silentLogger() });
+
+    expect(second.batchId).not.toBe(first.batchId);
+    expect(second.batch.state).toBe('completed');
+    const rows = (await readOutputCsv(second.outputFile!)).rows;
+    expect(rows.map((r) => r.status)).toEqual(Array(15).fill('exists'));
+    expect(rows.map((r) => r.payment_id)).toEqual(firstRows.map((r) => r.payment_id));
+    expect(rows.map((r) => r.payment_link)).toEqual(firstRows.map((r) => r.payment_link));
+    expect(rows.every((r) => r.attempts === '0')).toBe(true);
+    expect(sim.ledger()).toHaveLength(15);
+  });
+
+  it('a second file sharing invoices reuses their links and reports a conflict where the amount differs', async () => {
+    const sim = await simulator();
+    const first = path.join(dir, 'first.csv');
+    await writeInvoices(first, invoices(10));
+    const firstRun = await runFile({ file: first, config: config(sim), logger: silentLogger() });
+    const firstRows = (await readOutputCsv(firstRun.outputFile!)).rows;
+
+    const second = path.join(dir, 'second.csv');
+    const shared = invoices(5, 6); // INV-6..10, same amounts
+    shared[2] = [shared[2]![0], '999.99', shared[2]![2]]; // INV-8 with another amount
+    await writeInvoices(second, [...shared, ...invoices(3, 11)]);
+    const secondRun = await runFile({ file: second, config: config(sim), logger: silentLogger() });
+
+    expect(secondRun.batch.state).toBe('completed_with_errors');
+    const rows = (await readOutputCsv(secondRun.outputFile!)).rows;
+    expect(rows.map((r) => [r.invoice_number, r.status])).toEqual([
+      ['INV-00006', 'exists'],
+      ['INV-00007', 'exists'],
+      ['INV-00008', 'conflict'],
+      ['INV-00009', 'exists'],
+      ['INV-00010', 'exists'],
+      ['INV-00011', 'created'],
+      ['INV-00012', 'created'],
+      ['INV-00013', 'created'],
+    ]);
+    const firstById = new Map(firstRows.map((r) => [r.invoice_number, r.payment_id]));
+    expect(rows[0]!.payment_id).toBe(firstById.get('INV-00006'));
+    expect(rows[2]!.error_code).toBe('LEDGER_CONFLICT');
+    expect(rows[2]!.error_message).toContain('999.99');
+    expect(rows[2]!.payment_id).toBe('');
+    expect(sim.ledger()).toHaveLength(13);
+  });
+
+  it('two batches with the same invoices running at once create each link once', async () => {
+    const sim = await simulator({ latencyMs: 20, jitterMs: 20 });
+    const a = path.join(dir, 'a.csv');
+    const b = path.join(dir, 'b.csv');
+    await writeInvoices(a, invoices(40));
+    await writeInvoices(b, [...invoices(40)].reverse());
+
+    const [ra, rb] = await Promise.all([
+      runFile({ file: a, config: config(sim), logger: silentLogger() }),
+      runFile({ file: b, config: config(sim), logger: silentLogger() }),
+    ]);
+
+    expect(ra.batch.state).toBe('completed');
+    expect(rb.batch.state).toBe('completed');
+    const ledger = sim.ledger();
+    expect(ledger).toHaveLength(40);
+    expect(new Set(ledger.map((e) => e.invoiceNumber)).size).toBe(40);
+    const rowsA = (await readOutputCsv(ra.outputFile!)).rows;
+    const rowsB = (await readOutputCsv(rb.outputFile!)).rows;
+    const created = rowsA.filter((r) => r.status === 'created').length + rowsB.filter((r) => r.status === 'created').length;
+    expect(created).toBe(40);
+    const idA = new Map(rowsA.map((r) => [r.invoice_number, r.payment_id]));
+    for (const r of rowsB) expect(r.payment_id).toBe(idA.get(r.invoice_number));
+  });
+
+  it('a 401 stops the batch after a handful of requests', async () => {
+    const sim = await simulator({ apiSecret: 'another-secret' });
+    const file = path.join(dir, 'auth.csv');
+    await writeInvoices(file, invoices(200));
+
+    const result = await runFile({ file, config: config(sim, { PAYLINKS_CONCURRENCY: '4', PAYLINKS_RATE_LIMIT: '50' }), logger: silentLogger() });
+
+    expect(result.batch.state).toBe('failed');
+    expect(result.batch.stopCode).toBe('BATCH_STOPPED_AUTH');
+    expect(sim.stats().requests).toBeLessThanOrEqual(6);
+    expect(sim.ledger()).toHaveLength(0);
+    const rows = (await readOutputCsv(result.outputFile!)).rows;
+    expect(rows).toHaveLength(200);
+    expect(rows.every((r) => r.status === 'failed')).toBe(true);
+    expect(rows.filter((r) => r.error_code === 'PAYWINT_AUTH').length).toBeGreaterThanOrEqual(1);
+    expect(rows.filter((r) => r.error_code === 'BATCH_STOPPED_AUTH').length).toBeGreaterThan(190);
+  });
+
+  it('holds the rate limit across two workers', async () => {
+    const sim = await simulator();
+    const a = path.join(dir, 'ra.csv');
+    const b = path.join(dir, 'rb.csv');
+    await writeInvoices(a, invoices(45));
+    await writeInvoices(b, invoices(45, 1000));
+    const env = { PAYLINKS_RATE_LIMIT: '20', PAYLINKS_CONCURRENCY: '10' };
+
+    await Promise.all([
+      runFile({ file: a, config: config(sim, env), logger: silentLogger() }),
+      runFile({ file: b, config: config(sim, env), logger: silentLogger() }),
+    ]);
+
+    const times = sim.stats().requestTimesMs.slice().sort((x, y) => x - y);
+    expect(times).toHaveLength(90);
+    let maxInWindow = 0;
+    for (let i = 0, j = 0; i < times.length; i += 1) {
+      while (times[i]! - times[j]! >= 1000) j += 1;
+      maxInWindow = Math.max(maxInWindow, i - j + 1);
+    }
+    expect(maxInWindow).toBeLessThanOrEqual(22);
+    const spanSeconds = (times.at(-1)! - times[0]!) / 1000;
+    expect(90 / spanSeconds).toBeGreaterThan(16);
+    expect(90 / spanSeconds).toBeLessThan(22);
+  });
+
+  it('keeps invalid and duplicate rows in the output, in input order, without a job', async () => {
+    const sim = await simulator();
+    const file = path.join(dir, 'mixed.csv');
+    await writeInvoices(file, [
+      ['INV-1', '10.00', 'ok'],
+      ['', '5.00', 'no invoice'],
+      ['INV-2', '12.345', 'too precise'],
+      ['INV-1', '10.00', 'duplicate'],
+      ['INV-3', '$1,234.56', 'with symbol'],
+    ]);
+
+    const result = await runFile({ file, config: config(sim), logger: silentLogger() });
+
+    expect(result.batch.state).toBe('completed_with_errors');
+    const rows = (await readOutputCsv(result.outputFile!)).rows;
+    expect(rows.map((r) => [r.invoice_number, r.status, r.error_code])).toEqual([
+      ['INV-1', 'created', ''],
+      ['', 'invalid', 'MISSING_INVOICE_NUMBER'],
+      ['INV-2', 'invalid', 'AMOUNT_TOO_PRECISE'],
+      ['INV-1', 'duplicate', 'DUPLICATE_INVOICE'],
+      ['INV-3', 'created', ''],
+    ]);
+    expect(sim.ledger().map((e) => [e.invoiceNumber, e.amount])).toEqual(
+      expect.arrayContaining([
+        ['INV-1', '10'],
+        ['INV-3', '1234.56'],
+      ]),
+    );
+    expect(sim.ledger()).toHaveLength(2);
+  });
+
+  it('never writes the API secret to Redis or the output', async () => {
+    const sim = await simulator({ errorRate: 0.2, seed: 3 });
+    const file = path.join(dir, 'secret.csv');
+    await writeInvoices(file, invoices(10));
+    const result = await runFile({ file, config: config(sim), logger: silentLogger() });
+    const dump = await dumpPrefix(testRedisUrl(), prefix);
+    expect(dump.length).toBeGreaterThan(100);
+    expect(dump).not.toContain(API_SECRET);
+    expect((await readOutputCsv(result.outputFile!)).raw).not.toContain(API_SECRET);
+  });
+});
