@@ -6,6 +6,7 @@
  * atomically, rather than BullMQ's event stream (which is trimmed, and would
  * miss rows recorded by the producer or by another machine).
  */
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Batch, BatchStore } from './batch-store.js';
 import { PaylinksError } from '../core/errors.js';
@@ -70,4 +71,30 @@ export async function writeBatchOutput(store: BatchStore, batchId: string, file:
 function pendingResult(batch: Batch): RowResult {
   if (batch.state === 'cancelled') return { status: 'failed', errorCode: 'BATCH_CANCELLED', errorMessage: 'not sent: the batch was cancelled', attempts: 0 };
   return { status: 'failed', errorCode: 'NOT_FINISHED', errorMessage: `no result yet: the batch is ${batch.state}`, attempts: 0 };
+}
+
+export interface CollectOptions {
+  /** Where to write; default `<input name>.out.csv` in the working directory. */
+  output?: string;
+  /** Wait for an unfinished batch instead of refusing it. */
+  wait?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * `paylinks collect`: writes a finished batch's output CSV (waiting for it
+ * with `wait`); an unfinished batch without `wait` is a `NOT_FINISHED` error.
+ */
+export async function collectBatch(store: BatchStore, batchId: string, options: CollectOptions = {}): Promise<{ batch: Batch; outputFile: string }> {
+  let batch = await store.get(batchId);
+  if (!batch) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId}`);
+  if (!isFinished(batch)) {
+    if (!options.wait) {
+      throw new PaylinksError('NOT_FINISHED', `batch ${batchId} is ${batch.state} (${batch.done}/${batch.rows} rows done): wait for it with --wait, or see \`paylinks status ${batchId}\``);
+    }
+    batch = await waitForBatch(store, batchId, { signal: options.signal, pollMs: 500 });
+  }
+  const outputFile = options.output ?? `${path.parse(batch.file).name}.out.csv`;
+  await writeBatchOutput(store, batchId, outputFile);
+  return { batch, outputFile };
 }

@@ -1,0 +1,38 @@
+/**
+ * paylinks as a library: the same functions the `paylinks` commands call, for
+ * a program that embeds it. Every command of the CLI is one call here.
+ */
+
+/** Loads the configuration: defaults < `.env` < environment < flags; throws a `ConfigError` naming a bad variable. */
+export { loadConfig, requireCredentials, type Config, type ConfigFlags, type LoadConfigOptions } from './core/config.js';
+/** Typed errors with stable codes (`code`), and `coerceError` for anything caught. */
+export { PaylinksError, ConfigError, InputFileError, PaywintError, RedisUnavailableError, coerceError, type ErrorCode } from './core/errors.js';
+/** A pino logger as paylinks uses it (JSON, or pretty on a terminal); `silentLogger` for none. */
+export { createLogger, silentLogger, type Logger } from './core/logger.js';
+
+/** `paylinks validate`: checks every row of a file; sends nothing, needs no Redis. */
+export { validateFile, reportToJson, type ValidateOptions, type ValidationReport } from './intake/validate.js';
+
+/** Opens Redis (found or started), the batch store and the queue: what `submitFile`, `getBatchStatus`, `collectBatch`, `cancelBatch` and `retryFailedRows` take. */
+export { openBackend, type Backend, type OpenBackendOptions } from './pipeline/backend.js';
+/** `paylinks submit`: validates a file, stores its batch and queues its rows. */
+export { submitFile, type SubmitOptions, type SubmitResult } from './pipeline/producer.js';
+/** `paylinks run`: validate, submit, work and collect one file in this process. */
+export { runFile, type RunOptions, type RunResult } from './pipeline/run.js';
+/** Starts a worker in this process (the engine of `paylinks worker`); `close()` finishes the rows in flight. */
+export { startWorker, type WorkerOptions, type WorkerHandle } from './pipeline/worker.js';
+/** `paylinks worker`: a worker with `/healthz` and `/metrics`, until `stop` resolves. */
+export { runWorkerService, type WorkerServiceOptions } from './pipeline/worker-service.js';
+/** `paylinks status`: one batch's counts, rate and ETA, or the recent batches. */
+export { getBatchStatus, listRecentBatches, describeProgress, statusToJson, type BatchStatus } from './pipeline/status.js';
+/** `paylinks collect`: writes a batch's output CSV; `waitForBatch` waits for it to finish. */
+export { collectBatch, writeBatchOutput, waitForBatch, isFinished, type CollectOptions } from './pipeline/collector.js';
+/** `paylinks cancel`: stops the remaining rows of a batch; keeps what was created. */
+export { cancelBatch, type CancelResult } from './pipeline/cancel.js';
+/** `paylinks retry`: queues the failed rows of a batch again. */
+export { retryFailedRows, type RetryResult } from './pipeline/retry-rows.js';
+
+/** The Paywint client: one request per call, typed outcomes. */
+export { PaywintClient, type PaywintClientOptions, type CreateLinkRequest, type CreatedLink } from './paywint/client.js';
+/** `paylinks simulate`: the Paywint simulator, with fault injection. */
+export { startSimulator, type SimulatorOptions, type SimulatorHandle } from './paywint/simulator/simulator.js';
