@@ -18,7 +18,7 @@ import { createProgress, formatSummary } from './progress.js';
 import { retryFailedRows } from '../pipeline/retry-rows.js';
 import { runFile } from '../pipeline/run.js';
 import { runWorkerService } from '../pipeline/worker-service.js';
-import { startSimulator, type SimulatorOptions } from '../paywint/simulator/simulator.js';
+import { startSimulator, type SimulatorOptions } from '../paywint/simulator/index.js';
 import { describeProgress, formatBatchList, formatStatus, getBatchStatus, listRecentBatches, statusToJson } from '../pipeline/status.js';
 import { formatReport, reportToJson, validateFile } from '../intake/validate.js';
 

@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PaywintError } from '../../src/core/errors.js';
 import { PaywintClient, parseRetryAfter } from '../../src/paywint/client.js';
-import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/simulator.js';
+import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { closedPortUrl, reply, simulatorClient, startRawServer, type RawServer } from '../helpers/simulator.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
