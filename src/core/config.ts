@@ -130,6 +130,12 @@ const FIELDS = {
       .optional(),
     secret: true,
   },
+  trustProxy: {
+    env: 'PAYLINKS_TRUST_PROXY',
+    flag: undefined,
+    expects: 'the reverse proxy\'s addresses or CIDR ranges, comma-separated (e.g. 127.0.0.1), whose X-Forwarded-For is believed',
+    schema: z.string().regex(/^[0-9A-Fa-f.:/, ]+$/).optional(),
+  },
   maxUploadMb: {
     env: 'PAYLINKS_MAX_UPLOAD_MB',
     flag: undefined,
@@ -188,12 +194,18 @@ export interface Config {
    * least 32 characters). Never logged or stored. Default: none (serve makes one on a loopback host).
    */
   apiTokens: string[];
+  /**
+   * `PAYLINKS_TRUST_PROXY`: addresses of a reverse proxy in front of `paylinks serve`; requests from
+   * them are taken to come from their `X-Forwarded-For` client (for the failed sign-in limit and logs).
+   * Default: none (the connection's address counts).
+   */
+  trustProxy: string | undefined;
   /** `PAYLINKS_MAX_UPLOAD_MB`: the largest upload `paylinks serve` accepts, in megabytes (10^6 bytes). Default 100. */
   maxUploadMb: number;
 }
 
 /** Flags as the CLI parsed them, keyed like {@link Config}; undefined means "not given". */
-export type ConfigFlags = Partial<Record<Exclude<FieldName, 'apiSecret' | 'paywintEnv' | 'apiTokens' | 'maxUploadMb'>, string | number | undefined>>;
+export type ConfigFlags = Partial<Record<Exclude<FieldName, 'apiSecret' | 'paywintEnv' | 'apiTokens' | 'maxUploadMb' | 'trustProxy'>, string | number | undefined>>;
 
 export interface LoadConfigOptions {
   /** The environment to read. Default `process.env`. */
@@ -250,6 +262,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     httpHost: parsed.httpHost,
     httpPort: parsed.httpPort,
     apiTokens: parsed.apiTokens ?? [],
+    trustProxy: parsed.trustProxy,
     maxUploadMb: parsed.maxUploadMb,
   };
 }
