@@ -25,6 +25,7 @@ const STATUS_LABELS = {
 let current = null; // the batch on screen: {id, file}
 let stream = null; // AbortController of the progress stream
 let nextErrors = null; // `from` of the next page of row errors
+let lastRecent = 0; // when the recent batches were last loaded
 
 // ---- talking to the API ----
 
@@ -69,9 +70,11 @@ function show(...ids) {
 }
 
 function alertError(error) {
-  const line = error && error.code === 'FILE_MISSING_COLUMN' ? ' Name the columns in the first line of the file (for example "Invoice Number" and "Amount").' : '';
-  const where = error && typeof error.line === 'number' ? ` (line ${error.line})` : '';
-  $('alert').textContent = `${error.message}${where}${line}`;
+  // A file error reads "march.csv:5: what is wrong": say it in words.
+  let text = String(error.message).replace(/^(.+?):(\d+): /, '$1, line $2: ');
+  if (error.status === 422) text = `This file cannot be used. ${text}`;
+  if (error.code === 'FILE_MISSING_COLUMN') text += ' The first line of the file must name the columns (for example "Invoice Number" and "Amount").';
+  $('alert').textContent = text;
   $('alert').hidden = false;
   $('alert').focus();
 }
@@ -235,20 +238,25 @@ async function discard() {
 // ---- 4. live progress ----
 
 function renderProgress(batch) {
+  // Invalid and duplicate rows are settled at upload: progress counts the invoices being sent.
+  const sent = batch.counts.created + batch.counts.exists + batch.counts.conflict + batch.counts.failed;
   $('progress-file').textContent = batch.file;
-  $('progress-bar').max = Math.max(batch.rows, 1);
-  $('progress-bar').value = batch.done;
-  $('progress-text').textContent = `${count(batch.done)} of ${count(batch.rows)} rows done`;
+  $('progress-bar').max = Math.max(batch.valid, 1);
+  $('progress-bar').value = sent;
+  $('progress-text').textContent = `${count(sent)} of ${plural(batch.valid, 'invoice', 'invoices')} sent`;
   const parts = [];
-  if (batch.rate_per_second !== null) parts.push(`${batch.rate_per_second} rows per second`);
+  if (batch.rate_per_second !== null) parts.push(`${batch.rate_per_second} invoices per second`);
   if (batch.eta_seconds) parts.push(`about ${duration(batch.eta_seconds)} left`);
   const failed = batch.counts.failed + batch.counts.conflict;
   parts.push(failed === 0 ? 'no failures so far' : `${plural(failed, 'failure', 'failures')} so far`);
+  if (batch.rows > batch.valid) parts.push(`${plural(batch.rows - batch.valid, 'row', 'rows')} of the file not sent (invalid or duplicate)`);
   $('progress-detail').textContent = parts.join(' · ');
+  if (Date.now() - lastRecent > 2000) loadRecent();
 }
 
 async function watch(batch) {
   show('progress', 'recent');
+  lastRecent = 0;
   renderProgress(batch);
   $('progress-title').focus();
   if (stream) stream.abort();
@@ -302,7 +310,7 @@ function showFinished(batch) {
     const n = batch.counts[status];
     if (n === 0 && status !== 'created') continue;
     const div = document.createElement('div');
-    if (['invalid', 'duplicate', 'conflict', 'failed'].includes(status)) div.className = 'problem';
+    div.className = ['invalid', 'duplicate', 'conflict', 'failed'].includes(status) ? 'problem' : 'good';
     const dt = document.createElement('dt');
     dt.textContent = label;
     const dd = document.createElement('dd');
@@ -349,6 +357,7 @@ async function retry() {
 // ---- 6. recent batches ----
 
 async function loadRecent() {
+  lastRecent = Date.now();
   let batches;
   try {
     batches = await getJson('/api/batches?limit=20');
@@ -367,8 +376,8 @@ async function loadRecent() {
     cell(tr, `${count(b.done)} / ${count(b.rows)}`, 'num');
     cell(tr, count(b.counts.created + b.counts.exists), 'num');
     cell(tr, count(b.counts.invalid + b.counts.duplicate + b.counts.conflict + b.counts.failed), 'num');
-    cell(tr, formatTime(b.created_at));
-    const actions = cell(tr, '');
+    cell(tr, formatTime(b.created_at), 'when');
+    const actions = cell(tr, '', 'row-actions');
     const finished = ['completed', 'completed_with_errors', 'cancelled', 'failed'].includes(b.state);
     if (finished) {
       const button = document.createElement('button');
