@@ -42,6 +42,8 @@ export interface NewBatch {
   rows: number;
   /** Records that will be sent. */
   valid: number;
+  /** Sum of the valid records' amounts, in cents (null for batches stored before it was kept). */
+  validCents?: number | null;
 }
 
 export interface Batch extends NewBatch {
@@ -241,6 +243,7 @@ export class BatchStore {
         layout: JSON.stringify(batch.layout),
         rows: batch.rows,
         valid: batch.valid,
+        ...(batch.validCents === undefined || batch.validCents === null ? {} : { valid_cents: batch.validCents }),
         state: 'submitting',
         created_at: now,
         done: 0,
@@ -270,6 +273,7 @@ export class BatchStore {
       layout: JSON.parse(h.layout ?? '{}') as BatchLayout,
       rows: int('rows'),
       valid: int('valid'),
+      validCents: h.valid_cents === undefined ? null : Number(h.valid_cents),
       state: (h.state ?? 'failed') as BatchState,
       createdAt: h.created_at ?? '',
       submittedAt: str('submitted_at'),

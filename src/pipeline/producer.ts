@@ -110,6 +110,7 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
     layout: summary.layout,
     rows: summary.rows,
     valid: summary.valid,
+    validCents: summary.totalCents,
   });
   logger.debug({ batchId, rows: summary.rows, valid: summary.valid }, 'batch created');
 
@@ -131,11 +132,11 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
       const failed = replies?.find(([err]) => err !== null);
       if (failed) throw failed[0];
       const jobs = chunk.flatMap((r) => {
-        if (r.status !== 'valid') return [];
+        if (r.status !== 'valid' || options.hold) return [];
         const data: CreateLinkData = { batchId, row: r.index, line: r.line, invoiceNumber: r.invoiceNumber, amountCents: r.amountCents, description: r.description };
         return [{ name: CREATE_LINK_JOB, data, opts: { ...JOB_OPTIONS, jobId: rowJobId(batchId, r.index) } }];
       });
-      if (jobs.length > 0 && !options.hold) await queue.addBulk(jobs);
+      if (jobs.length > 0) await queue.addBulk(jobs);
       chunk = [];
     };
     for await (const record of input.records) {

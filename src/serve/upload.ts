@@ -61,7 +61,7 @@ export interface ReceivedFile {
 export function safeFileName(name: string | undefined): string {
   const base = path.basename((name ?? '').replace(/\\/g, '/')).replace(/[^\p{L}\p{N} ._()+-]/gu, '_').trim();
   const cut = base.length > 100 ? base.slice(base.length - 100) : base;
-  return cut === '' || cut.startsWith('.') ? `upload${cut}.csv`.replace('.csv.csv', '.csv') : cut;
+  return cut === '' || cut.startsWith('.') ? 'upload.csv' : cut;
 }
 
 function tooLarge(maxBytes: number): PaylinksError {

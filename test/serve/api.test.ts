@@ -120,7 +120,8 @@ describe('paylinks serve: the API over HTTP', () => {
       [9, 'INVALID_AMOUNT'],
       [10, 'MISSING_INVOICE_NUMBER'],
     ]);
-    const status = (await api.request(`/api/batches/${body.batch_id}`)).json as { hold_expires_at: string };
+    const status = (await api.request(`/api/batches/${body.batch_id}`)).json as { hold_expires_at: string; total_amount: string };
+    expect(status.total_amount).toBe(body.total_amount);
     expect(Date.parse(status.hold_expires_at) - Date.now()).toBeGreaterThan(23.9 * 3600_000);
 
     const early = await api.request(`/api/batches/${body.batch_id}/output.csv`);

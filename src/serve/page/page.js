@@ -155,7 +155,7 @@ async function upload(file) {
   try {
     const result = await getJson('/api/batches?hold=true', { method: 'POST', body: form });
     note('');
-    await openBatch(result.batch_id, result);
+    await openBatch(result.batch_id);
   } catch (error) {
     note('');
     alertError(error);
@@ -166,21 +166,21 @@ async function upload(file) {
   }
 }
 
-async function openBatch(id, uploaded) {
+async function openBatch(id) {
   const batch = await getJson(`/api/batches/${encodeURIComponent(id)}`);
   current = { id, file: batch.file };
-  if (batch.state === 'held') return showPreview(batch, uploaded);
+  if (batch.state === 'held') return showPreview(batch);
   if (['completed', 'completed_with_errors', 'cancelled', 'failed'].includes(batch.state)) return showFinished(batch);
   return watch(batch);
 }
 
-async function showPreview(batch, uploaded) {
+async function showPreview(batch) {
   show('preview', 'recent');
   $('preview-file').textContent = batch.file;
   $('preview-rows').textContent = count(batch.rows);
   $('preview-valid').textContent = count(batch.valid);
   $('preview-invalid').textContent = count(batch.rows - batch.valid);
-  const total = uploaded ? uploaded.total_amount : null;
+  const total = batch.total_amount;
   $('preview-total').textContent = total === null ? '—' : money(total);
   $('release').textContent = batch.valid === 0 ? 'No valid rows to send' : `Create ${plural(batch.valid, 'payment link', 'payment links')}${total === null ? '' : ` (total ${money(total)})`}`;
   $('release').disabled = batch.valid === 0;
@@ -372,8 +372,10 @@ async function loadRecent() {
   for (const b of batches) {
     const tr = document.createElement('tr');
     cell(tr, b.file, 'file');
-    cell(tr, STATE_LABELS[b.state] || b.state, `state state-${b.state}`);
-    cell(tr, `${count(b.done)} / ${count(b.rows)}`, 'num');
+    const sent = b.counts.created + b.counts.exists + b.counts.conflict + b.counts.failed;
+    const percent = ['queued', 'running'].includes(b.state) && b.valid > 0 ? ` (${Math.floor((100 * sent) / b.valid)}%)` : '';
+    cell(tr, `${STATE_LABELS[b.state] || b.state}${percent}`, `state state-${b.state}`);
+    cell(tr, count(b.rows), 'num');
     cell(tr, count(b.counts.created + b.counts.exists), 'num');
     cell(tr, count(b.counts.invalid + b.counts.duplicate + b.counts.conflict + b.counts.failed), 'num');
     cell(tr, formatTime(b.created_at), 'when');
