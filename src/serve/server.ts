@@ -27,6 +27,9 @@ import { pageRoutes } from './page.js';
 import { securityHeadersPlugin } from './security-headers.js';
 import { acceptRawFiles } from './upload.js';
 
+/** How long requests in flight (uploads) may take to finish once the server closes; then their connections are cut. */
+export const HTTP_SHUTDOWN_MS = 60_000;
+
 /** A plugin added to the server (a drop folder, notifications...): registered with the context, closed by its own `onClose`. */
 export type ServePlugin = FastifyPluginAsync<ServeContext>;
 
@@ -99,7 +102,14 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
       authenticate: bearerAuth(tokens, new SignInLimiter(options.signInLimit)),
     };
     const app = await buildApp(ctx, options.plugins ?? []);
-    cleanups.push(() => app.close());
+    cleanups.push(async () => {
+      const cut = setTimeout(() => app.server.closeAllConnections(), HTTP_SHUTDOWN_MS).unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
+    });
     await app.listen({ host: config.httpHost, port: config.httpPort });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
@@ -132,6 +142,16 @@ export async function buildApp(ctx: ServeContext, plugins: readonly ServePlugin[
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // While closing, a request still in flight ends its connection with its answer: a kept-alive
+  // connection would otherwise hold the process open until its keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) void reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killSpawned, runCliToEnd } from '../helpers/processes.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { API_KEY } from '../processes/support.js';
-import { Client, startServe } from './support.js';
+import { Client, invoicesCsv, startServe, TOKEN } from './support.js';
 
 let prefix: string;
 
@@ -58,5 +58,36 @@ describe('paylinks serve (spawned)', () => {
     serve.proc.signal('SIGTERM');
     expect((await serve.proc.exited).code).toBe(143);
     expect(serve.proc.stderr()).not.toContain(token);
+  });
+
+  it('SIGTERM during an upload: the upload finishes (201), then serve exits 143', async () => {
+    const serve = await startServe(env({ PAYLINKS_API_TOKENS: TOKEN }), ['--no-worker']);
+    const csv = invoicesCsv(2000, 1);
+    const half = csv.lastIndexOf('\n', csv.length / 2) + 1;
+    let sendRest: () => void = () => undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(csv.slice(0, half)));
+        sendRest = () => {
+          controller.enqueue(new TextEncoder().encode(csv.slice(half)));
+          controller.close();
+        };
+      },
+    });
+    const answer = fetch(`${serve.url}/api/batches?filename=slow.csv&hold=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/csv' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    await new Promise((r) => setTimeout(r, 500)); // the first half is in
+    serve.proc.signal('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(serve.proc.running()).toBe(true); // waiting for the upload in flight
+    sendRest();
+    const response = await Promise.race([answer, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer:\n${serve.proc.stderr()}`)), 15_000))]);
+    expect(response.status).toBe(201);
+    expect(await response.json()).toMatchObject({ state: 'held', rows: 2000, valid: 2000 });
+    expect((await serve.proc.exited).code).toBe(143);
   });
 });
