@@ -69,6 +69,13 @@ describe('the web page, in Chromium', () => {
     // 2. Pick the file: uploaded held, the preview with the errors by line.
     await expect.poll(() => page.getByText('Drop the file here, or').isVisible()).toBe(true);
     expect(await page.getByLabel('Choose a file…').getAttribute('type')).toBe('file'); // the label is the visible button
+    // Keyboard: the file input takes the focus, and its label shows the focus ring.
+    await page.locator('#file').focus();
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Tab');
+    // (Page functions as strings: the tests' TypeScript has no DOM types.)
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('file');
+    expect(await page.locator('label[for="file"]').evaluate('(el) => getComputedStyle(el).outlineStyle')).toBe('solid');
     expect(await page.getByRole('alert').isVisible()).toBe(false);
     await shot('02-upload');
     await page.locator('#file').setInputFiles(BAD_ROWS);
