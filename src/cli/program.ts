@@ -9,6 +9,7 @@ import { addCancelCommand } from './commands/cancel.js';
 import { addCollectCommand } from './commands/collect.js';
 import { addRetryCommand } from './commands/retry.js';
 import { addRunCommand } from './commands/run.js';
+import { addServeCommand } from './commands/serve.js';
 import { addSimulateCommand } from './commands/simulate.js';
 import { addStatusCommand } from './commands/status.js';
 import { addSubmitCommand } from './commands/submit.js';
@@ -23,7 +24,7 @@ export function buildProgram(setExit: SetExit): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addCollectCommand, addRetryCommand, addCancelCommand, addSimulateCommand]) {
+  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addCollectCommand, addRetryCommand, addCancelCommand, addServeCommand, addSimulateCommand]) {
     add(program, setExit);
   }
   return program;
