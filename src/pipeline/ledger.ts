@@ -36,6 +36,46 @@ const LedgerEntrySchema = z.object({
   createdAt: z.string(),
 });
 
+/*
+ * The stored form of a ledger entry: the value under its invoice number in
+ * the ledger hash. Everything in TypeScript that writes or reads entries goes
+ * through these three functions. One Lua script also reads an entry:
+ * FINISH_ROW in batch-store.ts takes the payment id and link of a second link
+ * from it; it must change with the encoding.
+ */
+
+/** A ledger entry as stored in Redis. */
+export function encodeLedgerEntry(entry: LedgerEntry): string {
+  return JSON.stringify(entry);
+}
+
+/** A ledger entry from its stored form. Throws on a value that is not one. */
+export function decodeLedgerEntry(raw: string): LedgerEntry {
+  return LedgerEntrySchema.parse(JSON.parse(raw));
+}
+
+/** An invoice number and its entry, as {@link scanLedger} yields them. */
+export interface LedgerRecord {
+  invoiceNumber: string;
+  entry: LedgerEntry;
+}
+
+/**
+ * Every entry of a ledger hash, a page at a time (HSCAN, about `count`
+ * entries a call): never the whole hash in memory. In no particular order;
+ * as HSCAN does, an entry may come twice when the hash grows during the scan.
+ */
+export async function* scanLedger(redis: RedisClient, ledgerKey: string, count = 1000): AsyncGenerator<LedgerRecord[]> {
+  let cursor = '0';
+  do {
+    const [next, flat] = await redis.hscan(ledgerKey, cursor, 'COUNT', count);
+    cursor = next;
+    const page: LedgerRecord[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) page.push({ invoiceNumber: flat[i]!, entry: decodeLedgerEntry(flat[i + 1]!) });
+    if (page.length > 0) yield page;
+  } while (cursor !== '0');
+}
+
 /** Who may call Paywint for an invoice, and what happened so far. */
 export interface Claim {
   /** The BullMQ job id holding the claim. */
@@ -266,7 +306,7 @@ export class Ledger {
     if (kind === 'other-account') return { kind, account: raw };
     if (kind === 'begun') return { kind: 'claimed', claim: ClaimSchema.parse(JSON.parse(raw)), attempt };
     if (kind === 'exists') {
-      const entry = LedgerEntrySchema.parse(JSON.parse(raw));
+      const entry = decodeLedgerEntry(raw);
       return sameInvoice(entry, amountCents, description) ? { kind: 'exists', entry } : { kind: 'conflict', entry };
     }
     const claim = ClaimSchema.parse(JSON.parse(raw));
