@@ -84,7 +84,8 @@ const Envelope = z.object({
   message: z.string().nullish().catch(undefined),
   data: z.unknown().optional(),
 });
-const CreatedLinkData = z.object({
+/** The payment id and link of a created link, as Paywint must send them (also the rules for links imported into the ledger). */
+export const CreatedLinkData = z.object({
   payment_id: z.guid(),
   payment_link: z.url({ protocol: /^https$/ }).refine((link) => link.startsWith('https://'), 'Invalid URL: expected https://...'),
 });
