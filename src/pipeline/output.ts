@@ -75,6 +75,8 @@ export class CsvFileWriter {
     this.stream.write('\uFEFF');
     this.stringifier = stringify({ record_delimiter: '\r\n', quoted_match: /^\s|\s$/ });
     this.stringifier.pipe(this.stream, { end: this.tmpFile !== undefined });
+    // A stream that fails (a full disk, a closed pipe: `| head`) fails the next write, not the process.
+    this.stream.on('error', (error) => this.stringifier.destroy(error));
     this.stringifier.write(headers.map(neutraliseCell));
   }
 
@@ -85,6 +87,7 @@ export class CsvFileWriter {
 
   /** Writes one record, each cell neutralised. Waits when the disk is slower than the caller, so memory stays bounded. */
   async write(cells: readonly string[]): Promise<void> {
+    if (this.stringifier.errored) throw this.stringifier.errored;
     this.rows += 1;
     if (!this.stringifier.write(cells.map(neutraliseCell))) await once(this.stringifier, 'drain');
   }
