@@ -15,6 +15,7 @@
  *
  * Usage: `node dist/bench/realistic-bench.js [--rows 20000]`
  */
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../src/core/logger.js';
@@ -37,6 +38,10 @@ export interface RealisticResult {
   maxInAnySecond: number;
   /** Links the simulator made (one per row). */
   links: number;
+  /** The machine's 1-minute load average at the end (2 cores: above 2, processes wait for a core, paylinks' timers with them). */
+  loadAverage: number;
+  /** CPU time of this process during the run (validate, submit, worker, collect; the simulator runs apart), in ms per row. */
+  cpuMsPerRow: number;
   /** Peak RSS of this process during the run (the whole run is in it), sampled every 100 ms, in MB. */
   peakRssMb: number;
 }
@@ -55,11 +60,13 @@ export async function runRealisticBench(options: { rows?: number } = {}): Promis
     const config = configFor(sim, redis, 'bench-realistic', { PAYLINKS_RATE_LIMIT: String(ratePerSecond), PAYLINKS_CONCURRENCY: String(concurrency) });
     let peakRss = process.memoryUsage.rss();
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
+    const cpuBefore = process.cpuUsage();
     const startedAtMs = Date.now();
     const started = performance.now();
     const result = await runFile({ file, output: path.join(dir, 'realistic.out.csv'), config, logger: silentLogger() }).finally(() => clearInterval(sampler));
     const wallSeconds = (performance.now() - started) / 1000;
     const endedAtMs = Date.now();
+    const cpu = process.cpuUsage(cpuBefore);
     if (result.batch.counts.created !== rows) throw new Error(`realistic run created ${result.batch.counts.created} of ${rows}`);
     const stats = await sim.stats();
     const times = stats.requestTimesMs.slice().sort((a, b) => a - b);
@@ -74,6 +81,8 @@ export async function runRealisticBench(options: { rows?: number } = {}): Promis
       phases: { beforeFirstSeconds: (times[0]! - startedAtMs) / 1000, requestsSeconds: (times.at(-1)! - times[0]!) / 1000, afterLastSeconds: (endedAtMs - times.at(-1)!) / 1000 },
       maxInAnySecond: maxInWindow(times),
       links: stats.created,
+      loadAverage: loadavg()[0]!,
+      cpuMsPerRow: (cpu.user + cpu.system) / 1000 / rows,
       peakRssMb: peakRss / 1024 / 1024,
     };
   });
@@ -85,7 +94,8 @@ export function formatRealisticBench(r: RealisticResult): string {
     `realistic (${r.rows} rows, ${r.latencyMs} ± ${r.jitterMs} ms latency, rate limit ${r.ratePerSecond}/s, concurrency ${r.concurrency}): ` +
     `wall ${r.wallSeconds.toFixed(1)} s vs rows ÷ rate ${r.idealSeconds.toFixed(1)} s: ${over >= 0 ? '+' : ''}${over.toFixed(1)}% (goal ≤ +3%); ` +
     `first request after ${r.phases.beforeFirstSeconds.toFixed(1)} s, requests over ${r.phases.requestsSeconds.toFixed(1)} s, output ${r.phases.afterLastSeconds.toFixed(1)} s after the last; ` +
-    `busiest second ${r.maxInAnySecond} requests, ${r.links} links for ${r.rows} rows, peak RSS ${r.peakRssMb.toFixed(0)} MB`
+    `busiest second ${r.maxInAnySecond} requests, ${r.links} links for ${r.rows} rows, peak RSS ${r.peakRssMb.toFixed(0)} MB, ` +
+    `CPU ${r.cpuMsPerRow.toFixed(2)} ms per row; load average ${r.loadAverage.toFixed(1)} on ${cpus().length} cores`
   );
 }
 

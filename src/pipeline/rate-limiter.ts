@@ -5,9 +5,8 @@
  * BullMQ's own limiter counts job starts; paylinks must count HTTP requests
  * (retries inside a job included), so every request first reserves a slot
  * here. It is a GCRA on Redis's clock: requests are spaced at `1 / rate`,
- * with a burst of `rate / 20` (at least 1) allowed, and a request up to
- * 10 ms late for its slot still sent (within the burst), so no one-second
- * window holds more than `rate × 1.06` requests plus one, whatever the number of
+ * with a burst of `rate / 20` (at least 1) allowed, so no one-second window
+ * holds more than `rate × 1.05` requests plus one, whatever the number of
  * workers, and at high rates jobs in flight do not queue behind each other
  * for tenths of a millisecond. A 429 moves the whole schedule past its
  * `Retry-After`.
