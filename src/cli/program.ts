@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { fail, type SetExit } from './action.js';
 import { addCancelCommand } from './commands/cancel.js';
 import { addCollectCommand } from './commands/collect.js';
+import { addLedgerCommand } from './commands/ledger.js';
 import { addRetryCommand } from './commands/retry.js';
 import { addRunCommand } from './commands/run.js';
 import { addServeCommand } from './commands/serve.js';
