@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { Keys } from '../../src/pipeline/keys.js';
 import { exportLedger, formatImportReport, importLedger, parseIsoInstant } from '../../src/pipeline/ledger-records.js';
 import { runFile } from '../../src/pipeline/run.js';
-import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/simulator.js';
+import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
