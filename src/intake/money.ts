@@ -134,3 +134,25 @@ export function plainAmountCents(text: string): number {
   }
   return cents > 0 && cents <= MAX_AMOUNT_CENTS ? cents : -1;
 }
+
+/**
+ * A number as the shortest decimal string that reads back as the same double
+ * (JavaScript's own rule), written out in full, never in exponent form:
+ * `89.99` (never `89.98999999999999`), `123`, `0.0000001`, `1e+21` → `1000000000000000000000`.
+ */
+export function numberToDecimal(value: number): string {
+  const text = String(value);
+  const e = text.indexOf('e');
+  if (e === -1) return text;
+  const negative = text.startsWith('-');
+  const mantissa = text.slice(negative ? 1 : 0, e);
+  const exponent = Number(text.slice(e + 1));
+  const dot = mantissa.indexOf('.');
+  const digits = mantissa.replace('.', '');
+  const point = (dot === -1 ? mantissa.length : dot) + exponent;
+  let out: string;
+  if (point <= 0) out = `0.${'0'.repeat(-point)}${digits}`;
+  else if (point >= digits.length) out = digits + '0'.repeat(point - digits.length);
+  else out = `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return negative ? `-${out}` : out;
+}
