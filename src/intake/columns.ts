@@ -8,6 +8,7 @@
  * and `amount_due`.
  */
 import { InvalidArgumentError } from 'commander';
+import type { DecimalMark } from './money.js';
 import type { FileEncoding } from './decode.js';
 
 /** Columns named explicitly (`--columns invoice=...,amount=...,description=...`), by header name. */
@@ -71,6 +72,17 @@ export interface ColumnLayout {
    * to `windows-1252` while `records` is read (ASCII reads the same in both).
    */
   encoding: FileEncoding;
+  /** `workbook` for an Excel workbook (.xlsx, .xlsm); `csv` (the default) for text. */
+  format?: 'csv' | 'workbook';
+  /** The worksheet read, for a workbook. */
+  sheet?: string | null;
+  /** The line (a workbook's row number) of the header: 1 unless title lines or blank lines precede it. */
+  headerLine?: number;
+  /**
+   * The file's decimal mark: as stated (`--decimal`), or as its amounts show
+   * it, once `records` has been read (null while no amount has told).
+   */
+  decimal?: DecimalMark | null;
 }
 
 export type ColumnResolution =

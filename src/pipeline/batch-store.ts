@@ -7,6 +7,7 @@
  * `completed` | `completed_with_errors`; or `cancelled`, or `failed` (the
  * batch was stopped, e.g. Paywint refused the credentials).
  */
+import type { DecimalMark } from '../intake/money.js';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ChainableCommander } from 'ioredis';
@@ -28,6 +29,11 @@ export interface BatchLayout {
   description: number | null;
   delimiter: string;
   encoding: string;
+  format?: 'csv' | 'workbook';
+  sheet?: string | null;
+  headerLine?: number;
+  /** The file's decimal mark, as stated or decided while it was checked. */
+  decimal?: DecimalMark | null;
 }
 
 export interface NewBatch {

@@ -31,7 +31,10 @@ export async function retryFailedRows(store: BatchStore, queue: Queue, batchId: 
     for (let i = 0; i < count; i += 1) {
       if (results[i]?.status !== 'failed') continue;
       const row = start + i;
-      const record = checkRecord({ line: rows[i]!.line, cells: rows[i]!.cells }, row, { ...batch.layout, encoding: 'utf-8' }, new Map());
+      const layout = { ...batch.layout, encoding: 'utf-8' as const };
+      let record = checkRecord({ line: rows[i]!.line, cells: rows[i]!.cells }, row, layout);
+      // A workbook's number cells are stored as plain decimals (89.99), whatever its text amounts decided.
+      if (record.status !== 'valid' && layout.format === 'workbook') record = checkRecord({ line: rows[i]!.line, cells: rows[i]!.cells }, row, { ...layout, decimal: 'point' });
       if (record.status !== 'valid') continue; // cannot happen for a row that was sent; never guess
       // A job BullMQ gave up on is kept under the row's id: make room for the new one. A job that cannot be
       // removed is still active (it has just recorded the row): the row is left as it is, for a later retry.

@@ -47,6 +47,10 @@ describe('openInvoiceFile: the clean sample', () => {
       description: 4,
       delimiter: ',',
       encoding: 'utf-8',
+      format: 'csv',
+      sheet: null,
+      headerLine: 1,
+      decimal: 'point',
     });
     expect(records).toHaveLength(25);
     expect(records.every((r) => r.status === 'valid')).toBe(true);
@@ -99,6 +103,10 @@ describe('openInvoiceFile: files as Excel and accounting tools save them', () =>
       description: 3,
       delimiter: '\t',
       encoding: 'utf-16le',
+      format: 'csv',
+      sheet: null,
+      headerLine: 1,
+      decimal: 'point',
     });
     expect(records.map((r) => (r.status === 'valid' ? [r.line, r.invoiceNumber, r.amountCents, r.description, r.cells[1]] : r.code))).toEqual([
       [2, 'UK-001', 120000, 'Zürich office – Q1 review', 'Smith & Sons'],
@@ -129,6 +137,10 @@ describe('openInvoiceFile: files as Excel and accounting tools save them', () =>
       description: 3,
       delimiter: ',',
       encoding: 'utf-8',
+      format: 'csv',
+      sheet: null,
+      headerLine: 1,
+      decimal: 'point',
     });
     expect(summary(records)).toEqual([
       [2, 'A-100', 'valid', 25000],
@@ -238,7 +250,7 @@ describe('openInvoiceFile: row checks', () => {
       [23, '', 'invalid', 'MISSING_INVOICE_NUMBER'],
       [24, 'INV-014', 'invalid', 'INVALID_AMOUNT'],
       [25, 'INV-015', 'invalid', 'MISSING_AMOUNT'],
-      [26, 'INV-016', 'valid', 1500],
+      [26, 'INV-016', 'invalid', 'TOO_MANY_FIELDS'],
       [27, 'INV-017', 'invalid', 'INVALID_AMOUNT'],
     ]);
   });
@@ -265,7 +277,7 @@ describe('openInvoiceFile: row checks', () => {
     expect(emoji.status === 'valid' && [...(emoji.description ?? '')].length).toBe(255);
   });
 
-  it('pads short rows to the header width and keeps extra cells', async () => {
+  it('pads short rows to the header width; keeps the extra cells of a row with too many values', async () => {
     const { records } = await readAll(fixture('bad-rows.csv'));
     expect(records.find((r) => r.line === 25)!.cells).toEqual(['INV-015', 'Acme', '', '']);
     expect(records.find((r) => r.line === 26)!.cells).toEqual(['INV-016', 'Acme', '15.00', 'Extra cells', 'kept', 'here']);
