@@ -225,6 +225,13 @@ export function parseDelimiterFlag(value: string): string {
   return delimiter;
 }
 
+/** `--decimal`: `point` or `comma` (also `.` and `,`). */
+export function parseDecimalFlag(value: string): DecimalMark {
+  const mark = { point: 'point', '.': 'point', dot: 'point', comma: 'comma', ',': 'comma' }[value.trim().toLowerCase()];
+  if (mark === undefined) throw new InvalidArgumentError(`expected point or comma, got ${JSON.stringify(value)}`);
+  return mark as DecimalMark;
+}
+
 /**
  * `--columns invoice=<header>,amount=<header>,description=<header>`: any of
  * the three, in any order. Header names are matched like the aliases (case,

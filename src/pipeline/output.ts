@@ -46,12 +46,24 @@ export interface OutputWriterOptions {
   headers: string[];
 }
 
+/** Where the output rows go: the CSV ({@link OutputWriter}) or a workbook (workbook-output.ts). */
+export interface RowWriter {
+  readonly file: string;
+  readonly rowCount: number;
+  /** Writes one row: the input cells, then the result. */
+  write(cells: readonly string[], result: RowResult): Promise<void>;
+  /** Finishes the file and moves it into place. */
+  close(): Promise<void>;
+  /** Abandons the output: nothing is left at `file` or beside it. */
+  abort(): Promise<void>;
+}
+
 /**
  * Writes the output CSV to `file` through a temporary file renamed into place
  * on {@link OutputWriter.close}, so a crash never leaves a half-written output
  * that looks complete.
  */
-export class OutputWriter {
+export class OutputWriter implements RowWriter {
   private readonly stringifier: Stringifier;
   private readonly stream: WriteStream;
   private readonly tmpFile: string;
