@@ -94,7 +94,7 @@ export type ColumnResolution =
  * by the names in `overrides` where given, else by {@link COLUMN_ALIASES}.
  * Every other column is left alone (it is carried through to the output).
  */
-export function resolveColumns(headers: readonly string[], overrides: ColumnOverrides = {}): ColumnResolution {
+export function resolveColumns(headers: readonly string[], overrides: ColumnOverrides = {}, workbook = false): ColumnResolution {
   const normalised = headers.map(normaliseHeader);
   const found: Partial<Record<ColumnRole, number | null>> = {};
 
@@ -122,7 +122,7 @@ export function resolveColumns(headers: readonly string[], overrides: ColumnOver
       const keys = new Set(COLUMN_ALIASES[role].map(normaliseHeader));
       matches = indexesOf(normalised, (h) => keys.has(h));
       if (matches.length === 0) {
-        const hint = headers.length === 1 ? ' There is only one column: is the delimiter right? Name it with --delimiter.' : '';
+        const hint = headers.length === 1 && !workbook ? ' There is only one column: is the delimiter right? Name it with --delimiter.' : '';
         return {
           ok: false,
           code: 'FILE_MISSING_COLUMN',

@@ -131,13 +131,21 @@ async function openWorkbookFile(file: string, options: IntakeOptions): Promise<I
   const workbook = await Workbook.open(file);
   let sheet: SheetInfo;
   let top: RawRecord[];
+  let header: ReturnType<typeof findHeader>;
   try {
     sheet = workbook.pickSheet(options.sheet);
     top = await readTop(sheetSource(workbook, sheet, () => undefined));
+    header = findHeader(file, top, options.columns, sheet.name);
+  } catch (error) {
+    if (!(error instanceof InputFileError) || workbook.sheets.length < 2 || (error.code !== 'FILE_MISSING_COLUMN' && error.code !== 'FILE_EMPTY')) throw error;
+    const sheets = workbook.sheets.map((s) => `${s.number} ${JSON.stringify(s.name)}${s.state === 'visible' ? '' : ' (hidden)'}`).join(', ');
+    const prefix = error.line === undefined ? `${file}: ` : `${file}:${error.line}: `;
+    const message = `${error.message.slice(prefix.length)} This is sheet ${JSON.stringify(sheet!.name)}; the workbook has ${workbook.sheets.length} sheets: ${sheets}. Pick one with --sheet NAME or --sheet NUMBER`;
+    throw new InputFileError(error.code, file, message, error.line);
   } finally {
     workbook.close();
   }
-  const layout: ColumnLayout = { ...findHeader(file, top, options.columns, sheet.name), delimiter: ',', encoding: 'utf-8', format: 'workbook', sheet: sheet.name, decimal: options.decimal ?? null };
+  const layout: ColumnLayout = { ...header, delimiter: ',', encoding: 'utf-8', format: 'workbook', sheet: sheet.name, decimal: options.decimal ?? null };
   let digest: string | undefined;
   async function* records(): AsyncGenerator<IntakeRecord> {
     const reading = await Workbook.open(file);
@@ -205,7 +213,7 @@ function findHeader(file: string, top: RawRecord[], overrides: ColumnOverrides |
   let firstProblem: InputFileError | undefined;
   for (const record of top) {
     const headers = headerCells(record.cells);
-    const found = resolveColumns(headers, overrides);
+    const found = resolveColumns(headers, overrides, sheet !== undefined);
     if (found.ok) return { headers, invoice: found.invoice, amount: found.amount, description: found.description, headerLine: record.line };
     firstProblem ??= new InputFileError(found.code, file, found.message, record.line);
   }

@@ -123,7 +123,10 @@ export function readAmount(raw: string, mark: DecimalMark | undefined, because =
   if (match === null) return { ok: false, code: 'INVALID_AMOUNT', message: `"${parts.raw}" is not an amount` };
   const whole = use === 'point' ? match[1]!.replace(/,/g, '') : match[1]!.replace(/\./g, '');
   const result = toCents(parts, whole, match[2] ?? '');
-  return result.ok ? { ok: true, cents: result.cents, mark: shows } : result;
+  if (result.ok) return { ok: true, cents: result.cents, mark: shows };
+  // An amount that reads two ways: say which way it was read, and why.
+  if (!plain && shows === null) return { ...result, message: `${result.message}, read with this file's decimal ${use}${because}` };
+  return result;
 }
 
 /** `1,234` → `["1234", "1.234"]`: how an ambiguous amount reads with a point and with a comma. */

@@ -29,8 +29,12 @@ export const MAX_INVOICE_NUMBER_LENGTH = 20;
 /** Paywint's limit on `description`, in characters. */
 export const MAX_DESCRIPTION_LENGTH = 255;
 
-/** What a totals line puts where the invoice number belongs: `Total`, `Subtotal:`, `GRAND TOTAL`, `Totals`, `Sum`. */
-const SUMMARY_LABEL = /^(?:sub[\s-]?total|grand[\s-]?total|totals?|sum)\s*:?$/i;
+/**
+ * What a totals line puts where the invoice number belongs: `Total`,
+ * `Subtotal:`, `GRAND TOTAL`, `Totals`, `Sum`, also followed by words
+ * (`Total due`, `Total: March`), but not joined to more (`TOTAL-7` is an invoice number).
+ */
+const SUMMARY_LABEL = /^(?:sub[\s-]?total|grand[\s-]?total|totals?|sum)(?:\s*:|\s|$)/i;
 /** A spreadsheet's error value, as a CSV export writes it: Excel's `#N/A`, `#REF!`, `#DIV/0!`…, LibreOffice's `Err:502`. */
 const ERROR_VALUE = /^(?:#(?:N\/A|REF!|DIV\/0!|VALUE!|NAME\?|NUM!|NULL!|SPILL!|CALC!|FIELD!|BLOCKED!|CONNECT!|UNKNOWN!|GETTING_DATA)|Err:\d{3})$/i;
 /** A number as a spreadsheet displays it in scientific format: `1.23E+11`, `4,5E+03`. */
@@ -187,6 +191,8 @@ export class RowChecker {
         break;
       }
       default: {
+        const split = this.#splitAmount(cells, raw.sheet !== undefined);
+        if (split !== undefined) return problem(index, line, cells, invoiceNumber, 'INVALID_AMOUNT', split);
         if (this.#mark !== 'comma') amountCents = plainAmountCents(amountText);
         if (amountCents !== -1) {
           if (this.#mark === undefined && amountText.includes('.')) this.#decide('point', line, amountText);
@@ -218,6 +224,24 @@ export class RowChecker {
       }
     }
     return { index, line, cells, status: 'valid', invoiceNumber, amountCents, description };
+  }
+
+  /**
+   * `B-1,1,234.56` under `invoice_number,amount,description`: as many values
+   * as columns, but the amount is `1` and the description `234.56`. An
+   * unquoted thousands separator split the amount; a description that is
+   * only a number's last digits gives it away.
+   */
+  #splitAmount(cells: string[], workbook: boolean): string | undefined {
+    const { amount, description, delimiter } = this.#layout;
+    if (workbook || delimiter !== ',' || description !== amount + 1) return undefined;
+    const head = cells[amount]!.trim();
+    const tail = cells[description]!.trim();
+    if (!/^\$?\d{1,3}$/.test(head) || !/^\d{3}(?:,\d{3})*(?:\.\d{1,2})?$/.test(tail)) return undefined;
+    return (
+      `the amount "${head}" is followed by "${tail}" as the description: this looks like ${head},${tail} split by an unquoted comma (a thousands separator). ` +
+      `Put the amount in quotes ("${head},${tail}") or write it without the separator`
+    );
   }
 
   #decide(mark: DecimalMark, line: number, text: string): void {
