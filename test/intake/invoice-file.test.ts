@@ -263,7 +263,7 @@ describe('openInvoiceFile: row checks', () => {
     };
     expect(message(3)).toBe('the invoice number is empty');
     expect(message(5)).toBe('the invoice number is 21 characters long; Paywint accepts at most 20');
-    expect(message(12)).toBe('"12.345" has more than two decimals');
+    expect(message(12)).toBe('"12.345" has more than two decimals, read with this file\'s decimal point (as line 2 shows: "100.00")');
     expect(message(16)).toBe('the description is 256 characters long; Paywint accepts at most 255');
     expect(message(19)).toBe('the same invoice number is already on line 2; this row will not be sent');
     expect(message(20)).toBe('the same invoice number is already on line 14; this row will not be sent');
