@@ -8,10 +8,11 @@
  *   more values than columns (`TOO_MANY_FIELDS`), the invoice number
  *   (error value, missing, scientific notation, too long, duplicate) → the
  *   amount → the description.
- * - Cells: every cell of the record as read (not trimmed). A record shorter
- *   than the header is padded with `''`; empty cells beyond the header's
- *   width are dropped; non-empty ones make the row `TOO_MANY_FIELDS` and are
- *   kept, so the output shows them.
+ * - Cells: every cell of the record as read (not trimmed), one per column: a
+ *   record shorter than the header is padded with `''`; cells beyond the
+ *   header's width are dropped (non-empty ones make the row
+ *   `TOO_MANY_FIELDS`, whose message quotes them), so the output's result
+ *   columns line up.
  * - Decimal marks are decided per file ({@link RowChecker}): the first amount
  *   that can only be read one way (`12,50`, `1,234.56`) decides, unless
  *   `--decimal` said it. An amount that reads both ways (`1,234`) waits for
@@ -131,7 +132,12 @@ export class RowChecker {
     if (sheet?.hidden === true) {
       return problem(index, line, cells, invoiceNumber, 'ROW_HIDDEN', 'this row is hidden in the sheet (by hand or by a filter), so it is not sent. Unhide it to send it, or delete it');
     }
-    if (extra !== -1) return problem(index, line, cells, invoiceNumber, 'TOO_MANY_FIELDS', this.#tooManyFields(cells, extra, sheet !== undefined));
+    if (extra !== -1) {
+      const message = this.#tooManyFields(cells, extra, sheet !== undefined);
+      // The output keeps one cell per column; the message carries what lies beyond.
+      cells.length = width;
+      return problem(index, line, cells, invoiceNumber, 'TOO_MANY_FIELDS', message);
+    }
     if (invoiceBroken) return problem(index, line, cells, invoiceNumber, 'CELL_ERROR', cellErrorMessage(raw, layout.invoice, 'invoice number'));
     if (invoiceNumber === '') return problem(index, line, cells, invoiceNumber, 'MISSING_INVOICE_NUMBER', 'the invoice number is empty');
     if (invoiceKind === CellKind.text && SCIENTIFIC.test(invoiceNumber)) {
@@ -256,6 +262,7 @@ export class RowChecker {
     }
     let values = cells.length;
     while (values > width && cells[values - 1]!.trim() === '') values--;
+    const beyond = cells.slice(width, values).map((c) => JSON.stringify(c.trim())).join(', ');
     const delimiter = this.#layout.delimiter;
     const name = delimiter === ',' ? 'comma' : delimiter === ';' ? 'semicolon' : delimiter === '\t' ? 'tab' : `"${delimiter}"`;
     const cause =
@@ -264,7 +271,7 @@ export class RowChecker {
         : `a value holds an unquoted ${name}`;
     return (
       `this row has ${values} values but the header has ${width} columns, so its values cannot be matched to their columns. ` +
-      `Most likely ${cause}. Put that value in quotes ("…"), or save the file again from the spreadsheet program`
+      `Most likely ${cause}. Put that value in quotes ("…"), or save the file again from the spreadsheet program. Beyond the header: ${beyond}`
     );
   }
 }

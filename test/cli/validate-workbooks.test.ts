@@ -217,7 +217,7 @@ describe('validate: traps of hand-made and scripted exports', () => {
     ]);
     expect(messageOn(report, 2)).toBe(
       'this row has 4 values but the header has 3 columns, so its values cannot be matched to their columns. Most likely a value holds an unquoted comma: ' +
-        'a thousands separator (1,234.56) or a comma in a text. Put that value in quotes ("…"), or save the file again from the spreadsheet program',
+        'a thousands separator (1,234.56) or a comma in a text. Put that value in quotes ("…"), or save the file again from the spreadsheet program. Beyond the header: "Consulting"',
     );
     expect(messageOn(report, 6)).toContain('this looks like 1,234.56 split by an unquoted comma');
     expect(report).toMatchObject({ valid: 2, total_amount: '111.50' });

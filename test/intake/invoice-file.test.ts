@@ -277,10 +277,12 @@ describe('openInvoiceFile: row checks', () => {
     expect(emoji.status === 'valid' && [...(emoji.description ?? '')].length).toBe(255);
   });
 
-  it('pads short rows to the header width; keeps the extra cells of a row with too many values', async () => {
+  it('pads short rows to the header width; cuts a row with too many values to it, quoting the rest in the message', async () => {
     const { records } = await readAll(fixture('bad-rows.csv'));
     expect(records.find((r) => r.line === 25)!.cells).toEqual(['INV-015', 'Acme', '', '']);
-    expect(records.find((r) => r.line === 26)!.cells).toEqual(['INV-016', 'Acme', '15.00', 'Extra cells', 'kept', 'here']);
+    const extra = records.find((r) => r.line === 26)!;
+    expect(extra.cells).toEqual(['INV-016', 'Acme', '15.00', 'Extra cells']);
+    expect(extra.status !== 'valid' && extra.message).toContain('Beyond the header: "kept", "here"');
   });
 
   it('keeps cells as decoded (untrimmed) and trims the values it checks', async () => {
