@@ -131,6 +131,7 @@ async function openWorkbookFile(file: string, options: IntakeOptions): Promise<I
   const workbook = await Workbook.open(file);
   let sheet: SheetInfo;
   let top: RawRecord[];
+  const parts = workbook.parts;
   let header: ReturnType<typeof findHeader>;
   try {
     sheet = workbook.pickSheet(options.sheet);
@@ -148,7 +149,7 @@ async function openWorkbookFile(file: string, options: IntakeOptions): Promise<I
   const layout: ColumnLayout = { ...header, delimiter: ',', encoding: 'utf-8', format: 'workbook', sheet: sheet.name, decimal: options.decimal ?? null };
   let digest: string | undefined;
   async function* records(): AsyncGenerator<IntakeRecord> {
-    const reading = await Workbook.open(file);
+    const reading = await Workbook.open(file, parts);
     const picked = reading.pickSheet(sheet.name);
     yield* checkedRecords(file, sheetSource(reading, picked, () => reading.close()), layout, options.decimal);
     digest = await hashFile(file);

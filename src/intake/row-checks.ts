@@ -179,6 +179,8 @@ export class RowChecker {
         return problem(index, line, cells, invoiceNumber, 'INVALID_AMOUNT', `the amount cell holds ${amountKind === CellKind.date ? 'a date' : 'a true/false value'} (${amountText}), not an amount`);
       case CellKind.number: {
         // The exact value the cell holds, whatever the format shows.
+        amountCents = plainAmountCents(amountText);
+        if (amountCents !== -1) break;
         const amount = readAmount(amountText, 'point');
         if (!amount.ok) {
           if (amount.code !== 'AMOUNT_TOO_PRECISE') return problem(index, line, cells, invoiceNumber, amount.code, amount.message);

@@ -6,7 +6,7 @@
  * sheet list, the shared strings, the number formats), then stream the one
  * worksheet asked for, row by row, through a SAX parser: a 1,000,000-row sheet
  * is never held whole. Only the shared-string table is held (a cell refers to
- * it by index), as plain strings.
+ * it by index), packed into a few large strings ({@link StringTable}).
  *
  * Built on yauzl (zip) and saxes (XML, the parser exceljs uses) rather than
  * exceljs's WorkbookReader: on the same 1,000,000-row workbook exceljs read
@@ -89,7 +89,7 @@ export class Workbook {
   readonly sheets: SheetInfo[];
   readonly #zip: ZipFile;
   readonly #entries: Map<string, Entry>;
-  readonly #strings: string[];
+  readonly #strings: StringTable;
   /** Per cell style (`s`): 0 plain, 1 date, 2 date with time; and the decimals shown. */
   readonly #styleDate: Uint8Array;
   readonly #styleDecimals: Int8Array;
@@ -106,12 +106,18 @@ export class Workbook {
     this.#date1904 = parts.date1904;
   }
 
+  /** The parsed sheet list, shared strings and formats: pass them to {@link open} to read the same file again without parsing them again. */
+  get parts(): WorkbookParts {
+    return { sheets: this.sheets, strings: this.#strings, styleDate: this.#styleDate, styleDecimals: this.#styleDecimals, date1904: this.#date1904 };
+  }
+
   /**
    * Opens `file` as a workbook. Throws {@link InputFileError}
    * (`FILE_UNDECODABLE`) when it is a zip but not an Excel workbook, or a
-   * damaged one.
+   * damaged one. `parts`: those of an earlier open of the same file (the
+   * shared strings of a large sheet take a second or two to read).
    */
-  static async open(file: string): Promise<Workbook> {
+  static async open(file: string, parts?: WorkbookParts): Promise<Workbook> {
     let zip: ZipFile;
     try {
       zip = await new Promise<ZipFile>((resolve, reject) => {
@@ -128,8 +134,7 @@ export class Workbook {
           : 'a zip file, but not an Excel workbook (it holds no xl/workbook.xml). Save the sheet as an Excel workbook (.xlsx) or as CSV';
         throw new InputFileError('FILE_UNDECODABLE', file, `this is ${what}`);
       }
-      const parts = await readParts(file, zip, entries);
-      return new Workbook(file, zip, entries, parts);
+      return new Workbook(file, zip, entries, parts ?? (await readParts(file, zip, entries)));
     } catch (error) {
       zip.close();
       if (error instanceof InputFileError) throw error;
@@ -189,9 +194,9 @@ export class Workbook {
   }
 }
 
-interface WorkbookParts {
+export interface WorkbookParts {
   sheets: SheetInfo[];
-  strings: string[];
+  strings: StringTable;
   styleDate: Uint8Array;
   styleDecimals: Int8Array;
   date1904: boolean;
@@ -276,29 +281,15 @@ function findPart(entries: Map<string, Entry>, rels: Map<string, string>, kind: 
 }
 
 /** The shared strings: each `<si>`'s text runs joined (phonetic runs, `<rPh>`, left out). */
-async function readSharedStrings(zip: ZipFile, entry: Entry | undefined): Promise<string[]> {
-  const strings: string[] = [];
-  let current: string | null = null;
-  let inText = false;
-  let phonetic = 0;
-  await parsePart(zip, entry, {
-    open: (name) => {
-      if (name === 'si') current = '';
-      else if (name === 'rPh') phonetic++;
-      else if (name === 't' && phonetic === 0) inText = true;
-    },
-    close: (name) => {
-      if (name === 'si') {
-        strings.push(unescapeOoxml(current ?? ''));
-        current = null;
-      } else if (name === 'rPh') phonetic--;
-      else if (name === 't') inText = false;
-    },
-    text: (text) => {
-      if (inText && current !== null) current += text;
-    },
-  });
-  return strings;
+async function readSharedStrings(zip: ZipFile, entry: Entry | undefined): Promise<StringTable> {
+  if (entry === undefined) return new StringTable();
+  const reader = new SharedStringsReader();
+  const stream = await openEntry(zip, entry);
+  stream.setEncoding('utf8');
+  for await (const chunk of stream as AsyncIterable<string>) reader.write(chunk);
+  reader.end();
+  reader.strings.finish();
+  return reader.strings;
 }
 
 /** Built-in number formats: which are dates, and the decimals of the others (ECMA-376 §18.8.30). */
@@ -370,43 +361,25 @@ const NO_FORMULAS = undefined;
 
 
 /**
- * A scanner over one worksheet's XML that collects its rows; {@link take}
- * hands over the rows parsed so far.
+ * A scanner over the XML of a workbook part: calls {@link open} and
+ * {@link close} for the tags {@link tagOf} knows, and {@link text} for the
+ * text while {@link wantsText}.
  *
  * Not a general XML parser: a worksheet is millions of small, regular tags,
  * and a SAX parser that builds an attribute object for each one read only
- * about 55,000 rows/s here. This reads the tags a row is made of (`row`, `c`,
- * `v`, `f`, `is`/`t`), with their attributes in either quote, namespace
- * prefixes, entities, CDATA and comments, and steps over every other tag.
+ * about 55,000 rows/s here (and its garbage grew the heap by 100 MB over the
+ * shared strings of a 1,000,000-row sheet). This reads tags with their
+ * attributes in either quote, namespace prefixes, entities, CDATA and
+ * comments, and steps over every tag it does not know.
  */
-class SheetReader {
-  readonly #strings: string[];
-  readonly #styleDate: Uint8Array;
-  readonly #styleDecimals: Int8Array;
-  readonly #date1904: boolean;
+abstract class TagScanner {
   /** Unparsed text: the end of the last chunk, cut inside a tag. */
   #pending = '';
-  #rows: SheetRow[] = [];
-  #row: SheetRow | null = null;
-  #lastRow = 0;
-  #filled = false;
-  // The cell being read.
-  #col = -1;
-  #type = '';
-  #style = 0;
-  #formula: string | null = null;
-  #value = '';
-  /** 0 outside, 1 in <v>, 2 in <f>, 3 in an inline string's <t>. */
-  #textIn = 0;
-  #inCell = false;
-  #phonetic = false;
 
-  constructor(strings: string[], styleDate: Uint8Array, styleDecimals: Int8Array, date1904: boolean) {
-    this.#strings = strings;
-    this.#styleDate = styleDate;
-    this.#styleDecimals = styleDecimals;
-    this.#date1904 = date1904;
-  }
+  protected abstract wantsText(): boolean;
+  protected abstract text(text: string): void;
+  protected abstract open(tag: number, text: string, from: number, gt: number): void;
+  protected abstract close(tag: number): void;
 
   write(chunk: string): void {
     const text = this.#pending === '' ? chunk : this.#pending + chunk;
@@ -417,20 +390,14 @@ class SheetReader {
     if (this.#pending.trim() !== '') throw new Error('the sheet XML ends in the middle of a tag');
   }
 
-  take(): SheetRow[] {
-    const rows = this.#rows;
-    if (rows.length > 0) this.#rows = [];
-    return rows;
-  }
-
   /** Reads every complete tag of `text`; returns where the unread rest starts. */
   #scan(text: string): number {
     let pos = 0;
     const length = text.length;
     while (pos < length) {
       const lt = text.indexOf('<', pos);
-      if (lt === -1) return this.#textIn === 0 ? length : pos;
-      if (lt > pos && this.#textIn !== 0) this.#text(decodeXml(text.slice(pos, lt)));
+      if (lt === -1) return !this.wantsText() ? length : pos;
+      if (lt > pos && this.wantsText()) this.text(decodeXml(text.slice(pos, lt)));
       const next = text.charCodeAt(lt + 1);
       if (next === 0x21 /* ! */) {
         const skipped = this.#special(text, lt);
@@ -454,11 +421,11 @@ class SheetReader {
       const tag = tagOf(text, start, end);
       if (tag === TAG_OTHER) continue;
       if (closing) {
-        this.#close(tag);
+        this.close(tag);
         continue;
       }
-      this.#open(tag, text, end, gt);
-      if (text.charCodeAt(gt - 1) === 0x2f) this.#close(tag);
+      this.open(tag, text, end, gt);
+      if (text.charCodeAt(gt - 1) === 0x2f) this.close(tag);
     }
     return pos;
   }
@@ -468,7 +435,7 @@ class SheetReader {
     if (text.startsWith('<![CDATA[', lt)) {
       const close = text.indexOf(']]>', lt + 9);
       if (close === -1) return -1;
-      if (this.#textIn !== 0) this.#text(text.slice(lt + 9, close));
+      if (this.wantsText()) this.text(text.slice(lt + 9, close));
       return close + 3;
     }
     const close = text.startsWith('<!--', lt) ? text.indexOf('-->', lt + 4) : text.indexOf('>', lt);
@@ -476,20 +443,61 @@ class SheetReader {
     return close + (text.charCodeAt(close) === 0x2d ? 3 : 1);
   }
 
-  #open(tag: number, text: string, from: number, gt: number): void {
+}
+
+/**
+ * The rows of one worksheet's XML, from the tags a row is made of (`row`,
+ * `c`, `v`, `f`, `is`/`t`); {@link take} hands over the rows parsed so far.
+ */
+class SheetReader extends TagScanner {
+  readonly #strings: StringTable;
+  readonly #styleDate: Uint8Array;
+  readonly #styleDecimals: Int8Array;
+  readonly #date1904: boolean;
+  #rows: SheetRow[] = [];
+  #row: SheetRow | null = null;
+  #lastRow = 0;
+  #filled = false;
+  // The cell being read.
+  #col = -1;
+  #type = '';
+  #style = 0;
+  #formula: string | null = null;
+  #value = '';
+  /** 0 outside, 1 in <v>, 2 in <f>, 3 in an inline string's <t>. */
+  #textIn = 0;
+  #inCell = false;
+  #phonetic = false;
+
+  constructor(strings: StringTable, styleDate: Uint8Array, styleDecimals: Int8Array, date1904: boolean) {
+    super();
+    this.#strings = strings;
+    this.#styleDate = styleDate;
+    this.#styleDecimals = styleDecimals;
+    this.#date1904 = date1904;
+  }
+
+  take(): SheetRow[] {
+    const rows = this.#rows;
+    if (rows.length > 0) this.#rows = [];
+    return rows;
+  }
+
+  protected wantsText(): boolean {
+    return this.#textIn !== 0;
+  }
+
+  protected open(tag: number, text: string, from: number, gt: number): void {
     switch (tag) {
       case TAG_ROW: {
-        let r = '';
-        let hidden = '';
-        forEachAttribute(text, from, gt, (name, value) => {
-          if (name === 'r') r = value;
-          else if (name === 'hidden') hidden = value;
-        });
-        const row = r === '' ? this.#lastRow + 1 : Number(r);
+        this.#rowNumber = -1;
+        this.#hidden = false;
+        forEachAttribute(text, from, gt, this.#rowAttribute);
+        const row = this.#rowNumber === -1 ? this.#lastRow + 1 : this.#rowNumber;
         this.#lastRow = row;
         this.#filled = false;
         this.#col = -1;
-        this.#row = { row, hidden: hidden === '1' || hidden === 'true', cells: [], kinds: [], shown: [], formulas: NO_FORMULAS };
+        this.#row = { row, hidden: this.#hidden, cells: [], kinds: [], shown: [], formulas: NO_FORMULAS };
         break;
       }
       case TAG_C: {
@@ -520,18 +528,35 @@ class SheetReader {
     }
   }
 
-  readonly #cellAttribute = (name: string, value: string): void => {
-    if (name === 'r') this.#col = columnIndex(value);
-    else if (name === 't') this.#type = value;
-    else if (name === 's') this.#style = Number(value);
+  // Attributes are looked at where they are in the text: no string per name or value.
+  #rowNumber = -1;
+  #hidden = false;
+  readonly #rowAttribute = (text: string, name: number, nameEnd: number, value: number, valueEnd: number): void => {
+    if (nameEnd - name === 1 && text.charCodeAt(name) === 0x72 /* r */) this.#rowNumber = digitsAt(text, value, valueEnd);
+    else if (nameEnd - name === 6 && text.startsWith('hidden', name)) this.#hidden = valueEnd - value > 0 && (text.charCodeAt(value) === 0x31 || text.charCodeAt(value) === 0x74);
   };
 
-  #text(text: string): void {
+  readonly #cellAttribute = (text: string, name: number, nameEnd: number, value: number, valueEnd: number): void => {
+    if (nameEnd - name !== 1) return;
+    switch (text.charCodeAt(name)) {
+      case 0x72 /* r */:
+        this.#col = columnIndex(text, value, valueEnd);
+        break;
+      case 0x74 /* t */:
+        this.#type = valueEnd - value === 1 ? text[value]! : text.slice(value, valueEnd);
+        break;
+      case 0x73 /* s */:
+        this.#style = digitsAt(text, value, valueEnd);
+        break;
+    }
+  };
+
+  protected text(text: string): void {
     if (this.#textIn === 2) this.#formula += text;
     else this.#value += text;
   }
 
-  #close(tag: number): void {
+  protected close(tag: number): void {
     switch (tag) {
       case TAG_V:
       case TAG_F:
@@ -569,7 +594,7 @@ class SheetReader {
     } else {
       switch (this.#type) {
         case 's':
-          text = this.#strings[Number(value)] ?? '';
+          text = this.#strings.get(Number(value));
           break;
         case 'inlineStr':
         case 'str':
@@ -632,6 +657,7 @@ const TAG_V = 3;
 const TAG_F = 4;
 const TAG_T = 5;
 const TAG_RPH = 6;
+const TAG_SI = 7;
 
 /** Which of the tags a row is made of `text[start, end)` names. */
 function tagOf(text: string, start: number, end: number): number {
@@ -649,6 +675,7 @@ function tagOf(text: string, start: number, end: number): number {
     }
     return TAG_OTHER;
   }
+  if (length === 2 && text.startsWith('si', start)) return TAG_SI;
   if (length === 3) {
     if (text.startsWith('row', start)) return TAG_ROW;
     if (text.startsWith('rPh', start)) return TAG_RPH;
@@ -669,8 +696,12 @@ function tagEnd(text: string, lt: number): number {
   return -1;
 }
 
-/** Calls `each` with every attribute of the tag between `from` and `gt` (names without prefix, values decoded). */
-function forEachAttribute(text: string, from: number, gt: number, each: (name: string, value: string) => void): void {
+/**
+ * Calls `each` with where every attribute of the tag between `from` and `gt`
+ * is: its name (without prefix) `[name, nameEnd)` and its raw value
+ * `[value, valueEnd)` (the attributes read here hold no entities).
+ */
+function forEachAttribute(text: string, from: number, gt: number, each: (text: string, name: number, nameEnd: number, value: number, valueEnd: number) => void): void {
   let i = from;
   while (i < gt) {
     const eq = text.indexOf('=', i);
@@ -685,7 +716,7 @@ function forEachAttribute(text: string, from: number, gt: number, each: (name: s
     const quote = text.charCodeAt(q);
     const close = text.indexOf(quote === 0x27 ? "'" : '"', q + 1);
     if (close === -1 || close > gt) return;
-    each(text.slice(nameStart, nameEnd), decodeXml(text.slice(q + 1, close)));
+    each(text, nameStart, nameEnd, q + 1, close);
     i = close + 1;
   }
 }
@@ -708,10 +739,21 @@ export function unescapeOoxml(text: string): string {
   return text.replace(/_x([0-9A-Fa-f]{4})_/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
-/** `C12` → 2 (0-based column). */
-function columnIndex(ref: string): number {
+/** The decimal digits of `text[from, to)` as a number (0 when none). */
+function digitsAt(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** The column of a cell reference in `ref[from, to)`: `C12` → 2 (0-based). */
+function columnIndex(ref: string, from = 0, to = ref.length): number {
   let col = 0;
-  for (let i = 0; i < ref.length; i++) {
+  for (let i = from; i < to; i++) {
     const code = ref.charCodeAt(i);
     if (code >= 65 && code <= 90) col = col * 26 + (code - 64);
     else if (code >= 97 && code <= 122) col = col * 26 + (code - 96);
@@ -725,4 +767,91 @@ export function columnName(index: number): string {
   let name = '';
   for (let n = index + 1; n > 0; n = Math.floor((n - 1) / 26)) name = String.fromCharCode(65 + ((n - 1) % 26)) + name;
   return name;
+}
+
+/** The shared-string table, `<si>` by `<si>`. */
+class SharedStringsReader extends TagScanner {
+  readonly strings = new StringTable();
+  #current: string | null = null;
+  #inText = false;
+  #phonetic = false;
+
+  protected wantsText(): boolean {
+    return this.#inText;
+  }
+
+  protected text(text: string): void {
+    if (this.#current !== null) this.#current += text;
+  }
+
+  protected open(tag: number): void {
+    if (tag === TAG_SI) this.#current = '';
+    else if (tag === TAG_RPH) this.#phonetic = true;
+    else if (tag === TAG_T && !this.#phonetic) this.#inText = true;
+  }
+
+  protected close(tag: number): void {
+    if (tag === TAG_SI) {
+      this.strings.add(unescapeOoxml(this.#current ?? ''));
+      this.#current = null;
+    } else if (tag === TAG_RPH) this.#phonetic = false;
+    else if (tag === TAG_T) this.#inText = false;
+  }
+}
+
+/** Strings per block of a {@link StringTable}. */
+const BLOCK_STRINGS = 4096;
+
+/**
+ * The shared strings, packed: each block of {@link BLOCK_STRINGS} strings is
+ * one string, with the offsets in a typed array. A million short strings as
+ * separate objects cost about 40 bytes each beyond their text; packed, 4.
+ */
+export class StringTable {
+  readonly #blocks: string[] = [];
+  /** Where each string starts in its block; one more per block for its end. */
+  #starts = new Uint32Array(BLOCK_STRINGS + 1);
+  #count = 0;
+  #open: string[] = [];
+  #openLength = 0;
+
+  get length(): number {
+    return this.#count;
+  }
+
+  add(text: string): void {
+    const slot = this.#count + Math.floor(this.#count / BLOCK_STRINGS);
+    if (slot + 2 > this.#starts.length) {
+      const grown = new Uint32Array(this.#starts.length * 2);
+      grown.set(this.#starts);
+      this.#starts = grown;
+    }
+    this.#starts[slot] = this.#openLength;
+    this.#open.push(text);
+    this.#openLength += text.length;
+    this.#count += 1;
+    if (this.#count % BLOCK_STRINGS === 0) this.#close();
+  }
+
+  /** Packs the last block; call once every string is added. */
+  finish(): void {
+    if (this.#open.length > 0) this.#close();
+  }
+
+  /** String `index`, or `''` when there is none. */
+  get(index: number): string {
+    if (!(index >= 0 && index < this.#count)) return '';
+    const block = this.#blocks[Math.floor(index / BLOCK_STRINGS)];
+    if (block === undefined) return '';
+    const slot = index + Math.floor(index / BLOCK_STRINGS);
+    return block.slice(this.#starts[slot], this.#starts[slot + 1]);
+  }
+
+  #close(): void {
+    const slot = this.#count + Math.floor((this.#count - 1) / BLOCK_STRINGS);
+    this.#starts[slot] = this.#openLength;
+    this.#blocks.push(this.#open.join(''));
+    this.#open = [];
+    this.#openLength = 0;
+  }
 }
