@@ -102,7 +102,7 @@ export async function openInvoiceFile(file: string, options: IntakeOptions = {})
   const sniffer = new InvoiceDecoder(file);
   const decoded = sniffer.write(head.bytes);
   const text = (head.eof ? Buffer.concat([decoded, sniffer.end()]) : decoded).toString('utf8');
-  const delimiter = options.delimiter ?? detectDelimiter(firstNonBlankLine(text));
+  const delimiter = options.delimiter ?? detectDelimiter(firstLineWithFields(text));
 
   const top = await readTop(new RecordReader(file, delimiter, {}));
   const layout: ColumnLayout = { ...findHeader(file, top, options.columns), delimiter, encoding: sniffer.encoding, format: 'csv', sheet: null, decimal: options.decimal ?? null };
@@ -270,9 +270,19 @@ function cleanHeader(cell: string): string {
   return cell.replace(/^\uFEFF/, '').trim();
 }
 
-function firstNonBlankLine(text: string): string {
+/**
+ * The line to detect the delimiter from: the first non-blank line that has a
+ * delimiter in it (a title line above the header may have none), else the
+ * first non-blank line.
+ */
+function firstLineWithFields(text: string): string {
+  let first: string | undefined;
+  let seen = 0;
   for (const line of text.split(/\r\n|\n|\r/)) {
-    if (/[^\s,;|]/.test(line)) return line;
+    if (!/[^\s,;|]/.test(line)) continue;
+    first ??= line;
+    if (/[,;\t|]/.test(line)) return line;
+    if (++seen >= MAX_LINES_BEFORE_HEADER) break;
   }
-  return '';
+  return first ?? '';
 }

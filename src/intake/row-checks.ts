@@ -18,7 +18,7 @@
  *   `--decimal` said it. An amount that reads both ways (`1,234`) waits for
  *   that decision; with none in the whole file it is `AMBIGUOUS_AMOUNT`.
  */
-import { normaliseHeader, type ColumnLayout } from './columns.js';
+import type { ColumnLayout } from './columns.js';
 import type { RowErrorCode } from '../core/errors.js';
 import { duplicateMessage, earlierLineOf } from './duplicate-invoices.js';
 import { plainAmountCents, readAmount, roundDecimal, type DecimalMark } from './money.js';
@@ -76,6 +76,7 @@ export interface PendingRecord {
 export class RowChecker {
   readonly #layout: ColumnLayout;
   readonly #firstLine = new Map<string, number>();
+  /** The header's invoice-number and amount cells, lower case: a row that repeats them is the header again. */
   readonly #headerInvoice: string;
   readonly #headerAmount: string;
   #mark: DecimalMark | undefined;
@@ -85,8 +86,8 @@ export class RowChecker {
   /** `decimal`: the file's decimal mark when the user stated it (`--decimal`). */
   constructor(layout: ColumnLayout, decimal?: DecimalMark) {
     this.#layout = layout;
-    this.#headerInvoice = normaliseHeader(layout.headers[layout.invoice] ?? '');
-    this.#headerAmount = normaliseHeader(layout.headers[layout.amount] ?? '');
+    this.#headerInvoice = (layout.headers[layout.invoice] ?? '').toLowerCase();
+    this.#headerAmount = (layout.headers[layout.amount] ?? '').toLowerCase();
     if (decimal !== undefined) {
       this.#mark = decimal;
       this.#because = ` (--decimal ${decimal})`;
@@ -118,10 +119,14 @@ export class RowChecker {
     if (extra === -1 && cells.length > width) cells.length = width;
 
     const invoiceNumber = cells[layout.invoice]!.trim();
-    if (SUMMARY_LABEL.test(invoiceNumber)) {
+    if (mayBeSummary(invoiceNumber) && SUMMARY_LABEL.test(invoiceNumber)) {
       return problem(index, line, cells, invoiceNumber, 'SUMMARY_ROW', `this is a totals line ("${invoiceNumber}"), not an invoice: it is not sent. Delete it from the file to silence this`);
     }
-    if (normaliseHeader(invoiceNumber) === this.#headerInvoice && normaliseHeader(cells[layout.amount]!) === this.#headerAmount) {
+    if (
+      invoiceNumber.length === this.#headerInvoice.length &&
+      invoiceNumber.toLowerCase() === this.#headerInvoice &&
+      cells[layout.amount]!.trim().toLowerCase() === this.#headerAmount
+    ) {
       return problem(index, line, cells, invoiceNumber, 'HEADER_ROW', 'this row repeats the header line: it is not an invoice and is not sent');
     }
     const invoiceKind = kindOf(raw, layout.invoice);
@@ -140,7 +145,7 @@ export class RowChecker {
     }
     if (invoiceBroken) return problem(index, line, cells, invoiceNumber, 'CELL_ERROR', cellErrorMessage(raw, layout.invoice, 'invoice number'));
     if (invoiceNumber === '') return problem(index, line, cells, invoiceNumber, 'MISSING_INVOICE_NUMBER', 'the invoice number is empty');
-    if (invoiceKind === CellKind.text && SCIENTIFIC.test(invoiceNumber)) {
+    if (invoiceKind === CellKind.text && isDigit(invoiceNumber.charCodeAt(0)) && SCIENTIFIC.test(invoiceNumber)) {
       return problem(
         index,
         line,
@@ -244,6 +249,7 @@ export class RowChecker {
     const { amount, description, delimiter } = this.#layout;
     if (workbook || delimiter !== ',' || description !== amount + 1) return undefined;
     const head = cells[amount]!.trim();
+    if (head.length > 4) return undefined;
     const tail = cells[description]!.trim();
     if (!/^\$?\d{1,3}$/.test(head) || !/^\d{3}(?:,\d{3})*(?:\.\d{1,2})?$/.test(tail)) return undefined;
     return (
@@ -292,7 +298,19 @@ export function checkRecord(raw: RawRecord, index: number, layout: ColumnLayout)
 function kindOf(raw: RawRecord, column: number): CellKind {
   if (raw.sheet !== undefined) return raw.sheet.kinds[column] ?? CellKind.text;
   const text = raw.cells[column]!;
-  return text.length > 3 && text.length < 16 && ERROR_VALUE.test(text.trim()) ? CellKind.error : CellKind.text;
+  if (text.length < 4 || text.length > 16) return CellKind.text;
+  const first = text.trimStart().charCodeAt(0);
+  return (first === 0x23 /* # */ || first === 0x45 /* E */ || first === 0x65) && ERROR_VALUE.test(text.trim()) ? CellKind.error : CellKind.text;
+}
+
+/** Whether `text` can start a totals label (s, t, g in any case): most invoice numbers are ruled out without a regular expression. */
+function mayBeSummary(text: string): boolean {
+  const c = text.charCodeAt(0) | 0x20;
+  return c === 0x73 || c === 0x74 || c === 0x67;
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
 }
 
 /** What a cell holding an error value, or a formula without a saved result, is told. */

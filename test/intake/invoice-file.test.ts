@@ -393,3 +393,44 @@ describe('openInvoiceFile: streaming', () => {
     await expect(iterate()).rejects.toMatchObject({ code: 'FILE_MALFORMED', line: 1 });
   });
 });
+
+describe('openInvoiceFile: spreadsheet traps in files made here', () => {
+  it('finds a semicolon header below a title line that has no delimiter in it', async () => {
+    const file = path.join(tmp, 'title-semicolon.csv');
+    writeFileSync(file, 'Open invoices\n\nInvoice No;Amount;Memo\nT-1;12,50;One\nT-2;1.234,56;Two\n');
+    const { layout, records } = await readAll(file);
+    expect(layout).toMatchObject({ delimiter: ';', headerLine: 3, decimal: 'comma' });
+    expect(summary(records)).toEqual([
+      [4, 'T-1', 'valid', 1250],
+      [5, 'T-2', 'valid', 123456],
+    ]);
+  });
+
+  it('holds the rows behind an amount that reads two ways, in order, until a later amount decides', async () => {
+    const file = path.join(tmp, 'late-decision.csv');
+    const lines = ['invoice_number,amount', 'L-1,"1,234"', 'L-2,80', 'L-3,1.500', 'L-4,"12,50"', 'L-5,3.000'];
+    writeFileSync(file, lines.join('\n'));
+    const { layout, records } = await readAll(file);
+    expect(layout.decimal).toBe('comma');
+    expect(summary(records)).toEqual([
+      [2, 'L-1', 'invalid', 'AMOUNT_TOO_PRECISE'],
+      [3, 'L-2', 'valid', 8000],
+      [4, 'L-3', 'valid', 150000],
+      [5, 'L-4', 'valid', 1250],
+      [6, 'L-5', 'valid', 300000],
+    ]);
+    expect(records.map((r) => r.index)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('a workbook: the same file read twice gives the same records (the shared strings are read once)', async () => {
+    const input = await openInvoiceFile(fixture('workbooks/invoices.xlsx'));
+    const first: IntakeRecord[] = [];
+    for await (const record of input.records) first.push(record);
+    const sha = input.sha256();
+    const second: IntakeRecord[] = [];
+    for await (const record of input.records) second.push(record);
+    expect(second).toEqual(first);
+    expect(input.sha256()).toBe(sha);
+    expect(sha).toBe(createHash('sha256').update(readFileSync(fixture('workbooks/invoices.xlsx'))).digest('hex'));
+  });
+});
