@@ -4,15 +4,18 @@
  * A workbook is a zip of XML parts. The zip's central directory lets us read
  * the small parts first, whatever their order in the file (the workbook's
  * sheet list, the shared strings, the number formats), then stream the one
- * worksheet asked for, row by row, through a SAX parser: a 1,000,000-row sheet
- * is never held whole. Only the shared-string table is held (a cell refers to
- * it by index), packed into a few large strings ({@link StringTable}).
+ * worksheet asked for, row by row, through a scanner of its tags
+ * ({@link TagScanner}): a 1,000,000-row sheet is never held whole. Only the
+ * shared-string table is held (a cell refers to it by index), packed into a
+ * few large strings ({@link StringTable}).
  *
- * Built on yauzl (zip) and saxes (XML, the parser exceljs uses) rather than
- * exceljs's WorkbookReader: on the same 1,000,000-row workbook exceljs read
- * 59,000 rows/s within 376 MB, and it drops what paylinks must see: the
- * `hidden` flag of a row, and the error value of a formula (`#N/A` becomes
- * NaN). See bench/validate-bench.ts.
+ * Built on yauzl (zip), saxes (the small parts) and that scanner rather than
+ * exceljs's WorkbookReader. Measured on the same 1,000,000-row workbook
+ * before choosing: exceljs's reader 59,000 rows/s within 376 MB, this one
+ * with saxes for the sheet too 55,000 rows/s within 163 MB, with the scanner
+ * about 116,000 rows/s (bench/validate-bench.ts keeps exceljs beside
+ * `validate`). And exceljs drops what paylinks must see: the `hidden` flag
+ * of a row, and the error value of a formula (`#N/A` becomes NaN).
  *
  * Cells are read for what they hold, not how they are displayed (see
  * {@link CellKind}): a number is the shortest decimal that round-trips to the
