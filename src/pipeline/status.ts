@@ -60,6 +60,7 @@ export function statusToJson(status: BatchStatus): object {
     finished_at: batch.finishedAt,
     stop_code: batch.stopCode,
     stop_message: batch.stopMessage,
+    expires_at: batch.expiresAt ?? null,
     rate_per_second: status.ratePerSecond === null ? null : Math.round(status.ratePerSecond * 10) / 10,
     eta_seconds: status.etaSeconds,
   };
@@ -71,7 +72,7 @@ function duration(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
-export function formatStatus(status: BatchStatus): string {
+export function formatStatus(status: BatchStatus, now = Date.now()): string {
   const { batch } = status;
   const counts = ROW_STATUSES.map((s) => `${s} ${batch.counts[s]}`).join(', ');
   const lines = [
@@ -82,6 +83,10 @@ export function formatStatus(status: BatchStatus): string {
   if (status.ratePerSecond !== null) lines.push(`  rate ${status.ratePerSecond.toFixed(1)} rows/s`);
   if (status.etaSeconds !== null && status.etaSeconds > 0) lines.push(`  ETA ${duration(status.etaSeconds)}`);
   if (batch.stopMessage) lines.push(`  stopped: ${batch.stopMessage} [${batch.stopCode ?? ''}]`);
+  if (batch.expiresAt) {
+    const when = `${batch.expiresAt.slice(0, 19).replace('T', ' ')} UTC`;
+    lines.push(Date.parse(batch.expiresAt) <= now ? `  rows and results removed on ${when} (PAYLINKS_RETENTION_DAYS); its links stay in the ledger` : `  rows and results kept until ${when} (PAYLINKS_RETENTION_DAYS)`);
+  }
   return lines.join('\n');
 }
 
