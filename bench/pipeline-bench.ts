@@ -19,7 +19,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Queue, Worker } from 'bullmq';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,11 +38,11 @@ import { connect, startRedisServer, type RedisServer } from '../src/core/redis.j
 import { runFile } from '../src/pipeline/run.js';
 import { startWorker } from '../src/pipeline/worker.js';
 
-const API_KEY = '5b0d7c1e-8a2f-4e3b-9d6c-1f2e3a4b5c6d';
-const API_SECRET = 'bench-secret-not-real';
-const BIN = fileURLToPath(new URL('../../bin/paylinks.js', import.meta.url));
+export const API_KEY = '5b0d7c1e-8a2f-4e3b-9d6c-1f2e3a4b5c6d';
+export const API_SECRET = 'bench-secret-not-real';
+export const BIN = fileURLToPath(new URL('../../bin/paylinks.js', import.meta.url));
 
-interface Sim {
+export interface Sim {
   url: string;
   proc: ChildProcess;
   stats(): Promise<{ requests: number; created: number; requestTimesMs: number[] }>;
@@ -50,7 +52,7 @@ interface Sim {
 }
 
 /** Starts `paylinks simulate` in its own process and reads its URL. */
-async function startSimProcess(): Promise<Sim> {
+export async function startSimProcess(): Promise<Sim> {
   const proc = spawn(process.execPath, [BIN, 'simulate', '--port', '0'], {
     env: { ...process.env, PAYWINT_API_KEY: API_KEY, PAYWINT_API_SECRET: API_SECRET, PAYLINKS_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -82,10 +84,15 @@ async function startSimProcess(): Promise<Sim> {
   };
 }
 
-async function writeInvoiceFile(file: string, rows: number, tag: string): Promise<void> {
-  const lines = ['invoice_number,amount,description'];
-  for (let i = 0; i < rows; i += 1) lines.push(`${tag}${i},${(i % 9000) + 1}.${String(i % 100).padStart(2, '0')},Bench invoice ${i}`);
-  await writeFile(file, lines.join('\n') + '\n');
+/** Writes `rows` valid invoices numbered `<tag><i>`, streamed (a million rows never sit in memory). */
+export async function writeInvoiceFile(file: string, rows: number, tag: string): Promise<void> {
+  const out = createWriteStream(file);
+  out.write('invoice_number,amount,description\n');
+  for (let i = 0; i < rows; i += 1) {
+    if (!out.write(`${tag}${i},${(i % 9000) + 1}.${String(i % 100).padStart(2, '0')},Bench invoice ${i}\n`)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
 }
 
 function configFor(sim: Sim, redis: RedisServer, prefix: string, env: Record<string, string>) {
@@ -170,7 +177,7 @@ export interface OverheadResult {
   bullmqRatio: number;
 }
 
-async function overhead(sim: Sim, redis: RedisServer, dir: string, rows: number): Promise<OverheadResult> {
+export async function overhead(sim: Sim, redis: RedisServer, dir: string, rows: number): Promise<OverheadResult> {
   const concurrency = 50;
   // Two rounds, alternating, best of each: the machine is shared and noisy, and both sides get the same chances.
   let plain = 0;

@@ -195,6 +195,12 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
     return { link, claim: current };
   }
 
+  /** Whether the batch was stopped (its state accounts for its rows without a result). */
+  async function isStopped(batchId: string): Promise<boolean> {
+    const state = await store.getState(batchId);
+    return state === undefined || state === 'cancelled' || state === 'failed';
+  }
+
   /** Whether a BullMQ job still intends to finish its rows. */
   async function isLive(jobId: string): Promise<boolean> {
     const job = await queue.getJob(jobId);
@@ -391,7 +397,7 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
     };
     await Promise.all(Array.from({ length: Math.min(slots.size, rows.length) }, lane));
     if (errors.length > 0) throw errors[0];
-    if (left > 0) {
+    if (left > 0 && !(await isStopped(batchId))) {
       // The worker is shutting down: the chunk goes back to the queue; its rows with a result are skipped next time.
       throw new PaylinksError('INTERRUPTED', `the worker stopped with ${left} row(s) of the chunk left: they run again`, { retryable: true });
     }

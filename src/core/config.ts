@@ -139,7 +139,7 @@ export interface Config {
   prefix: string;
   /** `PAYLINKS_RATE_LIMIT`: HTTP requests per second to Paywint, retries included, across all workers. Default 10. */
   rateLimit: number;
-  /** `PAYLINKS_CONCURRENCY`: jobs in flight per worker process. Default 10. */
+  /** `PAYLINKS_CONCURRENCY`: rows in flight per worker process, all chunk jobs together. Default 10. */
   concurrency: number;
   /** `PAYLINKS_TIMEOUT_MS`: per-request timeout, milliseconds. Default 15000. */
   timeoutMs: number;

@@ -372,23 +372,25 @@ export class BatchStore {
   }
 
   async get(id: string): Promise<Batch | undefined> {
-    const h = await this.redis.hgetall(this.keys.batch(id));
+    let h = await this.redis.hgetall(this.keys.batch(id));
     if (!h.id) return undefined;
+    let unsent = 0;
+    if ((h.state === 'cancelled' || h.state === 'failed') && h.submitted_at && Number(h.done ?? 0) < Number(h.rows ?? 0)) {
+      // Rows of a stopped batch without a result will not be sent, except those still in flight. Counted
+      // before the counters are read again: a row that ends in between is counted twice, never missed.
+      const inFlight = await this.rowsInFlight(id, h.account ?? '');
+      h = await this.redis.hgetall(this.keys.batch(id));
+      unsent = Math.max(0, Number(h.rows ?? 0) - Number(h.done ?? 0) - inFlight);
+    }
     const int = (k: string) => Number(h[k] ?? 0);
     const str = (k: string) => h[k] ?? null;
     const counts = Object.fromEntries(ROW_STATUSES.map((s) => [s, int(`n_${s}`)])) as Record<RowStatus, number>;
     const rows = int('rows');
     const state = (h.state ?? 'failed') as BatchState;
-    let done = int('done');
-    let unsent = 0;
-    if ((state === 'cancelled' || state === 'failed') && h.submitted_at && done < rows) {
-      // Rows of a stopped batch without a result will not be sent, except those still in flight.
-      unsent = Math.max(0, rows - done - (await this.rowsInFlight(id, h.account ?? '')));
-      done += unsent;
-      counts.failed += unsent;
-    }
+    const done = int('done') + unsent;
+    counts.failed += unsent;
     return {
-      id: h.id,
+      id: h.id ?? id,
       file: h.file ?? '',
       sha256: h.sha256 ?? '',
       account: h.account ?? '',

@@ -49,6 +49,18 @@ export interface WorkerHandle {
   close(timeoutMs?: number): Promise<void>;
 }
 
+/**
+ * Chunks a worker takes at once, for `rows` row slots: as many as slots. A
+ * row that needs a later retry runs in a job of its own, so during an outage
+ * every slot may hold such a one-row job; and a small batch's chunks are
+ * small. The earliest chunk gets the slots first (see Slots), so a chunk
+ * still ends soon after it starts. (Measured alternative: 2 + slots ÷ 8
+ * chunks left rows waiting on retries of others during an outage.)
+ */
+export function chunksAtOnce(rows: number): number {
+  return rows;
+}
+
 /** How many times a job may stall (its worker died) before BullMQ would give up on it. */
 const MAX_STALLED = 1_000;
 
@@ -102,9 +114,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const worker = new Worker(QUEUE_NAME, processor, {
       connection: workerConnection,
       prefix: keys.bullPrefix,
-      // Chunks taken at once: as many as rows in flight, so that small chunks (a small batch) still fill every
-      // row slot; the earliest chunk gets the slots first.
-      concurrency: settings.concurrency,
+      concurrency: chunksAtOnce(settings.concurrency),
       // BullMQ's limiter counts job starts, and a row that finds its link in the ledger needs no
       // request: the per-request limit is the RateLimiter's. This one is set only so that the
       // queue-wide pause after a 429 (queue.rateLimit) applies; its cap is never reached.
