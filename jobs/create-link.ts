@@ -112,6 +112,8 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
   const { store, ledger, limiter, client, queue, logger, slots } = deps;
   /** Batches of another account already reported (once each, not once per row). */
   const warnedAccount = new Set<string>();
+  /** Batches this process saw refused (a 401 stops a batch once, however many rows were in flight). */
+  const refused = new Set<string>();
   /** Chunks in the order they started here: the earliest gets row slots first. */
   let started = 0;
   const claims = new GroupCall<ClaimRequest, ClaimOutcome>((batchId, requests) => ledger.claimRows(store.rowRef(batchId, 0), requests, limiter));
@@ -218,7 +220,7 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
   /** How one row ended in this run: recorded, left to a later job, or nothing to do (stopped, done before). */
   type RowEnd = 'recorded' | 'later' | 'skipped' | 'stopped';
 
-  async function processRow(batchId: string, r: WorkRow, owner: string, runs: number): Promise<RowEnd> {
+  async function processRow(batchId: string, r: WorkRow, owner: string, runs: number, requestDone: () => void): Promise<RowEnd> {
     let outcome = await claims.call(batchId, { invoiceNumber: r.invoiceNumber, owner, amountCents: r.amountCents, description: r.description, row: r.row, begin: true });
     if (outcome.kind === 'recorded') return 'skipped';
     if (outcome.kind === 'no-batch' || outcome.kind === 'stopped') return 'stopped';
@@ -301,7 +303,8 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
             code: 'BATCH_STOPPED_AUTH',
             message: `Paywint refused the credentials (${err.message})`,
           });
-          if (state === 'failed') {
+          if (state === 'failed' && !refused.has(batchId)) {
+            refused.add(batchId);
             logger.error({ batchId, code: err.code }, 'Paywint refused the credentials: batch stopped');
             deps.onBatchStopped?.(batchId);
           }
@@ -318,6 +321,8 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
         await finish(batchId, r, failed(err, after.attempts, note), owner);
         return 'recorded';
       }
+      // The request is over: its row slot goes to the next row while this one is recorded.
+      requestDone();
       await recordCreated(batchId, r, owner, sent);
       return 'recorded';
     }
@@ -380,7 +385,7 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
           }
           const r = rows[next++]!;
           try {
-            const end = await processRow(batchId, r, owner, runs);
+            const end = await processRow(batchId, r, owner, runs, release);
             if (end === 'recorded') recorded += 1;
             if (end === 'stopped') halted = true;
           } catch (error) {
@@ -395,7 +400,8 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(slots.size, rows.length) }, lane));
+    // Twice as many lanes as row slots: a lane whose row is being recorded has given its slot to another.
+    await Promise.all(Array.from({ length: Math.min(2 * slots.size, rows.length) }, lane));
     if (errors.length > 0) throw errors[0];
     if (left > 0 && !(await isStopped(batchId))) {
       // The worker is shutting down: the chunk goes back to the queue; its rows with a result are skipped next time.

@@ -147,6 +147,26 @@ describe('retry', () => {
   });
 });
 
+describe('retry after a 401', () => {
+  it('sends the rows the stopped batch never sent, and the refused ones, once each', async () => {
+    const submitted = await submit(invoices(300));
+    const refused = await startWorker({ redisUrl: testRedisUrl(), credentials: { apiKey: API_KEY, apiSecret: 'a-secret-paywint-refuses' }, baseUrl: sim.url, settings: config, logger: silentLogger() });
+    let batch = await waitForBatch(backend.store, submitted.batchId);
+    await refused.close();
+    expect(batch).toMatchObject({ state: 'failed', stopCode: 'BATCH_STOPPED_AUTH', done: 300, counts: { failed: 300 } });
+
+    expect(await retryFailedRows(backend.store, backend.queue, submitted.batchId)).toEqual({ batchId: submitted.batchId, requeued: 300 });
+    const w = await worker();
+    batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+
+    expect(batch).toMatchObject({ state: 'completed', stopCode: null, counts: { created: 300, failed: 0 } });
+    expect(batch.expiresAt).not.toBeNull();
+    expect(sim.ledger()).toHaveLength(300);
+    expect(new Set(sim.ledger().map((e) => e.invoiceNumber)).size).toBe(300);
+  });
+});
+
 describe('retry after unknown outcomes', () => {
   it('a row that failed after a request went unanswered keeps that history: its retried link is flagged', async () => {
     // Every create request is carried out, then its connection dropped: a link exists, the worker cannot know.
