@@ -6,9 +6,10 @@
  * - overhead: `paylinks run` throughput ÷ a plain script calling the
  *   simulator with the same concurrency and no queue (20,000 rows, no
  *   latency, a high rate limit; two alternating rounds, best of each).
- *   Goal ≥ 0.5. Beside them, in the same rounds, the floor of the design:
- *   BullMQ alone, one job per row whose processor makes the HTTP call and
- *   nothing else (no claim, no ledger, no result, no CSV).
+ *   Goal ≥ 0.5. Beside them, in the same rounds, the floor of the former
+ *   design (one job per row): BullMQ alone, one job per row whose processor
+ *   makes the HTTP call and nothing else (no claim, no ledger, no result, no
+ *   CSV). paylinks now carries a chunk of rows per job, so it can beat it.
  * - rate-limit fidelity: a limit of 50/s with two workers: the most requests
  *   the simulator saw in any 1-second window (goal ≤ 55) and the mean rate
  *   (goal ≥ 45/s).
@@ -19,7 +20,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Queue, Worker } from 'bullmq';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,9 +39,9 @@ import { connect, startRedisServer, type RedisServer } from '../src/core/redis.j
 import { runFile } from '../src/pipeline/run.js';
 import { startWorker } from '../src/pipeline/worker.js';
 
-const API_KEY = '5b0d7c1e-8a2f-4e3b-9d6c-1f2e3a4b5c6d';
-const API_SECRET = 'bench-secret-not-real';
-const BIN = fileURLToPath(new URL('../../bin/paylinks.js', import.meta.url));
+export const API_KEY = '5b0d7c1e-8a2f-4e3b-9d6c-1f2e3a4b5c6d';
+export const API_SECRET = 'bench-secret-not-real';
+export const BIN = fileURLToPath(new URL('../../bin/paylinks.js', import.meta.url));
 
 export interface Sim {
   url: string;
@@ -82,10 +85,15 @@ export async function startSimProcess(): Promise<Sim> {
   };
 }
 
+/** Writes `rows` valid invoices numbered `<tag><i>`, streamed (a million rows never sit in memory). */
 export async function writeInvoiceFile(file: string, rows: number, tag: string): Promise<void> {
-  const lines = ['invoice_number,amount,description'];
-  for (let i = 0; i < rows; i += 1) lines.push(`${tag}${i},${(i % 9000) + 1}.${String(i % 100).padStart(2, '0')},Bench invoice ${i}`);
-  await writeFile(file, lines.join('\n') + '\n');
+  const out = createWriteStream(file);
+  out.write('invoice_number,amount,description\n');
+  for (let i = 0; i < rows; i += 1) {
+    if (!out.write(`${tag}${i},${(i % 9000) + 1}.${String(i % 100).padStart(2, '0')},Bench invoice ${i}\n`)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
 }
 
 export function configFor(sim: Sim, redis: RedisServer, prefix: string, env: Record<string, string>) {
@@ -170,7 +178,7 @@ export interface OverheadResult {
   bullmqRatio: number;
 }
 
-async function overhead(sim: Sim, redis: RedisServer, dir: string, rows: number): Promise<OverheadResult> {
+export async function overhead(sim: Sim, redis: RedisServer, dir: string, rows: number): Promise<OverheadResult> {
   const concurrency = 50;
   // Two rounds, alternating, best of each: the machine is shared and noisy, and both sides get the same chances.
   let plain = 0;
@@ -296,7 +304,7 @@ export function formatPipelineBench(r: PipelineBenchResult): string {
         `paylinks run ${o.paylinksRowsPerSecond.toFixed(0)} rows/s, ratio ${o.ratio.toFixed(2)} (goal ≥ 0.50)`,
     );
     lines.push(
-      `  floor of the design, same rounds: BullMQ alone (one job per row, the HTTP call and nothing else) ${o.bullmqRowsPerSecond.toFixed(0)} rows/s, ` +
+      `  floor of the former design (one job per row), same rounds: BullMQ alone (the HTTP call and nothing else) ${o.bullmqRowsPerSecond.toFixed(0)} rows/s, ` +
         `ratio ${o.bullmqRatio.toFixed(2)}; paylinks run reaches ${(o.paylinksRowsPerSecond / o.bullmqRowsPerSecond).toFixed(2)} of it`,
     );
   }

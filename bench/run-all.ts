@@ -3,20 +3,27 @@
  * figures side by side in one run. Prints the tables for the README.
  *
  * Usage: `npm run bench [-- --quick]` (`--quick`: 100,000-row validate file and upload, 5,000-row overhead run,
- * 2,000-row realistic run).
+ * 2,000-row realistic run); `npm run bench -- scale [--quick]`: the million-row batch, the 200,000-row cancel and
+ * the 401 stop (see scale-bench.ts; `--quick`: 100,000 and 20,000 rows).
  */
 import { formatPipelineBench, runPipelineBench } from './pipeline-bench.js';
 import { formatRealisticBench, runRealisticBench } from './realistic-bench.js';
+import { formatScaleBench, runScaleBench } from './scale-bench.js';
 import { formatServeBench, runServeBench } from './serve-bench.js';
 import { formatTable, runValidateBench } from './validate-bench.js';
 
 const quick = process.argv.includes('--quick');
-console.log(`paylinks benchmarks (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}\n`);
-console.log('validate:');
-console.log(formatTable(await runValidateBench({ rows: quick ? 100_000 : 1_000_000 })));
-console.log('\npipeline (Paywint simulator in its own process, private Redis with AOF on):');
-console.log(formatPipelineBench(await runPipelineBench({ rows: quick ? 5_000 : 20_000 })));
-console.log('\nrealistic conditions (Paywint simulator in its own process, private Redis with AOF on):');
-console.log(formatRealisticBench(await runRealisticBench({ rows: quick ? 2_000 : 20_000 })));
-console.log('\nserve (upload of a large file over HTTP, private Redis with AOF on):');
-console.log(formatServeBench(await runServeBench({ rows: quick ? 100_000 : 1_100_000 })));
+if (process.argv.includes('scale')) {
+  console.log(`paylinks scale benchmark (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}\n`);
+  console.log(formatScaleBench(await runScaleBench(quick ? { rows: 100_000, cancelRows: 20_000, overheadRows: 5_000 } : {})));
+} else {
+  console.log(`paylinks benchmarks (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}\n`);
+  console.log('validate:');
+  console.log(formatTable(await runValidateBench({ rows: quick ? 100_000 : 1_000_000 })));
+  console.log('\npipeline (Paywint simulator in its own process, private Redis with AOF on):');
+  console.log(formatPipelineBench(await runPipelineBench({ rows: quick ? 5_000 : 20_000 })));
+  console.log('\nrealistic conditions (Paywint simulator in its own process, private Redis with AOF on):');
+  console.log(formatRealisticBench(await runRealisticBench({ rows: quick ? 2_000 : 20_000 })));
+  console.log('\nserve (upload of a large file over HTTP, private Redis with AOF on):');
+  console.log(formatServeBench(await runServeBench({ rows: quick ? 100_000 : 1_100_000 })));
+}

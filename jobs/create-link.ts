@@ -1,43 +1,54 @@
 /**
- * The `create-link` job: one valid invoice row, one payment link.
+ * The `create-link` job: a chunk of a batch's rows (`[from, to)`), one
+ * payment link per valid invoice among them.
  *
- * Its data schema and its processor. The processor guarantees, with the
- * ledger, that an invoice never gets two links from paylinks: it claims the
- * invoice atomically, counts every request against the shared rate limit and
- * the row's retry budget, and records the result, the ledger entry and the
- * batch counters in one atomic step.
+ * Its data schema and its processor. The rows of a chunk run concurrently,
+ * each holding one of the worker's row slots; each row claims its invoice
+ * atomically (never two links from paylinks), counts every request against
+ * the shared rate limit and its own retry budget, and records its result, the
+ * ledger entry and the batch counters in one atomic step. Claims and results
+ * of rows in flight together go to Redis in one script call per group.
+ *
+ * A row that needs a later retry (Paywint down for a while, another job
+ * holding its invoice) leaves the chunk for a delayed job of its own, with its
+ * own backoff; the chunk goes on. A crashed chunk runs again whole: rows with
+ * a result are skipped, rows it had in flight are flagged as unknown outcomes.
  */
-import { DelayedError, RateLimitError, type Job, type Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import pRetry, { AbortError } from 'p-retry';
 import { z } from 'zod';
-import { rowJobId, type BatchStore } from '../src/pipeline/batch-store.js';
+import { rowsJobId, rowsOfJobId, type BatchLayout, type BatchStore, type FinishedRow } from '../src/pipeline/batch-store.js';
 import { coerceError, PAYWINT_ERROR_CODES, PaylinksError, PaywintError, POSSIBLE_DUPLICATE_CODE, type PaywintErrorCode } from '../src/core/errors.js';
-import { type Claim, type Ledger } from '../src/pipeline/ledger.js';
+import { type Claim, type ClaimOutcome, type ClaimRequest, type Ledger } from '../src/pipeline/ledger.js';
 import type { Logger } from '../src/core/logger.js';
 import { formatCents } from '../src/intake/money.js';
+import { checkRecord } from '../src/intake/row-checks.js';
 import type { RowResult } from '../src/pipeline/output.js';
 import type { CreatedLink, PaywintClient } from '../src/paywint/client.js';
 import type { RateLimiter } from '../src/pipeline/rate-limiter.js';
-import { isRetryable, rateLimitPauseMs, RETRY_POLICY, withinBudget } from '../src/pipeline/retry-policy.js';
+import { backoffBetweenJobsMs, isRetryable, rateLimitPauseMs, RETRY_POLICY, withinBudget } from '../src/pipeline/retry-policy.js';
+import { GroupCall } from '../src/core/group-call.js';
+import type { Slots } from '../src/core/slots.js';
+import { JOB_OPTIONS } from '../src/pipeline/queue.js';
 
 export const CREATE_LINK_JOB = 'create-link';
 
-/** What the worker needs, and nothing else (never credentials). */
+/** What the worker needs, and nothing else (never credentials): the rows are read from the batch. */
 export const CreateLinkDataSchema = z.object({
   batchId: z.string(),
-  /** 0-based index of the record in the input file. */
-  row: z.number().int().nonnegative(),
-  /** File line where the record starts. */
-  line: z.number().int().positive(),
-  invoiceNumber: z.string().min(1).max(20),
-  amountCents: z.number().int().positive(),
-  description: z.string().max(255).nullable(),
+  /** First row (0-based index of the record in the input file). */
+  from: z.number().int().nonnegative(),
+  /** One past the last row. */
+  to: z.number().int().positive(),
+  /** Runs of these rows that ended in a retry before this job (a row's own retry job). Default 0. */
+  runs: z.number().int().nonnegative().optional(),
 });
 export type CreateLinkData = z.infer<typeof CreateLinkDataSchema>;
 
 /** What a finished job returns (kept by BullMQ only until it is removed). */
 export interface CreateLinkResult {
-  status: RowResult['status'] | 'already-recorded';
+  /** Rows this run recorded. */
+  recorded: number;
 }
 
 /** Counters for metrics; each is optional. */
@@ -52,17 +63,21 @@ export interface CreateLinkDeps {
   ledger: Ledger;
   limiter: RateLimiter;
   client: PaywintClient;
-  /** The queue, to pause every worker after a 429 and to look up a claim's holder. */
+  /** The queue, to pause every worker after a 429, to look up a claim's holder and to queue a row's retry. */
   queue: Queue;
+  /** The worker's row slots: rows in flight in this process, all chunks together. */
+  slots: Slots;
   maxAttempts: number;
   retryWindowMs: number;
   logger: Logger;
   /** Aborted when the worker shuts down: no new request starts, waits end. */
   signal?: AbortSignal;
   events?: CreateLinkEvents;
+  /** Called once when Paywint refused the credentials for a batch (to take its queued jobs out). */
+  onBatchStopped?: (batchId: string) => void;
 }
 
-/** States of a BullMQ job that still intends to finish its row. */
+/** States of a BullMQ job that still intends to finish its rows. */
 const LIVE_JOB_STATES = new Set(['active', 'waiting', 'wait', 'delayed', 'prioritized', 'waiting-children']);
 
 /** Writing a created link's result: about 12 s of tries before the job is left to run again. */
@@ -71,42 +86,67 @@ const RECORD_RETRY = { retries: 6, minTimeout: 200, factor: 2, maxTimeout: 4_000
 /** How long a row waits for another job that holds its invoice. */
 const BUSY_RECHECK_MS = 1_000;
 
+/** One valid row of a chunk, as the worker sends it. */
+interface WorkRow {
+  row: number;
+  invoiceNumber: string;
+  amountCents: number;
+  description: string | null;
+}
+
 function unknownOutcomeNote(claim: Claim): string {
   return `${claim.unknown} earlier request(s) for this invoice got no answer after being sent; Paywint may hold another link for it: look for it before mailing`;
 }
 
+/** The valid rows among a chunk's records (invalid and duplicate ones were recorded at submission). */
+function workRows(from: number, records: readonly { line: number; cells: string[] }[], layout: BatchLayout): WorkRow[] {
+  const rows: WorkRow[] = [];
+  records.forEach((r, i) => {
+    const stored = { ...layout, encoding: 'utf-8' as const };
+    let record = checkRecord({ line: r.line, cells: r.cells }, from + i, stored);
+    // A workbook's number cells are stored as plain decimals (89.99), whatever its text amounts decided.
+    if (record.status !== 'valid' && layout.format === 'workbook') record = checkRecord({ line: r.line, cells: r.cells }, from + i, { ...stored, decimal: 'point' });
+    if (record.status === 'valid') rows.push({ row: from + i, invoiceNumber: record.invoiceNumber, amountCents: record.amountCents, description: record.description });
+  });
+  return rows;
+}
+
 export function createLinkProcessor(deps: CreateLinkDeps) {
-  const { store, ledger, limiter, client, queue, logger } = deps;
+  const { store, ledger, limiter, client, queue, logger, slots } = deps;
   /** Batches of another account already reported (once each, not once per row). */
   const warnedAccount = new Set<string>();
+  /** Batches this process saw refused (a 401 stops a batch once, however many rows were in flight). */
+  const refused = new Set<string>();
+  /** Chunks in the order they started here: the earliest gets row slots first. */
+  let started = 0;
+  const claims = new GroupCall<ClaimRequest, ClaimOutcome>((batchId, requests) => ledger.claimRows(store.rowRef(batchId, 0), requests, limiter));
+  const finishes = new GroupCall<FinishedRow, boolean>((batchId, rows) => store.finishRows(batchId, rows, ledger));
 
-  async function finish(data: CreateLinkData, result: RowResult, owner?: string, created?: CreatedLink): Promise<CreateLinkResult> {
-    await store.finishRow(data.batchId, data.row, result, {
-      invoiceNumber: data.invoiceNumber,
+  function finish(batchId: string, r: WorkRow, result: RowResult, owner?: string, created?: CreatedLink): Promise<boolean> {
+    return finishes.call(batchId, {
+      row: r.row,
+      result,
+      invoiceNumber: r.invoiceNumber,
       claimOwner: owner,
-      ledgerKey: ledger.ledgerKey,
-      claimsKey: ledger.claimsKey,
-      unsettledKey: ledger.unsettledKey,
-      amountCents: data.amountCents,
+      amountCents: r.amountCents,
       ledgerEntry: created && {
         paymentId: created.paymentId,
         paymentLink: created.paymentLink,
-        amountCents: data.amountCents,
-        description: data.description,
-        batchId: data.batchId,
-        row: data.row,
+        amountCents: r.amountCents,
+        description: r.description,
+        batchId,
+        row: r.row,
         createdAt: new Date().toISOString(),
       },
     });
-    return { status: result.status };
   }
 
   function failed(error: PaylinksError, attempts: number, note?: string): RowResult {
     return { status: 'failed', errorCode: error.code, errorMessage: note ? `${error.message}; ${note}` : error.message, attempts };
   }
 
-  /** Sends the request, retrying blips in the job; resolves with the link or rejects with the last error. */
-  async function send(data: CreateLinkData, owner: string, claim: Claim, begunAttempt?: string): Promise<{ link: CreatedLink; claim: Claim }> {
+  /** Sends the request, retrying blips in place; resolves with the link or rejects with the last error. */
+  async function send(batchId: string, r: WorkRow, owner: string, claim: Claim, begunAttempt?: string): Promise<{ link: CreatedLink; claim: Claim }> {
     let current = claim;
     const budget = () => ({ attempts: current.attempts, firstAt: current.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs });
     let made: CreatedLink | undefined;
@@ -115,13 +155,13 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
         // The claim may have begun the first attempt already.
         const first = begunAttempt;
         begunAttempt = undefined;
-        const begun = first ? { claim: current, waitedMs: 0, attempt: first } : await ledger.beginAttempt(data.invoiceNumber, owner, limiter, deps.signal);
-        if (!begun) throw new AbortError(new PaylinksError('INTERNAL', `lost the claim on invoice ${data.invoiceNumber}`, { retryable: true }));
+        const begun = first ? { claim: current, waitedMs: 0, attempt: first } : await ledger.beginAttempt(r.invoiceNumber, owner, limiter, deps.signal);
+        if (!begun) throw new AbortError(new PaylinksError('INTERNAL', `lost the claim on invoice ${r.invoiceNumber}`, { retryable: true }));
         if (begun.waitedMs > 0) deps.events?.onRateLimitWait?.(begun.waitedMs);
         current = begun.claim;
         try {
           // Not aborted on shutdown: a request in flight is finished (it is bounded by the timeout).
-          const created = await client.createPaymentLink({ invoiceNumber: data.invoiceNumber, amountCents: data.amountCents, description: data.description });
+          const created = await client.createPaymentLink({ invoiceNumber: r.invoiceNumber, amountCents: r.amountCents, description: r.description });
           deps.events?.onRequest?.('created');
           made = created;
           return created;
@@ -129,7 +169,7 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
           const err = coerceError(error);
           deps.events?.onRequest?.(err.code);
           const outcome = err instanceof PaywintError && err.code === 'PAYWINT_RATE_LIMITED' ? 'rate-limited' : err instanceof PaywintError && err.outcomeUnknown ? 'unknown' : 'failed';
-          current = (await ledger.endAttempt(data.invoiceNumber, owner, begun.attempt, outcome, { code: err.code, message: err.message })) ?? current;
+          current = (await ledger.endAttempt(r.invoiceNumber, owner, begun.attempt, outcome, { code: err.code, message: err.message })) ?? current;
           throw err;
         }
       },
@@ -145,7 +185,7 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
           const again = err.code !== 'PAYWINT_RATE_LIMITED' && isRetryable(err) && withinBudget(budget()) && !deps.signal?.aborted;
           if (again) {
             deps.events?.onRetry?.(err.code);
-            logger.debug({ batchId: data.batchId, row: data.row, code: err.code }, 'request failed: retrying');
+            logger.debug({ batchId, row: r.row, code: err.code }, 'request failed: retrying');
           }
           return again;
         },
@@ -154,105 +194,142 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
       // p-retry rejects once its signal is aborted even after a success: a link Paywint made is never dropped.
       if (made) return made;
       // Aborted before the first request went out: the attempt the claim began was never sent.
-      if (begunAttempt) current = (await ledger.endAttempt(data.invoiceNumber, owner, begunAttempt, 'not-sent')) ?? current;
+      if (begunAttempt) current = (await ledger.endAttempt(r.invoiceNumber, owner, begunAttempt, 'not-sent')) ?? current;
       throw Object.assign(coerceError(error), { claimAfter: current });
     });
     return { link, claim: current };
   }
 
-  return async function processCreateLink(job: Job, token?: string): Promise<CreateLinkResult> {
-    const data = CreateLinkDataSchema.parse(job.data);
-    const owner = job.id ?? rowJobId(data.batchId, data.row);
-    let outcome = await ledger.claim(data.invoiceNumber, owner, data.amountCents, data.description, store.rowRef(data.batchId, data.row), limiter);
-    if (outcome.kind === 'recorded') return { status: 'already-recorded' };
-    if (outcome.kind === 'no-batch') {
-      logger.warn({ batchId: data.batchId, row: data.row }, 'job of a batch that no longer exists: dropped');
-      return { status: 'already-recorded' };
-    }
-    if (outcome.kind === 'stopped') {
-      const batch = await store.get(data.batchId);
-      const cancelled = batch?.state === 'cancelled';
-      const code = cancelled ? 'BATCH_CANCELLED' : (batch?.stopCode ?? 'BATCH_CANCELLED');
-      const message = cancelled ? 'not sent: the batch was cancelled' : `not sent: the batch stopped (${batch?.stopMessage ?? 'failed'})`;
-      await ledger.release(data.invoiceNumber, owner);
-      return finish(data, { status: 'failed', errorCode: code, errorMessage: message, attempts: 0 }, owner);
-    }
+  /** Whether the batch was stopped (its state accounts for its rows without a result). */
+  async function isStopped(batchId: string): Promise<boolean> {
+    const state = await store.getState(batchId);
+    return state === undefined || state === 'cancelled' || state === 'failed';
+  }
+
+  /** Whether a BullMQ job still intends to finish its rows. */
+  async function isLive(jobId: string): Promise<boolean> {
+    const job = await queue.getJob(jobId);
+    return job !== undefined && LIVE_JOB_STATES.has(await job.getState());
+  }
+
+  /** Queues a delayed job for one row; its claim, when held here, moves to that job first. */
+  async function retryLater(batchId: string, r: WorkRow, runs: number, delayMs: number, claimOwner?: string): Promise<void> {
+    const jobId = rowsJobId(batchId, r.row, r.row + 1, claimOwner === undefined ? `w${Date.now()}` : `r${runs}`);
+    if (claimOwner !== undefined) await ledger.takeOver(r.invoiceNumber, claimOwner, jobId);
+    const data: CreateLinkData = { batchId, from: r.row, to: r.row + 1, runs };
+    await queue.add(CREATE_LINK_JOB, data, { ...JOB_OPTIONS, jobId, delay: delayMs });
+  }
+
+  /** How one row ended in this run: recorded, left to a later job, or nothing to do (stopped, done before). */
+  type RowEnd = 'recorded' | 'later' | 'skipped' | 'stopped';
+
+  async function processRow(batchId: string, r: WorkRow, owner: string, runs: number, requestDone: () => void): Promise<RowEnd> {
+    let outcome = await claims.call(batchId, { invoiceNumber: r.invoiceNumber, owner, amountCents: r.amountCents, description: r.description, row: r.row, begin: true });
+    if (outcome.kind === 'recorded') return 'skipped';
+    if (outcome.kind === 'no-batch' || outcome.kind === 'stopped') return 'stopped';
     if (outcome.kind === 'other-account') {
       const message =
         `not sent: the batch was submitted for Paywint API key …${outcome.account.slice(-4)}, this worker runs with …${ledger.apiKey.slice(-4)}; ` +
-        `run a worker with that account's credentials, then \`paylinks retry ${data.batchId}\``;
-      if (!warnedAccount.has(data.batchId)) logger.error({ batchId: data.batchId }, message);
-      warnedAccount.add(data.batchId);
-      return finish(data, { status: 'failed', errorCode: 'ACCOUNT_MISMATCH', errorMessage: message, attempts: 0 });
+        `run a worker with that account's credentials, then \`paylinks retry ${batchId}\``;
+      if (!warnedAccount.has(batchId)) logger.error({ batchId }, message);
+      warnedAccount.add(batchId);
+      await finish(batchId, r, { status: 'failed', errorCode: 'ACCOUNT_MISMATCH', errorMessage: message, attempts: 0 });
+      return 'recorded';
     }
     if (outcome.kind === 'busy') {
-      const holder = await queue.getJob(outcome.claim.owner);
-      const holderState = holder ? await holder.getState() : 'missing';
-      const taken = LIVE_JOB_STATES.has(holderState) ? undefined : await ledger.takeOver(data.invoiceNumber, outcome.claim.owner, owner);
-      if (!taken) {
+      const holder = outcome.claim.owner;
+      if (await isLive(holder)) {
+        // A job of this very row (its own retry) has it in hand.
+        const range = rowsOfJobId(batchId, holder);
+        if (range && range.from <= r.row && r.row < range.to) return 'later';
         // Another job is working on this invoice: come back when it is done, without spending an attempt.
-        await job.moveToDelayed(Date.now() + BUSY_RECHECK_MS, token);
-        throw new DelayedError();
+        await retryLater(batchId, r, runs, BUSY_RECHECK_MS);
+        return 'later';
       }
-      logger.warn({ invoice: data.invoiceNumber, previous: outcome.claim.owner, job: owner }, 'took over the claim of a job that is gone');
+      const taken = await ledger.takeOver(r.invoiceNumber, holder, owner);
+      if (!taken) {
+        await retryLater(batchId, r, runs, BUSY_RECHECK_MS);
+        return 'later';
+      }
+      logger.warn({ invoice: r.invoiceNumber, previous: holder, job: owner }, 'took over the claim of a job that is gone');
       outcome = { kind: 'claimed', claim: taken };
     }
     if (outcome.kind === 'exists') {
       const e = outcome.entry;
-      return finish(data, { status: 'exists', paymentId: e.paymentId, paymentLink: e.paymentLink, attempts: 0 });
+      await finish(batchId, r, { status: 'exists', paymentId: e.paymentId, paymentLink: e.paymentLink, attempts: 0 });
+      return 'recorded';
     }
     if (outcome.kind === 'conflict') {
       const e = outcome.entry;
       const message =
-        `invoice ${data.invoiceNumber} already has link ${e.paymentId} for ${formatCents(e.amountCents)}` +
-        `${e.description ? ` ("${e.description}")` : ''}; this row says ${formatCents(data.amountCents)}` +
-        `${data.description ? ` ("${data.description}")` : ''}. Not sent`;
-      return finish(data, { status: 'conflict', errorCode: 'LEDGER_CONFLICT', errorMessage: message, attempts: 0 });
+        `invoice ${r.invoiceNumber} already has link ${e.paymentId} for ${formatCents(e.amountCents)}` +
+        `${e.description ? ` ("${e.description}")` : ''}; this row says ${formatCents(r.amountCents)}` +
+        `${r.description ? ` ("${r.description}")` : ''}. Not sent`;
+      await finish(batchId, r, { status: 'conflict', errorCode: 'LEDGER_CONFLICT', errorMessage: message, attempts: 0 });
+      return 'recorded';
     }
 
     const claim = outcome.claim;
+    const inBudget = (c: Claim) => withinBudget({ attempts: c.attempts, firstAt: c.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs });
     // A claim that began its first attempt is within its budget by definition.
-    if (!outcome.attempt && !withinBudget({ attempts: claim.attempts, firstAt: claim.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs })) {
+    if (!outcome.attempt && !inBudget(claim)) {
       const last = (PAYWINT_ERROR_CODES as readonly string[]).includes(claim.lastCode ?? '') ? (claim.lastCode as PaywintErrorCode) : 'PAYWINT_SERVER_ERROR';
       const err = new PaylinksError(last, `gave up after ${claim.attempts} request(s) over the retry window; the last: ${claim.lastMessage ?? 'no answer'}`);
-      return finish(data, failed(err, claim.attempts, claim.unknown > 0 ? unknownOutcomeNote(claim) : undefined), owner);
+      await finish(batchId, r, failed(err, claim.attempts, claim.unknown > 0 ? unknownOutcomeNote(claim) : undefined), owner);
+      return 'recorded';
     }
 
-    let sent: { link: CreatedLink; claim: Claim };
-    try {
-      sent = await send(data, owner, claim, outcome.attempt);
-    } catch (error) {
-      const err = coerceError(error);
-      const after = (error as { claimAfter?: Claim }).claimAfter ?? claim;
-      const budgetLeft = withinBudget({ attempts: after.attempts, firstAt: after.firstAt, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs });
-      const note = after.unknown > 0 ? unknownOutcomeNote(after) : undefined;
+    let begun = outcome.attempt;
+    let current = claim;
+    for (;;) {
+      let sent: { link: CreatedLink; claim: Claim };
+      try {
+        sent = await send(batchId, r, owner, current, begun);
+      } catch (error) {
+        begun = undefined;
+        const err = coerceError(error);
+        const after = (error as { claimAfter?: Claim }).claimAfter ?? current;
+        current = after;
+        const budgetLeft = inBudget(after);
+        const note = after.unknown > 0 ? unknownOutcomeNote(after) : undefined;
 
-      if (err instanceof PaywintError && err.code === 'PAYWINT_RATE_LIMITED' && budgetLeft) {
-        const pauseMs = rateLimitPauseMs(err);
-        await limiter.pause(pauseMs);
-        await queue.rateLimit(pauseMs);
-        deps.events?.onRateLimitWait?.(pauseMs);
-        throw new RateLimitError();
+        if (err instanceof PaywintError && err.code === 'PAYWINT_RATE_LIMITED' && budgetLeft && !deps.signal?.aborted) {
+          // Every worker waits: the shared schedule moves past the pause, and no new chunk starts meanwhile.
+          const pauseMs = rateLimitPauseMs(err);
+          await limiter.pause(pauseMs);
+          await queue.rateLimit(pauseMs);
+          deps.events?.onRateLimitWait?.(pauseMs);
+          continue;
+        }
+        if (err.code === 'PAYWINT_AUTH') {
+          const state = await store.transition(batchId, ['submitting', 'queued', 'running'], 'failed', {
+            code: 'BATCH_STOPPED_AUTH',
+            message: `Paywint refused the credentials (${err.message})`,
+          });
+          if (state === 'failed' && !refused.has(batchId)) {
+            refused.add(batchId);
+            logger.error({ batchId, code: err.code }, 'Paywint refused the credentials: batch stopped');
+            deps.onBatchStopped?.(batchId);
+          }
+          await finish(batchId, r, failed(err, after.attempts, note), owner);
+          return 'stopped';
+        }
+        if (deps.signal?.aborted) throw err; // shutting down: the row runs again with its chunk
+        if (isRetryable(err) && budgetLeft && runs + 1 < (JOB_OPTIONS.attempts ?? 1)) {
+          // Back to the queue in a job of its own, with its own backoff; the claim goes with it.
+          logger.debug({ batchId, row: r.row, code: err.code }, 'row will be retried');
+          await retryLater(batchId, r, runs + 1, backoffBetweenJobsMs(runs + 1), owner);
+          return 'later';
+        }
+        await finish(batchId, r, failed(err, after.attempts, note), owner);
+        return 'recorded';
       }
-      if (err.code === 'PAYWINT_AUTH') {
-        await store.transition(data.batchId, ['submitting', 'queued', 'running'], 'failed', {
-          code: 'BATCH_STOPPED_AUTH',
-          message: `Paywint refused the credentials (${err.message})`,
-        });
-        logger.error({ batchId: data.batchId, code: err.code }, 'Paywint refused the credentials: batch stopped');
-        return finish(data, failed(err, after.attempts, note), owner);
-      }
-      if (deps.signal?.aborted) throw err; // shutting down: the row stays in the queue, untouched
-      const runsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-      if (isRetryable(err) && budgetLeft && runsLeft) {
-        // Back to the queue with BullMQ's backoff; the claim stays with this job.
-        logger.debug({ batchId: data.batchId, row: data.row, code: err.code }, 'row will be retried');
-        throw err;
-      }
-      return finish(data, failed(err, after.attempts, note), owner);
+      // The request is over: its row slot goes to the next row while this one is recorded.
+      requestDone();
+      await recordCreated(batchId, r, owner, sent);
+      return 'recorded';
     }
-    return recordCreated(data, owner, sent);
-  };
+  }
 
   /**
    * Records a link Paywint made. Redis may refuse the write for a while (a
@@ -261,17 +338,78 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
    * runs again later; its claim shows a request in flight, so that run's link
    * is flagged, and the lost one is in the log.
    */
-  async function recordCreated(data: CreateLinkData, owner: string, sent: { link: CreatedLink; claim: Claim }): Promise<CreateLinkResult> {
+  async function recordCreated(batchId: string, r: WorkRow, owner: string, sent: { link: CreatedLink; claim: Claim }): Promise<void> {
     const note = sent.claim.unknown > 0 ? { errorCode: POSSIBLE_DUPLICATE_CODE, errorMessage: unknownOutcomeNote(sent.claim) } : {};
     const result: RowResult = { status: 'created', paymentId: sent.link.paymentId, paymentLink: sent.link.paymentLink, attempts: sent.claim.attempts, ...note };
     try {
-      return await pRetry(() => finish(data, result, owner, sent.link), { ...RECORD_RETRY, onFailedAttempt: ({ error }) => logger.warn({ batchId: data.batchId, row: data.row, err: error.message }, 'could not record a created link yet: trying again') });
+      await pRetry(() => finish(batchId, r, result, owner, sent.link), {
+        ...RECORD_RETRY,
+        onFailedAttempt: ({ error }) => logger.warn({ batchId, row: r.row, err: error.message }, 'could not record a created link yet: trying again'),
+      });
     } catch (error) {
       logger.error(
-        { batchId: data.batchId, row: data.row, invoice: data.invoiceNumber, paymentId: sent.link.paymentId, paymentLink: sent.link.paymentLink, err: coerceError(error).message },
+        { batchId, row: r.row, invoice: r.invoiceNumber, paymentId: sent.link.paymentId, paymentLink: sent.link.paymentLink, err: coerceError(error).message },
         'a link was created but could not be recorded: the row will run again and be flagged',
       );
       throw error;
     }
   }
+
+  return async function processCreateLink(job: Job): Promise<CreateLinkResult> {
+    const data = CreateLinkDataSchema.parse(job.data);
+    const { batchId } = data;
+    const owner = job.id ?? rowsJobId(batchId, data.from, data.to);
+    const batch = await store.getForWork(batchId);
+    if (!batch) {
+      logger.warn({ batchId, from: data.from, to: data.to }, 'job of a batch that no longer exists: dropped');
+      return { recorded: 0 };
+    }
+    // A stopped batch's rows are accounted for by its state: nothing to do, and nothing to touch.
+    if (batch.state === 'cancelled' || batch.state === 'failed') return { recorded: 0 };
+    const records = await store.readRows(batchId, data.from, data.to - data.from);
+    const rows = workRows(data.from, records, batch.layout);
+    const runs = data.runs ?? 0;
+    const priority = (started += 1);
+
+    let next = 0;
+    let halted = false;
+    let recorded = 0;
+    let left = 0;
+    const errors: unknown[] = [];
+    const lane = async () => {
+      while (!halted && next < rows.length) {
+        const release = await slots.acquire(priority);
+        try {
+          if (halted || next >= rows.length) return;
+          if (deps.signal?.aborted) {
+            left += rows.length - next;
+            halted = true;
+            return;
+          }
+          const r = rows[next++]!;
+          try {
+            const end = await processRow(batchId, r, owner, runs, release);
+            if (end === 'recorded') recorded += 1;
+            if (end === 'stopped') halted = true;
+          } catch (error) {
+            left += 1;
+            if (!deps.signal?.aborted) {
+              errors.push(error);
+              halted = true;
+            }
+          }
+        } finally {
+          release();
+        }
+      }
+    };
+    // Twice as many lanes as row slots: a lane whose row is being recorded has given its slot to another.
+    await Promise.all(Array.from({ length: Math.min(2 * slots.size, rows.length) }, lane));
+    if (errors.length > 0) throw errors[0];
+    if (left > 0 && !(await isStopped(batchId))) {
+      // The worker is shutting down: the chunk goes back to the queue; its rows with a result are skipped next time.
+      throw new PaylinksError('INTERRUPTED', `the worker stopped with ${left} row(s) of the chunk left: they run again`, { retryable: true });
+    }
+    return { recorded };
+  };
 }

@@ -95,6 +95,12 @@ const FIELDS = {
     expects: 'milliseconds, a whole number from 1000 to 600000',
     schema: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   },
+  retentionDays: {
+    env: 'PAYLINKS_RETENTION_DAYS',
+    flag: undefined,
+    expects: 'days, a number above 0 and at most 3650 (fractions allowed)',
+    schema: z.coerce.number().positive().max(3650).default(30),
+  },
   logLevel: {
     env: 'PAYLINKS_LOG_LEVEL',
     flag: '--log-level',
@@ -168,7 +174,7 @@ export interface Config {
   prefix: string;
   /** `PAYLINKS_RATE_LIMIT`: HTTP requests per second to Paywint, retries included, across all workers. Default 10. */
   rateLimit: number;
-  /** `PAYLINKS_CONCURRENCY`: jobs in flight per worker process. Default 10. */
+  /** `PAYLINKS_CONCURRENCY`: rows in flight per worker process, all chunk jobs together. Default 10. */
   concurrency: number;
   /** `PAYLINKS_TIMEOUT_MS`: per-request timeout, milliseconds. Default 15000. */
   timeoutMs: number;
@@ -181,6 +187,11 @@ export interface Config {
    * worker died is picked up by another after at most this long. Default 30000.
    */
   lockDurationMs: number;
+  /**
+   * `PAYLINKS_RETENTION_DAYS`: a finished batch's rows and results are removed this long after it finished
+   * (Redis key expiry); the ledger is kept. Set per batch when it is submitted. Days, fractions allowed. Default 30.
+   */
+  retentionDays: number;
   /** `PAYLINKS_LOG_LEVEL`. Default `info`. */
   logLevel: ParsedConfig['logLevel'];
   /** `PAYLINKS_METRICS_PORT`: `paylinks worker` serves /healthz and /metrics here. Default 9464. */
@@ -205,7 +216,7 @@ export interface Config {
 }
 
 /** Flags as the CLI parsed them, keyed like {@link Config}; undefined means "not given". */
-export type ConfigFlags = Partial<Record<Exclude<FieldName, 'apiSecret' | 'paywintEnv' | 'apiTokens' | 'maxUploadMb' | 'trustProxy'>, string | number | undefined>>;
+export type ConfigFlags = Partial<Record<Exclude<FieldName, 'apiSecret' | 'paywintEnv' | 'apiTokens' | 'maxUploadMb' | 'trustProxy' | 'retentionDays'>, string | number | undefined>>;
 
 export interface LoadConfigOptions {
   /** The environment to read. Default `process.env`. */
@@ -257,6 +268,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     maxAttempts: parsed.maxAttempts,
     retryWindowMs: parsed.retryWindowMs,
     lockDurationMs: parsed.lockDurationMs,
+    retentionDays: parsed.retentionDays,
     logLevel: parsed.logLevel,
     metricsPort: parsed.metricsPort,
     httpHost: parsed.httpHost,

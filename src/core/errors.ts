@@ -91,6 +91,8 @@ export const OTHER_ERROR_CODES = [
   'BATCH_NOT_FOUND',
   'BATCH_STOPPED_AUTH',
   'BATCH_CANCELLED',
+  /** The batch's rows and results were removed, PAYLINKS_RETENTION_DAYS after it finished (its links stay in the ledger). */
+  'BATCH_EXPIRED',
   /** The batch was submitted for another Paywint account than the worker's. */
   'ACCOUNT_MISMATCH',
   'LEDGER_CONFLICT',

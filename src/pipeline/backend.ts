@@ -21,7 +21,7 @@ export interface Backend {
 }
 
 export interface OpenBackendOptions {
-  config: Pick<Config, 'redisUrl' | 'prefix'>;
+  config: Pick<Config, 'redisUrl' | 'prefix'> & Partial<Pick<Config, 'retentionDays'>>;
   logger: Logger;
   /**
    * May paylinks start a private redis-server when none is found? Only for
@@ -40,7 +40,7 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
   const redis = connect(endpoint.url, { name: options.name ?? 'paylinks' });
   redis.on('error', (e) => logger.warn({ err: e.message }, 'Redis connection error (will reconnect)'));
   const queue = openQueue(redis, keys);
-  const store = new BatchStore(redis, keys);
+  const store = new BatchStore(redis, keys, { retentionMs: config.retentionDays === undefined ? undefined : config.retentionDays * 86_400_000 });
   return {
     endpoint,
     redis,

@@ -2,22 +2,30 @@
  * Batches in Redis: one input file each. Metadata, state and counters live in
  * a hash any process can read; the input records in a list (so the collector
  * never needs the input file); each row's final result in a hash by row.
+ * Records and results are stored compactly (see compact.ts): fixed fields in
+ * a fixed order, ids as ids, no field names.
  *
  * States: `submitting` (rows still being added) → `queued` → `running` →
  * `completed` | `completed_with_errors`; or `cancelled`, or `failed` (the
  * batch was stopped, e.g. Paywint refused the credentials). A batch submitted
  * to be held goes `submitting` → `held` (stored, nothing queued, expiring)
- * and, once released, `submitting` → `queued` like any other.
+ * and, once released, `submitting` → `queued` like any other. A stopped batch's
+ * rows without a result are not touched one by one: its state accounts for
+ * them (`failed`, with the stop's code), once no job of the batch is active.
+ *
+ * Retention: once a batch finishes (or stops), its records and results expire
+ * after the retention it was submitted with; the batch hash and the ledger stay.
+ * A held batch's keys expire after its hold time instead, unless released.
  */
 import type { DecimalMark } from '../intake/money.js';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import type { ChainableCommander } from 'ioredis';
 import { LuaScript, type RedisClient } from '../core/lua.js';
 import type { Keys } from './keys.js';
 import { POSSIBLE_DUPLICATE_CODE } from '../core/errors.js';
 import { encodeLedgerEntry, RELEASE_CLAIM_LUA, type LedgerEntry, type RowRef } from './ledger.js';
 import { ROW_STATUSES, type RowResult, type RowStatus } from './output.js';
+import { FIELDS_LUA, joinFields, packId, packLink, splitFields, unpackId, unpackLink } from './compact.js';
 
 export const BATCH_STATES = ['submitting', 'held', 'queued', 'running', 'completed', 'completed_with_errors', 'cancelled', 'failed'] as const;
 export type BatchState = (typeof BATCH_STATES)[number];
@@ -40,6 +48,10 @@ export interface BatchLayout {
 
 export interface NewBatch {
   file: string;
+  /** Rows per `create-link` job (see the producer). */
+  chunkRows?: number;
+  /** How long the batch's records and results are kept once it finished, ms. */
+  retentionMs?: number;
   sha256: string;
   /** The Paywint API key the batch runs under (never the secret). */
   account: string;
@@ -59,7 +71,10 @@ export interface Batch extends NewBatch {
   submittedAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
-  /** Rows with a final result. */
+  /**
+   * Rows accounted for: those with a final result and, once the batch stopped
+   * (cancelled, or failed), those it will never send (counted `failed`).
+   */
   done: number;
   counts: Record<RowStatus, number>;
   /** Sum of the amounts of `created` rows, in cents. */
@@ -71,69 +86,127 @@ export interface Batch extends NewBatch {
   /** Why the batch stopped, when it did. */
   stopCode: string | null;
   stopMessage: string | null;
+  /** When the batch's records and results are removed (ISO time), once it finished. */
+  expiresAt?: string | null;
+  /** Rows of a stopped batch that will never be sent (included in `done` and `counts.failed`). */
+  unsent?: number;
 }
 
-const StoredResultSchema = z.object({
-  s: z.enum(ROW_STATUSES),
-  id: z.string().nullish(),
-  link: z.string().nullish(),
-  code: z.string().nullish(),
-  msg: z.string().nullish(),
-  att: z.number().int(),
-});
+const STATUS_CODES: Record<RowStatus, string> = { created: 'c', exists: 'e', invalid: 'i', duplicate: 'd', conflict: 'x', failed: 'f' };
+const STATUS_BY_CODE = new Map(Object.entries(STATUS_CODES).map(([status, code]) => [code, status as RowStatus]));
 
-function encodeResult(r: RowResult): string {
-  return JSON.stringify({ s: r.status, id: r.paymentId ?? null, link: r.paymentLink ?? null, code: r.errorCode ?? null, msg: r.errorMessage ?? null, att: r.attempts });
+/**
+ * A row's result as stored: status letter and attempts, payment id, link,
+ * error code, error message; empty fields at the end left out. A created
+ * row takes about 28 bytes (a UUID id and a Paywint link), against about 190
+ * as JSON.
+ */
+export function encodeResult(r: RowResult): string {
+  const id = r.paymentId ? packId(r.paymentId) : '';
+  const link = r.paymentLink ? (r.paymentId ? packLink(r.paymentLink, r.paymentId) : `=${r.paymentLink}`) : '';
+  const fields = [`${STATUS_CODES[r.status]}${r.attempts}`, id, link, r.errorCode ?? '', r.errorMessage ?? ''];
+  while (fields.length > 1 && fields.at(-1) === '') fields.pop();
+  return joinFields(fields);
 }
 
-function decodeResult(raw: string): RowResult {
-  const r = StoredResultSchema.parse(JSON.parse(raw));
-  return { status: r.s, paymentId: r.id ?? null, paymentLink: r.link ?? null, errorCode: r.code ?? null, errorMessage: r.msg ?? null, attempts: r.att };
+export function decodeResult(raw: string): RowResult {
+  const [head = '', id = '', link = '', code = '', message = ''] = splitFields(raw);
+  const status = STATUS_BY_CODE.get(head.charAt(0));
+  if (!status) throw new Error(`not a stored result: ${JSON.stringify(raw.slice(0, 80))}`);
+  const paymentId = id === '' ? null : unpackId(id);
+  return {
+    status,
+    paymentId,
+    paymentLink: link === '' ? null : unpackLink(link, paymentId ?? ''),
+    errorCode: code === '' ? null : code,
+    errorMessage: message === '' ? null : message,
+    attempts: Number(head.slice(1)),
+  };
 }
 
 /**
- * Records a row's final result once: the result, the batch counters, the
- * ledger entry of a created link and the release of the claim (keeping any
- * unknown outcomes for the invoice's next claim), in one atomic step. A
- * second call for the same row changes nothing and returns 0, except that
- * a second link (two runs of one job at once, after a lost lock) is never
- * dropped: it goes to the ledger if the invoice has none there, and the
- * recorded row is flagged with both links.
- *
- * KEYS: results, batch, ledger, claims, unsettled.
- * ARGV: row, result JSON, status, invoice, claim owner, ledger entry JSON, amount cents, now ISO.
+ * An input record as stored: its line (left empty when it is the usual one,
+ * the row's index + 2: the header is line 1), then its cells.
  */
-const FINISH_ROW = new LuaScript(`${RELEASE_CLAIM_LUA}
-local linked = ARGV[6] ~= ''
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
-  if linked then
-    local recorded = cjson.decode(redis.call('HGET', KEYS[1], ARGV[1]))
-    local mine = cjson.decode(ARGV[6])
-    if recorded.id ~= mine.paymentId then
-      redis.call('HSETNX', KEYS[3], ARGV[4], ARGV[6])
-      local note = 'another run of this row also created link ' .. mine.paymentId .. ' (' .. mine.paymentLink .. '): Paywint holds two links for this invoice; cancel one before mailing'
-      if type(recorded.msg) == 'string' then note = recorded.msg .. '; ' .. note end
-      recorded.code = '${POSSIBLE_DUPLICATE_CODE}'
-      recorded.msg = note
-      redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(recorded))
+function encodeRecord(row: number, line: number, cells: readonly string[]): string {
+  return joinFields([line === row + 2 ? '' : String(line), ...cells]);
+}
+
+function decodeRecord(row: number, raw: string): { line: number; cells: string[] } {
+  const [line = '', ...cells] = splitFields(raw);
+  return { line: line === '' ? row + 2 : Number(line), cells };
+}
+
+/**
+ * Lua: expireBatch(batchKey, rowsKey, resultsKey, nowMs) stamps when a finished or stopped batch's records and
+ * results go (its retention after now) and sets their expiry; the batch hash stays, to say so.
+ */
+const EXPIRE_LUA = `
+local function expireBatch(batchKey, rowsKey, resultsKey, nowMs)
+  local retention = tonumber(redis.call('HGET', batchKey, 'retention_ms') or '')
+  if not retention then return end
+  local at = nowMs + retention
+  redis.call('HSET', batchKey, 'expires_at_ms', string.format('%.0f', at))
+  redis.call('PEXPIREAT', rowsKey, at)
+  redis.call('PEXPIREAT', resultsKey, at)
+end
+`;
+
+/**
+ * Records the final results of a group of rows of one batch, each once: the
+ * result, the batch counters, the ledger entry of a created link and the
+ * release of the claim (keeping any unknown outcomes for the invoice's next
+ * claim), in one atomic step. A row recorded before changes nothing (its
+ * reply is 0), except that a second link (two runs of one row at once, after
+ * a lost lock) is never dropped: it goes to the ledger if the invoice has
+ * none there, and the recorded row is flagged with both links.
+ *
+ * KEYS: results, batch, ledger, claims, unsettled, rows.
+ * ARGV: now ISO, now ms; then per row 9: row, stored result, status, invoice, claim owner, stored ledger entry,
+ * amount cents, packed payment id, the link as the note about a second one shows it ('' when none).
+ */
+const FINISH_ROWS = new LuaScript(`${RELEASE_CLAIM_LUA}${FIELDS_LUA}${EXPIRE_LUA}
+local out = {}
+local added = 0
+local claimed = false
+for i = 3, #ARGV, 9 do
+  local row, result, status, invoice, owner, entry, cents, pid, shown = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+  local linked = entry ~= ''
+  local recorded = redis.call('HGET', KEYS[1], row)
+  if recorded then
+    if linked then
+      local r = fields(recorded)
+      if r[2] ~= pid then
+        redis.call('HSETNX', KEYS[3], invoice, entry)
+        local note = 'another run of this row also created link ' .. shown .. ': Paywint holds two links for this invoice; cancel one before mailing'
+        if r[5] and r[5] ~= '' then note = r[5] .. '; ' .. note end
+        r[4] = '${POSSIBLE_DUPLICATE_CODE}'
+        r[5] = note
+        redis.call('HSET', KEYS[1], row, joinFields(r, 5))
+      end
     end
+    if owner ~= '' then releaseClaim(KEYS[4], KEYS[5], invoice, owner, linked) end
+    out[#out + 1] = 0
+  else
+    redis.call('HSET', KEYS[1], row, result)
+    redis.call('HINCRBY', KEYS[2], 'n_' .. status, 1)
+    added = added + 1
+    if linked then redis.call('HSET', KEYS[3], invoice, entry) end
+    if status == 'created' or status == 'exists' then redis.call('HINCRBY', KEYS[2], 'cents_' .. status, cents) end
+    if owner ~= '' then
+      releaseClaim(KEYS[4], KEYS[5], invoice, owner, linked)
+      claimed = true
+    end
+    out[#out + 1] = 1
   end
-  if ARGV[5] ~= '' then releaseClaim(KEYS[4], KEYS[5], ARGV[4], ARGV[5], linked) end
-  return 0
 end
-local status = ARGV[3]
-redis.call('HINCRBY', KEYS[2], 'n_' .. status, 1)
-local done = redis.call('HINCRBY', KEYS[2], 'done', 1)
-if linked then redis.call('HSET', KEYS[3], ARGV[4], ARGV[6]) end
-if status == 'created' or status == 'exists' then
-  redis.call('HINCRBY', KEYS[2], 'cents_' .. status, ARGV[7])
-end
-if ARGV[5] ~= '' then releaseClaim(KEYS[4], KEYS[5], ARGV[4], ARGV[5], linked) end
+if added == 0 then return out end
+local done = redis.call('HINCRBY', KEYS[2], 'done', added)
 local state = redis.call('HGET', KEYS[2], 'state')
 -- Only a fully submitted batch starts running: one still being submitted stays \`submitting\`, so a
 -- submission that fails or dies half-way is still seen as such (and never resumed as if whole).
-if ARGV[5] ~= '' and state == 'queued' then
-  redis.call('HSET', KEYS[2], 'state', 'running', 'started_at', ARGV[8])
+if claimed and state == 'queued' then
+  redis.call('HSET', KEYS[2], 'state', 'running', 'started_at', ARGV[1])
   state = 'running'
 end
 if done >= tonumber(redis.call('HGET', KEYS[2], 'rows')) then
@@ -142,14 +215,21 @@ if done >= tonumber(redis.call('HGET', KEYS[2], 'rows')) then
     local final = 'completed_with_errors'
     if good == done then final = 'completed' end
     redis.call('HSET', KEYS[2], 'state', final)
+    state = final
   end
-  redis.call('HSET', KEYS[2], 'finished_at', ARGV[8])
+  redis.call('HSET', KEYS[2], 'finished_at', ARGV[1])
+  if state ~= 'submitting' then expireBatch(KEYS[2], KEYS[6], KEYS[1], tonumber(ARGV[2])) end
+else
+  -- Rows recorded after the batch stopped expire with the rest.
+  local at = redis.call('HGET', KEYS[2], 'expires_at_ms')
+  if at then redis.call('PEXPIREAT', KEYS[1], at) end
 end
-return 1
+return out
 `);
 
-// KEYS: batch. ARGV: from-states (comma list), to-state, field to stamp, now, stop code, stop message.
-const TRANSITION = new LuaScript(`
+// KEYS: batch, rows, results. ARGV: from-states (comma list), to-state, field to stamp, now ISO, stop code, stop
+// message, now ms. A batch that stops is finished: its data expires after its retention.
+const TRANSITION = new LuaScript(`${EXPIRE_LUA}
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return false end
 for s in string.gmatch(ARGV[1], '[^,]+') do
@@ -157,6 +237,10 @@ for s in string.gmatch(ARGV[1], '[^,]+') do
     redis.call('HSET', KEYS[1], 'state', ARGV[2])
     if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], ARGV[3], ARGV[4]) end
     if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'stop_code', ARGV[5], 'stop_message', ARGV[6]) end
+    if ARGV[2] == 'cancelled' or ARGV[2] == 'failed' then
+      redis.call('HSETNX', KEYS[1], 'finished_at', ARGV[4])
+      expireBatch(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[7]))
+    end
     return ARGV[2]
   end
 end
@@ -164,21 +248,32 @@ return state
 `);
 
 /**
- * Takes a failed row's result back so it can run again: the counters go
- * down, a finished batch is running again. KEYS: results, batch. ARGV: row.
+ * Takes failed rows' results back so they can run again: the counters go
+ * down; a finished batch is running again (ARGV[1] '1': also a stopped one,
+ * whose rows without a result run again), and its data no longer expires.
+ * KEYS: results, batch, rows. ARGV: resume a stopped batch ('1' or ''), then rows. Returns the rows taken back.
  */
-const REOPEN_ROW = new LuaScript(`
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw or cjson.decode(raw).s ~= 'failed' then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HINCRBY', KEYS[2], 'n_failed', -1)
-redis.call('HINCRBY', KEYS[2], 'done', -1)
-local state = redis.call('HGET', KEYS[2], 'state')
-if state == 'completed' or state == 'completed_with_errors' or state == 'failed' then
-  redis.call('HSET', KEYS[2], 'state', 'running')
-  redis.call('HDEL', KEYS[2], 'finished_at', 'stop_code', 'stop_message', 'stopped_at')
+const REOPEN_ROWS = new LuaScript(`${FIELDS_LUA}
+local reopened = {}
+for i = 2, #ARGV do
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  if raw and string.sub(fields(raw)[1], 1, 1) == 'f' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    reopened[#reopened + 1] = ARGV[i]
+  end
 end
-return 1
+if #reopened > 0 then
+  redis.call('HINCRBY', KEYS[2], 'n_failed', -#reopened)
+  redis.call('HINCRBY', KEYS[2], 'done', -#reopened)
+end
+local state = redis.call('HGET', KEYS[2], 'state')
+if (#reopened > 0 or ARGV[1] == '1') and (state == 'completed' or state == 'completed_with_errors' or state == 'failed') then
+  redis.call('HSET', KEYS[2], 'state', 'running')
+  redis.call('HDEL', KEYS[2], 'finished_at', 'stop_code', 'stop_message', 'stopped_at', 'expires_at_ms')
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[3])
+end
+return reopened
 `);
 
 /**
@@ -211,9 +306,24 @@ export function newBatchId(now = new Date()): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-/** The BullMQ job id of a row. */
-export function rowJobId(batchId: string, row: number): string {
-  return `${batchId}-r${row}`;
+/**
+ * The BullMQ job id of the job for rows `[from, to)` of a batch; `tag` tells
+ * apart later jobs for the same rows (a row's own retry, a `paylinks retry`).
+ */
+export function rowsJobId(batchId: string, from: number, to: number, tag?: string): string {
+  return tag === undefined ? `${batchId}-${from}-${to}` : `${batchId}-${from}-${to}-${tag}`;
+}
+
+/** The rows `[from, to)` of a job of the batch, from its id (undefined for a job of another batch). */
+export function rowsOfJobId(batchId: string, jobId: string): { from: number; to: number } | undefined {
+  if (!jobId.startsWith(`${batchId}-`)) return undefined;
+  const m = /^(\d+)-(\d+)(?:-|$)/.exec(jobId.slice(batchId.length + 1));
+  return m ? { from: Number(m[1]), to: Number(m[2]) } : undefined;
+}
+
+/** The link a note about a second link shows: `id (link)`. */
+function shownLink(entry: Pick<LedgerEntry, 'paymentId' | 'paymentLink'>): string {
+  return `${entry.paymentId} (${entry.paymentLink})`;
 }
 
 export interface FinishRowOptions {
@@ -230,11 +340,43 @@ export interface FinishRowOptions {
   amountCents?: number;
 }
 
+/** One row of {@link BatchStore.finishRows}. */
+export interface FinishedRow {
+  row: number;
+  result: RowResult;
+  /** The invoice the row is for. */
+  invoiceNumber?: string;
+  /** The job holding the invoice's claim: released when the row finishes. */
+  claimOwner?: string;
+  /** The link just created: written to the ledger in the same step. */
+  ledgerEntry?: LedgerEntry;
+  amountCents?: number;
+}
+
+/** The account's ledger keys a group of finished rows touches (see Ledger). */
+export interface LedgerKeys {
+  ledgerKey: string;
+  claimsKey: string;
+  unsettledKey: string;
+}
+
+const DAY_MS = 86_400_000;
+
+export interface BatchStoreOptions {
+  /** How long a finished batch's records and results are kept, ms (written into each new batch). Default 30 days. */
+  retentionMs?: number;
+}
+
 export class BatchStore {
+  private readonly retentionMs: number;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
-  ) {}
+    options: BatchStoreOptions = {},
+  ) {
+    this.retentionMs = options.retentionMs ?? 30 * DAY_MS;
+  }
 
   /** Creates the batch record in state `submitting`. */
   async create(batch: NewBatch, id = newBatchId()): Promise<string> {
@@ -250,6 +392,8 @@ export class BatchStore {
         rows: batch.rows,
         valid: batch.valid,
         ...(batch.validCents === undefined || batch.validCents === null ? {} : { valid_cents: batch.validCents }),
+        chunk_rows: batch.chunkRows ?? 0,
+        retention_ms: Math.round(batch.retentionMs ?? this.retentionMs),
         state: 'submitting',
         created_at: now,
         done: 0,
@@ -266,37 +410,75 @@ export class BatchStore {
   }
 
   async get(id: string): Promise<Batch | undefined> {
-    const h = await this.redis.hgetall(this.keys.batch(id));
+    let h = await this.redis.hgetall(this.keys.batch(id));
     if (!h.id) return undefined;
+    let unsent = 0;
+    if ((h.state === 'cancelled' || h.state === 'failed') && h.submitted_at && Number(h.done ?? 0) < Number(h.rows ?? 0)) {
+      // Rows of a stopped batch without a result will not be sent, except those still in flight. Counted
+      // before the counters are read again: a row that ends in between is counted twice, never missed.
+      const inFlight = await this.rowsInFlight(id, h.account ?? '');
+      h = await this.redis.hgetall(this.keys.batch(id));
+      unsent = Math.max(0, Number(h.rows ?? 0) - Number(h.done ?? 0) - inFlight);
+    }
     const int = (k: string) => Number(h[k] ?? 0);
     const str = (k: string) => h[k] ?? null;
     const counts = Object.fromEntries(ROW_STATUSES.map((s) => [s, int(`n_${s}`)])) as Record<RowStatus, number>;
+    const rows = int('rows');
+    const state = (h.state ?? 'failed') as BatchState;
+    const done = int('done') + unsent;
+    counts.failed += unsent;
     return {
-      id: h.id,
+      id: h.id ?? id,
       file: h.file ?? '',
       sha256: h.sha256 ?? '',
       account: h.account ?? '',
       layout: JSON.parse(h.layout ?? '{}') as BatchLayout,
-      rows: int('rows'),
+      rows,
       valid: int('valid'),
       validCents: h.valid_cents === undefined ? null : Number(h.valid_cents),
-      state: (h.state ?? 'failed') as BatchState,
+      state,
       createdAt: h.created_at ?? '',
       submittedAt: str('submitted_at'),
       startedAt: str('started_at'),
       finishedAt: str('finished_at'),
-      done: int('done'),
+      done,
       counts,
       createdCents: int('cents_created'),
       existsCents: int('cents_exists'),
       holdExpiresAt: h.state === 'held' ? str('hold_expires_at') : null,
       stopCode: str('stop_code'),
       stopMessage: str('stop_message'),
+      expiresAt: h.expires_at_ms ? new Date(Number(h.expires_at_ms)).toISOString() : null,
+      unsent,
     };
+  }
+
+  /**
+   * Rows of a stopped batch that may still be in flight: those whose invoice
+   * is claimed by one of the batch's active jobs. (A row of an active job not
+   * claimed yet will find the batch stopped and never be sent.)
+   */
+  async rowsInFlight(id: string, account: string): Promise<number> {
+    const active = new Set((await this.redis.lrange(this.keys.queueActive(), 0, -1)).filter((jobId) => rowsOfJobId(id, jobId) !== undefined));
+    if (active.size === 0) return 0;
+    const claims = await this.redis.hvals(this.keys.claims(account));
+    return claims.filter((raw) => active.has((JSON.parse(raw) as { owner: string }).owner)).length;
+  }
+
+  /** Whether the batch's records are still kept (they expire after its retention, once it finished). */
+  async hasRecords(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.batchRows(id))) === 1;
   }
 
   async getState(id: string): Promise<BatchState | undefined> {
     return ((await this.redis.hget(this.keys.batch(id), 'state')) ?? undefined) as BatchState | undefined;
+  }
+
+  /** What a worker needs of a batch before sending its rows; undefined when there is no such batch. */
+  async getForWork(id: string): Promise<{ state: BatchState; layout: BatchLayout } | undefined> {
+    const [state, layout] = await this.redis.hmget(this.keys.batch(id), 'state', 'layout');
+    if (!state) return undefined;
+    return { state: state as BatchState, layout: JSON.parse(layout ?? '{}') as BatchLayout };
   }
 
   /** Ids of the most recent batches, newest first. */
@@ -304,18 +486,15 @@ export class BatchStore {
     return this.redis.zrevrange(this.keys.batchIndex(), 0, limit - 1);
   }
 
-  /** Appends input records (`[line, ...cells]`) in file order. */
-  appendRows(pipeline: ChainableCommander, id: string, rows: readonly (readonly [number, ...string[]])[]): void {
-    if (rows.length > 0) pipeline.rpush(this.keys.batchRows(id), ...rows.map((r) => JSON.stringify(r)));
+  /** Appends input records in file order; `first` is the index of the first. */
+  appendRows(pipeline: ChainableCommander, id: string, first: number, rows: readonly { line: number; cells: readonly string[] }[]): void {
+    if (rows.length > 0) pipeline.rpush(this.keys.batchRows(id), ...rows.map((r, i) => encodeRecord(first + i, r.line, r.cells)));
   }
 
   /** Reads input records `[start, start + count)`. */
   async readRows(id: string, start: number, count: number): Promise<{ line: number; cells: string[] }[]> {
     const raw = await this.redis.lrange(this.keys.batchRows(id), start, start + count - 1);
-    return raw.map((r) => {
-      const [line, ...cells] = JSON.parse(r) as [number, ...string[]];
-      return { line, cells };
-    });
+    return raw.map((r, i) => decodeRecord(start + i, r));
   }
 
   /** Final results of rows `[start, start + count)`; undefined where a row has none yet. */
@@ -331,42 +510,58 @@ export class BatchStore {
     return { resultsKey: this.keys.batchResults(id), batchKey: this.keys.batch(id), row };
   }
 
-  /** Records a row's final result (see FINISH_ROW). Resolves false when it was recorded before. */
+  /** Records a row's final result (see FINISH_ROWS). Resolves false when it was recorded before. */
   async finishRow(id: string, row: number, result: RowResult, options: FinishRowOptions = {}): Promise<boolean> {
-    // Without a claim, the batch hash stands in for the ledger and claims keys: never touched, same slot.
-    const claimsKey = options.claimsKey ?? this.keys.batch(id);
-    const ledgerKey = options.ledgerKey ?? this.keys.batch(id);
-    const unsettledKey = options.unsettledKey ?? this.keys.batch(id);
-    const recorded = await FINISH_ROW.run(
-      this.redis,
-      [this.keys.batchResults(id), this.keys.batch(id), ledgerKey, claimsKey, unsettledKey],
-      [
-        row,
-        encodeResult(result),
-        result.status,
-        options.invoiceNumber ?? '',
-        options.claimOwner ?? '',
-        options.ledgerEntry ? encodeLedgerEntry(options.ledgerEntry) : '',
-        options.amountCents ?? 0,
-        new Date().toISOString(),
-      ],
-    );
-    return recorded === 1;
+    const ledger = options.ledgerKey && options.claimsKey && options.unsettledKey ? { ledgerKey: options.ledgerKey, claimsKey: options.claimsKey, unsettledKey: options.unsettledKey } : undefined;
+    const [recorded] = await this.finishRows(id, [{ row, result, invoiceNumber: options.invoiceNumber, claimOwner: options.claimOwner, ledgerEntry: options.ledgerEntry, amountCents: options.amountCents }], ledger);
+    return recorded!;
   }
 
-  /** Same as {@link finishRow} for many rows without a claim (invalid rows), in one pipeline. */
+  /** Records the final results of rows of one batch in one script call (see FINISH_ROWS); true for each row recorded now. */
+  async finishRows(id: string, rows: readonly FinishedRow[], ledger?: LedgerKeys): Promise<boolean[]> {
+    if (rows.length === 0) return [];
+    const [keys, args] = this.finishArgs(id, rows, ledger);
+    const reply = (await FINISH_ROWS.run(this.redis, keys, args)) as number[];
+    return reply.map((r) => r === 1);
+  }
+
+  /** {@link finishRows} for rows without a claim (invalid ones), queued on a pipeline. */
   finishRowsInPipeline(pipeline: ChainableCommander, id: string, rows: readonly { row: number; result: RowResult }[]): void {
-    const now = new Date().toISOString();
-    // Rows without a claim name the batch hash for the ledger and claims keys: never touched, same slot.
-    const keys = [this.keys.batchResults(id), this.keys.batch(id), this.keys.batch(id), this.keys.batch(id), this.keys.batch(id)];
-    for (const { row, result } of rows) {
-      FINISH_ROW.queue(pipeline, keys, [row, encodeResult(result), result.status, '', '', '', 0, now]);
-    }
+    if (rows.length === 0) return;
+    const [keys, args] = this.finishArgs(id, rows);
+    FINISH_ROWS.queue(pipeline, keys, args);
   }
 
-  /** Takes back a failed row's result so it can be retried. Resolves false when the row is not failed. */
-  async reopenRow(id: string, row: number): Promise<boolean> {
-    return (await REOPEN_ROW.run(this.redis, [this.keys.batchResults(id), this.keys.batch(id)], [row])) === 1;
+  private finishArgs(id: string, rows: readonly FinishedRow[], ledger?: LedgerKeys): [string[], (string | number)[]] {
+    // Without a claim, the batch hash stands in for the ledger and claims keys: never touched, same slot.
+    const batchKey = this.keys.batch(id);
+    const keys = [this.keys.batchResults(id), batchKey, ledger?.ledgerKey ?? batchKey, ledger?.claimsKey ?? batchKey, ledger?.unsettledKey ?? batchKey, this.keys.batchRows(id)];
+    const now = new Date();
+    const args: (string | number)[] = [now.toISOString(), now.getTime()];
+    for (const r of rows) {
+      const entry = r.ledgerEntry;
+      args.push(
+        r.row,
+        encodeResult(r.result),
+        r.result.status,
+        r.invoiceNumber ?? '',
+        ledger ? (r.claimOwner ?? '') : '',
+        entry ? encodeLedgerEntry(entry) : '',
+        r.amountCents ?? 0,
+        entry ? packId(entry.paymentId) : '',
+        entry ? shownLink(entry) : '',
+      );
+    }
+    return [keys, args];
+  }
+
+  /**
+   * Takes back failed rows' results so they can be retried; with `resume`, a
+   * stopped batch runs again too. Resolves with the rows taken back.
+   */
+  async reopenRows(id: string, rows: readonly number[], resume = false): Promise<number[]> {
+    const reply = (await REOPEN_ROWS.run(this.redis, [this.keys.batchResults(id), this.keys.batch(id), this.keys.batchRows(id)], [resume ? '1' : '', ...rows])) as string[];
+    return reply.map(Number);
   }
 
   /** The keys of one batch besides its hash: a held batch's TTL covers them all. */
@@ -411,10 +606,11 @@ export class BatchStore {
    */
   async transition(id: string, from: readonly BatchState[], to: BatchState, stop?: { code: string; message: string }): Promise<BatchState | undefined> {
     const stamp = FINISHED_STATES.includes(to) ? 'stopped_at' : '';
+    const now = new Date();
     const state = await TRANSITION.run(
       this.redis,
-      [this.keys.batch(id)],
-      [from.join(','), to, stamp, new Date().toISOString(), stop?.code ?? '', stop?.message ?? ''],
+      [this.keys.batch(id), this.keys.batchRows(id), this.keys.batchResults(id)],
+      [from.join(','), to, stamp, now.toISOString(), stop?.code ?? '', stop?.message ?? '', now.getTime()],
     );
     return (state ?? undefined) as BatchState | undefined;
   }

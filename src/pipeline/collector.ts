@@ -59,6 +59,7 @@ export interface CollectSummary {
 export async function writeBatchOutput(store: BatchStore, batchId: string, file: string): Promise<CollectSummary> {
   const batch = await store.get(batchId);
   if (!batch) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId}`);
+  if (batch.rows > 0 && !(await store.hasRecords(batchId))) throw expiredError(batchId, batch.expiresAt ?? null);
   const writer: RowWriter = /\.xlsx$/i.test(file)
     ? new WorkbookOutputWriter(file, { headers: batch.layout.headers, amountColumn: batch.layout.amount, decimal: batch.layout.decimal })
     : new OutputWriter(file, { headers: batch.layout.headers });
@@ -78,9 +79,23 @@ export async function writeBatchOutput(store: BatchStore, batchId: string, file:
   return { file, rows: writer.rowCount };
 }
 
+/** The result of a row without one: a stopped batch's state accounts for it. */
 function pendingResult(batch: Batch): RowResult {
   if (batch.state === 'cancelled') return { status: 'failed', errorCode: 'BATCH_CANCELLED', errorMessage: 'not sent: the batch was cancelled', attempts: 0 };
+  if (batch.state === 'failed') {
+    return { status: 'failed', errorCode: batch.stopCode ?? 'BATCH_CANCELLED', errorMessage: `not sent: the batch stopped (${batch.stopMessage ?? 'failed'})`, attempts: 0 };
+  }
   return { status: 'failed', errorCode: 'NOT_FINISHED', errorMessage: `no result yet: the batch is ${batch.state}`, attempts: 0 };
+}
+
+/** The batch's records and results were removed after its retention. */
+export function expiredError(batchId: string, expiresAt: string | null): PaylinksError {
+  const when = expiresAt ? ` on ${expiresAt.slice(0, 19).replace('T', ' ')} UTC` : '';
+  return new PaylinksError(
+    'BATCH_EXPIRED',
+    `batch ${batchId} has expired: its rows and results were removed${when}, PAYLINKS_RETENTION_DAYS after it finished; ` +
+      'its links are still in the ledger: run the same file again to get them, as `exists`',
+  );
 }
 
 export interface CollectOptions {

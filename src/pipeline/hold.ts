@@ -30,7 +30,9 @@ export async function releaseBatch(store: BatchStore, queue: Queue, batchId: str
   const ended = await store.endHold(batchId, 'release');
   if (ended === undefined) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId}`);
   if (ended !== 'done') throw notHeld(batchId, ended);
-  const queued = await queueStoredRows(store, queue, batch, { wants: (result) => result === undefined });
+  const queued = await queueStoredRows(store, queue, batch, {
+    pick: (start, results) => results.flatMap((result, i) => (result === undefined ? [start + i] : [])),
+  });
   await store.markSubmitted(batchId);
   return { batchId, queued };
 }

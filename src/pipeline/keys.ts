@@ -26,12 +26,12 @@ export class Keys {
     return this.key('batch', batchId);
   }
 
-  /** List: a batch's input records in file order, each `[line, ...cells]` as JSON. */
+  /** List: a batch's input records in file order, each its line and cells (see BatchStore's row encoding). */
   batchRows(batchId: string): string {
     return this.key('batch', batchId, 'rows');
   }
 
-  /** Hash: row index → final result of that row (JSON). */
+  /** Hash: row index → final result of that row (see BatchStore's result encoding). */
   batchResults(batchId: string): string {
     return this.key('batch', batchId, 'results');
   }
@@ -46,7 +46,7 @@ export class Keys {
     return this.key('batches', 'by-sha');
   }
 
-  /** Hash: invoice number → the link created for it, per Paywint account. */
+  /** Hash: invoice number → the link created for it, per Paywint account (see `encodeLedgerEntry`). */
   ledger(apiKey: string): string {
     return this.key('ledger', apiKey);
   }
@@ -69,5 +69,10 @@ export class Keys {
   /** String: the shared request schedule of the rate limiter, per Paywint account. */
   rateLimit(apiKey: string): string {
     return this.key('rate', apiKey);
+  }
+
+  /** BullMQ's list of the queue's active job ids (read to know which rows of a stopped batch may still be in flight). */
+  queueActive(): string {
+    return `${this.bullPrefix}:${QUEUE_NAME}:active`;
   }
 }

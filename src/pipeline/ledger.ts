@@ -15,16 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LuaScript, type RedisClient } from '../core/lua.js';
 import { RESERVE_SLOT_LUA, type RateLimiter } from './rate-limiter.js';
 import type { Keys } from './keys.js';
-
-export interface LedgerEntry {
-  paymentId: string;
-  paymentLink: string;
-  amountCents: number;
-  description: string | null;
-  batchId: string;
-  row: number;
-  createdAt: string;
-}
+import { joinFields, packBatchId, packId, packInt, packLink, splitFields, unpackBatchId, unpackId, unpackInt, unpackLink } from './compact.js';
 
 const LedgerEntrySchema = z.object({
   paymentId: z.string(),
@@ -36,22 +27,46 @@ const LedgerEntrySchema = z.object({
   createdAt: z.string(),
 });
 
+/** A link paylinks created (or was told of), as the ledger keeps it for its invoice. */
+export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
+
 /*
  * The stored form of a ledger entry: the value under its invoice number in
  * the ledger hash. Everything in TypeScript that writes or reads entries goes
- * through these three functions. One Lua script also reads an entry:
- * FINISH_ROW in batch-store.ts takes the payment id and link of a second link
- * from it; it must change with the encoding.
+ * through encodeLedgerEntry, decodeLedgerEntry and scanLedger. The Lua side
+ * reads entries through FIELDS_LUA (compact.ts): FINISH_ROWS in
+ * batch-store.ts takes the payment id and link of a second link from one; it
+ * must change with the encoding.
  */
 
-/** A ledger entry as stored in Redis. */
+/**
+ * The ledger's stored form of an entry: fixed fields in a fixed order (see
+ * compact.ts): payment id, link, amount in cents, created at (ms since the
+ * epoch), batch id, row (numbers in base 36), and the description last, left
+ * out when there is none. About 90 characters for a UUID id, a Paywint link
+ * and a 20-character description, against about 250 as JSON.
+ */
 export function encodeLedgerEntry(entry: LedgerEntry): string {
-  return JSON.stringify(entry);
+  const fields = [packId(entry.paymentId), packLink(entry.paymentLink, entry.paymentId), packInt(entry.amountCents), packInt(Date.parse(entry.createdAt)), packBatchId(entry.batchId), packInt(entry.row)];
+  if (entry.description !== null) fields.push(entry.description);
+  return joinFields(fields);
 }
 
-/** A ledger entry from its stored form. Throws on a value that is not one. */
+/** Reads an entry written by {@link encodeLedgerEntry}, or by paylinks before it (JSON with field names). */
 export function decodeLedgerEntry(raw: string): LedgerEntry {
-  return LedgerEntrySchema.parse(JSON.parse(raw));
+  if (raw.startsWith('{')) return LedgerEntrySchema.parse(JSON.parse(raw));
+  const [id, link, amount, createdAt, batchId, row, ...rest] = splitFields(raw);
+  if (row === undefined) throw new Error(`not a ledger entry: ${JSON.stringify(raw.slice(0, 80))}`);
+  const paymentId = unpackId(id!);
+  return {
+    paymentId,
+    paymentLink: unpackLink(link!, paymentId),
+    amountCents: unpackInt(amount!),
+    description: rest.length > 0 ? rest.join('') : null,
+    batchId: unpackBatchId(batchId!),
+    row: unpackInt(row),
+    createdAt: new Date(unpackInt(createdAt!)).toISOString(),
+  };
 }
 
 /** An invoice number and its entry, as {@link scanLedger} yields them. */
@@ -76,9 +91,9 @@ export async function* scanLedger(redis: RedisClient, ledgerKey: string, count =
   } while (cursor !== '0');
 }
 
-/** Who may call Paywint for an invoice, and what happened so far. */
+/** Who may call Paywint for an invoice, and what happened so far (kept as JSON while the row is in flight; only the scripts below write it). */
 export interface Claim {
-  /** The BullMQ job id holding the claim. */
+  /** The BullMQ job holding the claim. */
   owner: string;
   /** Requests sent for this invoice, across every holder. */
   attempts: number;
@@ -94,17 +109,6 @@ export interface Claim {
   lastCode?: string;
   lastMessage?: string;
 }
-
-const ClaimSchema = z.object({
-  owner: z.string(),
-  attempts: z.number().int(),
-  unknown: z.number().int(),
-  inFlight: z.number().int(),
-  firstAt: z.number(),
-  attempt: z.string().optional(),
-  lastCode: z.string().optional(),
-  lastMessage: z.string().optional(),
-});
 
 /** The batch row a claim is made for. */
 export interface RowRef {
@@ -164,42 +168,56 @@ local function releaseClaim(claimsKey, unsettledKey, invoice, owner, linked)
 end
 `;
 
-// KEYS: ledger, claims, row results, batch, rate schedule, unsettled. ARGV: invoice, owner, row, and to begin the first
-// attempt in the same step when its rate-limit slot is due now: nowMs, slot interval µs, burst tolerance µs,
-// attempt id (all '' to only claim); then the account (API key) of the caller.
-// The row's own checks come first, in the same step: already finished, its batch stopped, or submitted for another
-// Paywint account (its links belong to that account's ledger, and this caller's credentials would make them elsewhere).
-const CLAIM = new LuaScript(`${RESERVE_SLOT_LUA}${BEGIN_LUA}
-if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 1 then return {'recorded', ''} end
+// KEYS: ledger, claims, row results, batch, rate schedule, unsettled. ARGV: nowMs, slot interval µs, burst tolerance µs,
+// the account (API key) of the caller; then for each row: invoice, owner, row, and the id of the first attempt to begin
+// in the same step when its rate-limit slot is due now ('' to only claim). Returns kind and value for each row.
+// The row's own checks come first, in the same step: already finished, its batch stopped (a claim it still holds is
+// released: the batch's state accounts for the row), or submitted for another Paywint account (its links belong to
+// that account's ledger, and this caller's credentials would make them elsewhere).
+const CLAIM_ROWS = new LuaScript(`${RESERVE_SLOT_LUA}${BEGIN_LUA}${RELEASE_CLAIM_LUA}
 local state = redis.call('HGET', KEYS[4], 'state')
-if not state then return {'no-batch', ''} end
-if state == 'cancelled' or state == 'failed' then return {'stopped', state} end
 local account = redis.call('HGET', KEYS[4], 'account')
-if account and account ~= ARGV[8] then return {'other-account', account} end
-local entry = redis.call('HGET', KEYS[1], ARGV[1])
-if entry then return {'exists', entry} end
-local claim = redis.call('HGET', KEYS[2], ARGV[1])
-if claim then
-  local c = cjson.decode(claim)
-  if c.owner ~= ARGV[2] then return {'busy', claim} end
-  if c.inFlight == 1 then
-    -- This job's previous run sent a request and never settled it (it crashed or was killed).
-    c.unknown = c.unknown + 1
-    c.inFlight = 0
-    claim = cjson.encode(c)
-    redis.call('HSET', KEYS[2], ARGV[1], claim)
+local stopped = state == 'cancelled' or state == 'failed'
+local out = {}
+local function claimOne(invoice, owner, row, attempt)
+  if redis.call('HEXISTS', KEYS[3], row) == 1 then return 'recorded', '' end
+  if not state then return 'no-batch', '' end
+  if stopped then
+    releaseClaim(KEYS[2], KEYS[6], invoice, owner, false)
+    return 'stopped', state
   end
-  return {'claimed', claim}
+  if account and account ~= ARGV[4] then return 'other-account', account end
+  local entry = redis.call('HGET', KEYS[1], invoice)
+  if entry then return 'exists', entry end
+  local claim = redis.call('HGET', KEYS[2], invoice)
+  if claim then
+    local c = cjson.decode(claim)
+    if c.owner ~= owner then return 'busy', claim end
+    if c.inFlight == 1 then
+      -- This job's previous run sent a request and never settled it (it crashed or was killed).
+      c.unknown = c.unknown + 1
+      c.inFlight = 0
+      claim = cjson.encode(c)
+      redis.call('HSET', KEYS[2], invoice, claim)
+    end
+    return 'claimed', claim
+  end
+  -- Requests of earlier, released claims whose outcome is unknown: this claim's link will be flagged.
+  local fresh = {owner = owner, attempts = 0, unknown = tonumber(redis.call('HGET', KEYS[6], invoice) or '0'), inFlight = 0, firstAt = 0}
+  if attempt ~= '' and slotDueNow(KEYS[5], tonumber(ARGV[3])) then
+    reserveSlot(KEYS[5], tonumber(ARGV[2]), tonumber(ARGV[3]))
+    return 'begun', beginOn(KEYS[2], invoice, fresh, tonumber(ARGV[1]), attempt)
+  end
+  claim = cjson.encode(fresh)
+  redis.call('HSET', KEYS[2], invoice, claim)
+  return 'claimed', claim
 end
--- Requests of earlier, released claims whose outcome is unknown: this claim's link will be flagged.
-local fresh = {owner = ARGV[2], attempts = 0, unknown = tonumber(redis.call('HGET', KEYS[6], ARGV[1]) or '0'), inFlight = 0, firstAt = 0}
-if ARGV[7] ~= '' and slotDueNow(KEYS[5], tonumber(ARGV[6])) then
-  reserveSlot(KEYS[5], tonumber(ARGV[5]), tonumber(ARGV[6]))
-  return {'begun', beginOn(KEYS[2], ARGV[1], fresh, tonumber(ARGV[4]), ARGV[7])}
+for i = 5, #ARGV, 4 do
+  local kind, value = claimOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+  out[#out + 1] = kind
+  out[#out + 1] = value
 end
-claim = cjson.encode(fresh)
-redis.call('HSET', KEYS[2], ARGV[1], claim)
-return {'claimed', claim}
+return out
 `);
 
 // KEYS: claims, rate schedule. ARGV: invoice, owner, nowMs, slot interval µs, attempt id, the slot reserved
@@ -268,8 +286,25 @@ const RELEASE = new LuaScript(`${RELEASE_CLAIM_LUA}
 return releaseClaim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], false)
 `);
 
+/** A claim as the scripts wrote it (they are its only writers: no schema check on this hot path). */
+function readClaim(raw: string): Claim {
+  return JSON.parse(raw) as Claim;
+}
+
 function parseClaim(raw: unknown): Claim | undefined {
-  return typeof raw === 'string' ? ClaimSchema.parse(JSON.parse(raw)) : undefined;
+  return typeof raw === 'string' ? readClaim(raw) : undefined;
+}
+
+/** One row's claim request (see {@link Ledger.claimRows}). */
+export interface ClaimRequest {
+  invoiceNumber: string;
+  /** The BullMQ job that will call Paywint for the invoice. */
+  owner: string;
+  amountCents: number;
+  description: string | null;
+  row: number;
+  /** Begin the first attempt in the same step when its rate-limit slot is due now. */
+  begin: boolean;
 }
 
 /** Whether a stored link matches a row: same amount, same description (empty and none are the same). */
@@ -303,19 +338,29 @@ export class Ledger {
    * (one round trip for the common case).
    */
   async claim(invoiceNumber: string, owner: string, amountCents: number, description: string | null, row: RowRef, limiter?: RateLimiter): Promise<ClaimOutcome> {
-    const attempt = randomUUID();
-    const begin = limiter ? [Date.now(), limiter.intervalUs, limiter.toleranceUs, attempt] : ['', '', '', ''];
-    const keys = [this.ledgerKey, this.claimsKey, row.resultsKey, row.batchKey, limiter?.key ?? row.batchKey, this.unsettledKey];
-    const [kind, raw] = (await CLAIM.run(this.redis, keys, [invoiceNumber, owner, row.row, ...begin, this.apiKey])) as [string, string];
-    if (kind === 'recorded' || kind === 'no-batch' || kind === 'stopped') return { kind };
-    if (kind === 'other-account') return { kind, account: raw };
-    if (kind === 'begun') return { kind: 'claimed', claim: ClaimSchema.parse(JSON.parse(raw)), attempt };
-    if (kind === 'exists') {
-      const entry = decodeLedgerEntry(raw);
-      return sameInvoice(entry, amountCents, description) ? { kind: 'exists', entry } : { kind: 'conflict', entry };
-    }
-    const claim = ClaimSchema.parse(JSON.parse(raw));
-    return kind === 'busy' ? { kind: 'busy', claim } : { kind: 'claimed', claim };
+    const [outcome] = await this.claimRows(row, [{ invoiceNumber, owner, amountCents, description, row: row.row, begin: limiter !== undefined }], limiter);
+    return outcome!;
+  }
+
+  /** {@link claim} for several rows of one batch, in one script call. */
+  async claimRows(batch: Omit<RowRef, 'row'>, requests: readonly ClaimRequest[], limiter?: RateLimiter): Promise<ClaimOutcome[]> {
+    const attempts = requests.map((r) => (limiter && r.begin ? randomUUID() : ''));
+    const args: (string | number)[] = limiter ? [Date.now(), limiter.intervalUs, limiter.toleranceUs, this.apiKey] : ['', '', '', this.apiKey];
+    requests.forEach((r, i) => args.push(r.invoiceNumber, r.owner, r.row, attempts[i]!));
+    const keys = [this.ledgerKey, this.claimsKey, batch.resultsKey, batch.batchKey, limiter?.key ?? batch.batchKey, this.unsettledKey];
+    const reply = (await CLAIM_ROWS.run(this.redis, keys, args)) as string[];
+    return requests.map((r, i): ClaimOutcome => {
+      const kind = reply[2 * i]!;
+      const raw = reply[2 * i + 1]!;
+      if (kind === 'recorded' || kind === 'no-batch' || kind === 'stopped') return { kind };
+      if (kind === 'other-account') return { kind, account: raw };
+      if (kind === 'begun') return { kind: 'claimed', claim: readClaim(raw), attempt: attempts[i] };
+      if (kind === 'exists') {
+        const entry = decodeLedgerEntry(raw);
+        return sameInvoice(entry, r.amountCents, r.description) ? { kind: 'exists', entry } : { kind: 'conflict', entry };
+      }
+      return kind === 'busy' ? { kind: 'busy', claim: readClaim(raw) } : { kind: 'claimed', claim: readClaim(raw) };
+    });
   }
 
   /**

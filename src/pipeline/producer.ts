@@ -5,11 +5,13 @@
  * file error (an unterminated quote on the last line, say) stops everything
  * before anything is queued. The second stores every record for the output
  * (the collector never needs the file), records invalid and duplicate rows
- * at once, and adds one job per valid row, in chunks.
+ * at once, and adds one job per chunk of rows (the worker reads the rows
+ * from the batch). Memory holds one flush of records, whatever the file's
+ * size (beyond the first pass's set of invoice numbers, for duplicates).
  */
 import path from 'node:path';
 import type { Queue } from 'bullmq';
-import { BatchStore, FINISHED_STATES, rowJobId, type BatchState } from './batch-store.js';
+import { BatchStore, FINISHED_STATES, rowsJobId, type BatchState } from './batch-store.js';
 import { InputFileError } from '../core/errors.js';
 import { openInvoiceFile, type IntakeOptions, type IntakeRecord } from '../intake/invoice-file.js';
 import { formatCents } from '../intake/money.js';
@@ -20,8 +22,20 @@ import type { RowResult } from './output.js';
 import { JOB_OPTIONS } from './queue.js';
 import { CREATE_LINK_JOB, type CreateLinkData } from '../../jobs/create-link.js';
 
-/** Records per Redis round trip while submitting. */
-const CHUNK_ROWS = 500;
+/** Records per Redis round trip while submitting (rounded up to whole chunks). */
+const FLUSH_ROWS = 500;
+
+/** The most rows one job carries (see README, "How it works", for the measurements behind it). */
+export const MAX_CHUNK_ROWS = 500;
+
+/**
+ * Rows per job for a batch of `rows` records: at most {@link MAX_CHUNK_ROWS},
+ * and a small batch is cut in at least 16 jobs, so that several workers (and
+ * every row slot of one) share it.
+ */
+export function chunkRowsFor(rows: number): number {
+  return Math.max(1, Math.min(MAX_CHUNK_ROWS, Math.ceil(rows / 16)));
+}
 
 export interface SubmitOptions extends IntakeOptions {
   redis: RedisClient;
@@ -103,6 +117,7 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
     }
   }
 
+  const chunkRows = chunkRowsFor(summary.rows);
   const batchId = await store.create({
     file: options.fileName ?? path.basename(file),
     sha256: summary.sha256,
@@ -111,19 +126,22 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
     rows: summary.rows,
     valid: summary.valid,
     validCents: summary.totalCents,
+    chunkRows,
   });
-  logger.debug({ batchId, rows: summary.rows, valid: summary.valid }, 'batch created');
+  logger.debug({ batchId, rows: summary.rows, valid: summary.valid, chunkRows }, 'batch created');
 
   try {
     const input = await openInvoiceFile(file, intake);
-    let chunk: IntakeRecord[] = [];
+    const flushRows = chunkRows * Math.ceil(FLUSH_ROWS / chunkRows);
+    let buffer: IntakeRecord[] = [];
     const flush = async () => {
+      const first = buffer[0]!.index;
       const pipeline = redis.pipeline();
-      store.appendRows(pipeline, batchId, chunk.map((r) => [r.line, ...r.cells] as const));
+      store.appendRows(pipeline, batchId, first, buffer);
       store.finishRowsInPipeline(
         pipeline,
         batchId,
-        chunk.flatMap((r) => {
+        buffer.flatMap((r) => {
           const result = resultOf(r);
           return result ? [{ row: r.index, result }] : [];
         }),
@@ -131,19 +149,22 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
       const replies = await pipeline.exec();
       const failed = replies?.find(([err]) => err !== null);
       if (failed) throw failed[0];
-      const jobs = chunk.flatMap((r) => {
-        if (r.status !== 'valid' || options.hold) return [];
-        const data: CreateLinkData = { batchId, row: r.index, line: r.line, invoiceNumber: r.invoiceNumber, amountCents: r.amountCents, description: r.description };
-        return [{ name: CREATE_LINK_JOB, data, opts: { ...JOB_OPTIONS, jobId: rowJobId(batchId, r.index) } }];
-      });
+      const jobs = [];
+      // A held batch queues nothing: its rows are queued when it is released (hold.ts).
+      for (let from = first; !options.hold && from < first + buffer.length; from += chunkRows) {
+        const to = Math.min(from + chunkRows, first + buffer.length);
+        if (!buffer.slice(from - first, to - first).some((r) => r.status === 'valid')) continue;
+        const data: CreateLinkData = { batchId, from, to };
+        jobs.push({ name: CREATE_LINK_JOB, data, opts: { ...JOB_OPTIONS, jobId: rowsJobId(batchId, from, to) } });
+      }
       if (jobs.length > 0) await queue.addBulk(jobs);
-      chunk = [];
+      buffer = [];
     };
     for await (const record of input.records) {
-      chunk.push(record);
-      if (chunk.length >= CHUNK_ROWS) await flush();
+      buffer.push(record);
+      if (buffer.length >= flushRows) await flush();
     }
-    if (chunk.length > 0) await flush();
+    if (buffer.length > 0) await flush();
     if (input.sha256() !== summary.sha256) {
       throw new InputFileError('FILE_UNREADABLE', file, 'the file changed while it was being submitted; submit it again');
     }

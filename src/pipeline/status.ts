@@ -62,6 +62,7 @@ export const BatchStatusJsonSchema = z.object({
   hold_expires_at: z.string().nullable().describe('a held batch is dropped at this time unless released'),
   stop_code: z.string().nullable(),
   stop_message: z.string().nullable(),
+  expires_at: z.string().nullable().describe("when a finished batch's rows and results are removed (PAYLINKS_RETENTION_DAYS)"),
   rate_per_second: z.number().nullable(),
   eta_seconds: z.number().nullable(),
 });
@@ -87,6 +88,7 @@ export function statusToJson(status: BatchStatus): BatchStatusJson {
     hold_expires_at: batch.holdExpiresAt,
     stop_code: batch.stopCode,
     stop_message: batch.stopMessage,
+    expires_at: batch.expiresAt ?? null,
     rate_per_second: status.ratePerSecond === null ? null : Math.round(status.ratePerSecond * 10) / 10,
     eta_seconds: status.etaSeconds,
   };
@@ -98,7 +100,7 @@ function duration(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
-export function formatStatus(status: BatchStatus): string {
+export function formatStatus(status: BatchStatus, now = Date.now()): string {
   const { batch } = status;
   const counts = ROW_STATUSES.map((s) => `${s} ${batch.counts[s]}`).join(', ');
   const lines = [
@@ -109,6 +111,10 @@ export function formatStatus(status: BatchStatus): string {
   if (status.ratePerSecond !== null) lines.push(`  rate ${status.ratePerSecond.toFixed(1)} rows/s`);
   if (status.etaSeconds !== null && status.etaSeconds > 0) lines.push(`  ETA ${duration(status.etaSeconds)}`);
   if (batch.stopMessage) lines.push(`  stopped: ${batch.stopMessage} [${batch.stopCode ?? ''}]`);
+  if (batch.expiresAt) {
+    const when = `${batch.expiresAt.slice(0, 19).replace('T', ' ')} UTC`;
+    lines.push(Date.parse(batch.expiresAt) <= now ? `  rows and results removed on ${when} (PAYLINKS_RETENTION_DAYS); its links stay in the ledger` : `  rows and results kept until ${when} (PAYLINKS_RETENTION_DAYS)`);
+  }
   return lines.join('\n');
 }
 

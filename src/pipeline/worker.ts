@@ -1,6 +1,8 @@
 /**
- * A worker: BullMQ workers running the `create-link` processor against
- * Paywint, rate-limited per account across every process.
+ * A worker: a BullMQ worker running the `create-link` processor against
+ * Paywint, rate-limited per account across every process. Each job is a
+ * chunk of rows; `concurrency` is the number of rows in flight in the
+ * process, all chunks together (see Slots).
  */
 import { setMaxListeners } from 'node:events';
 import { Worker, type Job } from 'bullmq';
@@ -15,6 +17,8 @@ import { openQueue } from './queue.js';
 import { RateLimiter } from './rate-limiter.js';
 import { connect } from '../core/redis.js';
 import { backoffBetweenJobsMs } from './retry-policy.js';
+import { Slots } from '../core/slots.js';
+import { removeQueuedJobs } from './cancel.js';
 import { createLinkProcessor, type CreateLinkEvents, CreateLinkDataSchema } from '../../jobs/create-link.js';
 
 /** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
@@ -43,6 +47,18 @@ export interface WorkerHandle {
    * by the next worker), then closes every connection, in reverse order.
    */
   close(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Chunks a worker takes at once, for `rows` row slots: as many as slots. A
+ * row that needs a later retry runs in a job of its own, so during an outage
+ * every slot may hold such a one-row job; and a small batch's chunks are
+ * small. The earliest chunk gets the slots first (see Slots), so a chunk
+ * still ends soon after it starts. (Measured alternative: 2 + slots ÷ 8
+ * chunks left rows waiting on retries of others during an outage.)
+ */
+export function chunksAtOnce(rows: number): number {
+  return rows;
 }
 
 /** How many times a job may stall (its worker died) before BullMQ would give up on it. */
@@ -80,6 +96,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       limiter: new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit }),
       client,
       queue,
+      slots: new Slots(settings.concurrency),
+      onBatchStopped: (batchId) => {
+        // Its queued chunks would find it stopped anyway: take them out now.
+        removeQueuedJobs(queue, batchId).catch((e: unknown) => logger.warn({ batchId, err: coerceError(e).message }, 'could not take the stopped batch\'s jobs out of the queue'));
+      },
       maxAttempts: settings.maxAttempts,
       retryWindowMs: settings.retryWindowMs,
       logger,
@@ -93,7 +114,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const worker = new Worker(QUEUE_NAME, processor, {
       connection: workerConnection,
       prefix: keys.bullPrefix,
-      concurrency: settings.concurrency,
+      concurrency: chunksAtOnce(settings.concurrency),
       // BullMQ's limiter counts job starts, and a row that finds its link in the ledger needs no
       // request: the per-request limit is the RateLimiter's. This one is set only so that the
       // queue-wide pause after a 429 (queue.rateLimit) applies; its cap is never reached.
@@ -134,14 +155,17 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   }
 }
 
-/** A job BullMQ gave up on without a result: the row fails with the reason, so its batch still finishes. */
+/** A job BullMQ gave up on: its rows without a result fail with the reason, so their batch still finishes. */
 async function settleAbandoned(store: BatchStore, job: Job, error: Error, logger: Logger): Promise<void> {
   const parsed = CreateLinkDataSchema.safeParse(job.data);
   if (!parsed.success) return;
-  const { batchId, row } = parsed.data;
+  const { batchId, from, to } = parsed.data;
   try {
-    await store.finishRow(batchId, row, { status: 'failed', errorCode: 'INTERNAL', errorMessage: `the job was abandoned: ${error.message}`, attempts: 0 });
+    const results = await store.readResults(batchId, from, to - from);
+    const result = { status: 'failed' as const, errorCode: 'INTERNAL', errorMessage: `the job was abandoned: ${error.message}`, attempts: 0 };
+    const rows = results.flatMap((r, i) => (r === undefined ? [{ row: from + i, result }] : []));
+    await store.finishRows(batchId, rows);
   } catch (e) {
-    logger.error({ batchId, row, err: coerceError(e).message }, 'could not record an abandoned row');
+    logger.error({ batchId, from, to, err: coerceError(e).message }, 'could not record an abandoned job\'s rows');
   }
 }

@@ -127,10 +127,10 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
     '/api/batches/:id/output.csv',
     {
       schema: {
-        summary: 'The output CSV, byte for byte what collect writes (409 before the batch finished)',
+        summary: 'The output CSV, byte for byte what collect writes (409 before the batch finished, 410 once its rows expired)',
         produces: ['text/csv'],
         params: BatchParamsSchema,
-        response: { 200: z.any().describe('text/csv'), ...errors(401, 404, 409) },
+        response: { 200: z.any().describe('text/csv'), ...errors(401, 404, 409, 410) },
       },
     },
     async (request, reply) => {
@@ -201,7 +201,7 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
       schema: {
         summary: 'Queue the failed rows again (paylinks retry)',
         params: BatchParamsSchema,
-        response: { 200: z.object({ batch_id: z.string(), requeued: z.number().int() }), ...errors(401, 404, 409) },
+        response: { 200: z.object({ batch_id: z.string(), requeued: z.number().int() }), ...errors(401, 404, 409, 410) },
       },
     },
     async (request) => {

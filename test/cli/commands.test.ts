@@ -3,7 +3,7 @@
  * submit, status, cancel, collect, retry, and the worker service's
  * /healthz and /metrics.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -147,6 +147,26 @@ describe('retry', () => {
   });
 });
 
+describe('retry after a 401', () => {
+  it('sends the rows the stopped batch never sent, and the refused ones, once each', async () => {
+    const submitted = await submit(invoices(300));
+    const refused = await startWorker({ redisUrl: testRedisUrl(), credentials: { apiKey: API_KEY, apiSecret: 'a-secret-paywint-refuses' }, baseUrl: sim.url, settings: config, logger: silentLogger() });
+    let batch = await waitForBatch(backend.store, submitted.batchId);
+    await refused.close();
+    expect(batch).toMatchObject({ state: 'failed', stopCode: 'BATCH_STOPPED_AUTH', done: 300, counts: { failed: 300 } });
+
+    expect(await retryFailedRows(backend.store, backend.queue, submitted.batchId)).toEqual({ batchId: submitted.batchId, requeued: 300 });
+    const w = await worker();
+    batch = await waitForBatch(backend.store, submitted.batchId);
+    await w.close();
+
+    expect(batch).toMatchObject({ state: 'completed', stopCode: null, counts: { created: 300, failed: 0 } });
+    expect(batch.expiresAt).not.toBeNull();
+    expect(sim.ledger()).toHaveLength(300);
+    expect(new Set(sim.ledger().map((e) => e.invoiceNumber)).size).toBe(300);
+  });
+});
+
 describe('retry after unknown outcomes', () => {
   it('a row that failed after a request went unanswered keeps that history: its retried link is flagged', async () => {
     // Every create request is carried out, then its connection dropped: a link exists, the worker cannot know.
@@ -242,4 +262,78 @@ describe('worker service', () => {
     release();
     await expect.poll(() => port, { timeout: 20_000 }).toBe(-1);
   });
+});
+
+const ROWS = 20_000;
+const LARGE: Partial<Config> = { rateLimit: 1000, concurrency: 20 };
+
+/** A file of ROWS valid invoices and one invalid row at the end. */
+async function submitLarge() {
+  const file = path.join(dir, 'large.csv');
+  const lines = ['invoice_number,amount,description'];
+  for (let i = 1; i <= ROWS; i += 1) lines.push(`LG-${i},${(i % 500) + 1}.25,Invoice ${i}`);
+  lines.push(',1.00,no invoice number');
+  await writeFile(file, `${lines.join('\n')}\n`);
+  return submitFile(file, { redis: backend.redis, store: backend.store, queue: backend.queue, account: API_KEY, logger: silentLogger() });
+}
+
+async function outputOf(batchId: string) {
+  const out = path.join(dir, 'large.out.csv');
+  await writeBatchOutput(backend.store, batchId, out);
+  return (await readOutputCsv(out)).rows;
+}
+
+/**
+ * Stopping a large batch: a cancel of a batch nobody works on, and a 401 in
+ * the middle of one. The batch's state accounts for every row without a
+ * result, so the status and the output show every row at once, and the
+ * queue is left empty; no row is touched one by one.
+ */
+describe('a large batch', () => {
+  it('cancelled before any worker came: status and output account for every row at once, the queue is empty', async () => {
+    const submitted = await submitLarge();
+    expect(submitted.valid).toBe(ROWS);
+
+    const cancelled = await cancelBatch(backend.store, backend.queue, submitted.batchId);
+
+    expect(cancelled).toEqual({ batchId: submitted.batchId, state: 'cancelled', cancelledRows: ROWS });
+    const { batch } = await getBatchStatus(backend.store, submitted.batchId);
+    expect(batch).toMatchObject({ state: 'cancelled', done: ROWS + 1, counts: { failed: ROWS, invalid: 1, created: 0 } });
+    expect(await backend.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized')).toEqual({ waiting: 0, delayed: 0, active: 0, prioritized: 0 });
+    // Nothing was written row by row: the results hold only the invalid row recorded at submission.
+    expect(await backend.redis.hlen(backend.keys.batchResults(submitted.batchId))).toBe(1);
+
+    const rows = await outputOf(submitted.batchId);
+    expect(rows).toHaveLength(ROWS + 1);
+    expect(rows.slice(0, ROWS).every((r) => r.status === 'failed' && r.error_code === 'BATCH_CANCELLED' && r.error_message === 'not sent: the batch was cancelled')).toBe(true);
+    expect(rows[ROWS]).toMatchObject({ status: 'invalid', error_code: 'MISSING_INVOICE_NUMBER' });
+    // A worker that comes later sends nothing.
+    const w = await worker(LARGE);
+    await sleep(300);
+    await w.close();
+    expect(sim.stats().requests).toBe(0);
+  }, 60_000);
+
+  it('stopped by a 401: a handful of requests, then every row accounted, the queue emptied', async () => {
+    const submitted = await submitLarge();
+    const w = await startWorker({ redisUrl: testRedisUrl(), credentials: { apiKey: API_KEY, apiSecret: 'a-secret-paywint-refuses' }, baseUrl: sim.url, settings: { ...config, ...LARGE }, logger: silentLogger() });
+    let batch;
+    try {
+      batch = await waitForBatch(backend.store, submitted.batchId, { pollMs: 50 });
+    } finally {
+      await w.close();
+    }
+
+    expect(batch).toMatchObject({ state: 'failed', stopCode: 'BATCH_STOPPED_AUTH', done: ROWS + 1, counts: { failed: ROWS, invalid: 1 } });
+    expect(sim.stats().requests).toBeLessThanOrEqual(25);
+    expect(sim.ledger()).toHaveLength(0);
+    expect(await backend.queue.getJobCounts('waiting', 'delayed', 'prioritized')).toEqual({ waiting: 0, delayed: 0, prioritized: 0 });
+    const rows = await outputOf(submitted.batchId);
+    expect(rows).toHaveLength(ROWS + 1);
+    const refused = rows.filter((r) => r.error_code === 'PAYWINT_AUTH');
+    const stopped = rows.filter((r) => r.error_code === 'BATCH_STOPPED_AUTH');
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused.length + stopped.length).toBe(ROWS);
+    expect(stopped.every((r) => r.status === 'failed' && /^not sent: the batch stopped \(Paywint refused the credentials/.test(r.error_message ?? ''))).toBe(true);
+  }, 60_000);
 });

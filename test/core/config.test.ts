@@ -24,6 +24,14 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ baseUrl: PAYWINT_BASE_URLS.sandbox, prefix: 'paylinks', rateLimit: 10, concurrency: 10, timeoutMs: 15_000, redisUrl: undefined });
   });
 
+  it('keeps finished batches 30 days unless PAYLINKS_RETENTION_DAYS says otherwise; 0 is refused, naming the variable', () => {
+    expect(loadConfig({ env: {}, dotenvPath: false }).retentionDays).toBe(30);
+    expect(loadConfig({ env: { PAYLINKS_RETENTION_DAYS: '0.5' }, dotenvPath: false }).retentionDays).toBe(0.5);
+    const error = configError(() => loadConfig({ env: { PAYLINKS_RETENTION_DAYS: '0' }, dotenvPath: false }));
+    expect(error.variable).toBe('PAYLINKS_RETENTION_DAYS');
+    expect(error.message).toBe('PAYLINKS_RETENTION_DAYS: expected days, a number above 0 and at most 3650 (fractions allowed), got "0"');
+  });
+
   it('layers .env < environment < flags', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'paylinks-config-'));
     try {

@@ -13,6 +13,7 @@ import { openBackend, type Backend } from '../../src/pipeline/backend.js';
 import { discardBatch, releaseBatch } from '../../src/pipeline/hold.js';
 import { submitFile } from '../../src/pipeline/producer.js';
 import { listRecentBatches } from '../../src/pipeline/status.js';
+import type { CreateLinkData } from '../../jobs/create-link.js';
 import { writeInvoices } from '../helpers/csv.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
@@ -51,7 +52,12 @@ describe('held batches', () => {
 
     expect(await releaseBatch(backend.store, backend.queue, result.batchId)).toEqual({ batchId: result.batchId, queued: 2 });
     const jobs = await backend.queue.getJobs(['waiting', 'prioritized']);
-    expect(jobs.map((j) => (j.data as { invoiceNumber: string }).invoiceNumber).sort()).toEqual(['H-1', 'H-3']);
+    // Chunk jobs carry row ranges: together they cover the two valid rows (0 and 2), not the invalid one.
+    const ranges = jobs.map((j) => j.data as CreateLinkData).sort((a, b) => a.from - b.from);
+    expect(ranges.map((d) => [d.from, d.to])).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
     expect((await backend.store.get(result.batchId))?.state).toBe('queued');
     expect(await backend.redis.ttl(`{${prefix}}:batch:${result.batchId}`)).toBe(-1);
     await expect(releaseBatch(backend.store, backend.queue, result.batchId)).rejects.toMatchObject({ code: 'BATCH_NOT_HELD' });

@@ -9,6 +9,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { runFile } from '../../src/pipeline/run.js';
+import { PaylinksError } from '../../src/core/errors.js';
+import { openBackend } from '../../src/pipeline/backend.js';
+import { writeBatchOutput } from '../../src/pipeline/collector.js';
+import { formatStatus, getBatchStatus, statusToJson } from '../../src/pipeline/status.js';
+import { runCliToEnd } from '../helpers/processes.js';
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../../src/paywint/simulator/index.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
 import { deletePrefix, dumpPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -26,21 +31,23 @@ async function simulator(options: SimulatorOptions = {}): Promise<SimulatorHandl
   return sim;
 }
 
+/** The environment of the test's paylinks: its simulator, Redis and prefix; `env` overrides. */
+function envFor(sim: SimulatorHandle, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    PAYWINT_API_KEY: API_KEY,
+    PAYWINT_API_SECRET: API_SECRET,
+    PAYWINT_BASE_URL: sim.url,
+    REDIS_URL: testRedisUrl(),
+    PAYLINKS_PREFIX: prefix,
+    PAYLINKS_RATE_LIMIT: '500',
+    PAYLINKS_CONCURRENCY: '8',
+    PAYLINKS_TIMEOUT_MS: '2000',
+    ...env,
+  };
+}
+
 function config(sim: SimulatorHandle, env: Record<string, string> = {}): Config {
-  return loadConfig({
-    dotenvPath: false,
-    env: {
-      PAYWINT_API_KEY: API_KEY,
-      PAYWINT_API_SECRET: API_SECRET,
-      PAYWINT_BASE_URL: sim.url,
-      REDIS_URL: testRedisUrl(),
-      PAYLINKS_PREFIX: prefix,
-      PAYLINKS_RATE_LIMIT: '500',
-      PAYLINKS_CONCURRENCY: '8',
-      PAYLINKS_TIMEOUT_MS: '2000',
-      ...env,
-    },
-  });
+  return loadConfig({ dotenvPath: false, env: envFor(sim, env) });
 }
 
 function invoices(n: number, from = 1, amount = (i: number) => `${i}.${String(i % 100).padStart(2, '0')}`): [string, string, string][] {
@@ -259,4 +266,62 @@ describe('paylinks run', () => {
     expect(dump).not.toContain(API_SECRET);
     expect((await readOutputCsv(result.outputFile!)).raw).not.toContain(API_SECRET);
   });
+});
+
+const RETENTION_SECONDS = 3;
+
+/**
+ * Retention: a finished batch's rows and results are removed
+ * PAYLINKS_RETENTION_DAYS after it finished (here a few seconds, as a
+ * fraction of a day); `status` says when, `collect` afterwards says why it
+ * cannot, and the ledger is kept: the same file run again finds every link.
+ */
+describe('retention of finished batches', () => {
+  it('status says when the rows go; after that, collect says they are gone; the ledger stays', async () => {
+    const file = path.join(dir, 'june.csv');
+    await writeInvoices(file, [
+      ['JUN-1', '10.00', 'one'],
+      ['JUN-2', '20.00', 'two'],
+      ['JUN-3', '30.00', 'three'],
+    ]);
+    const sim = await simulator();
+    const keep = { PAYLINKS_RETENTION_DAYS: String(RETENTION_SECONDS / 86_400) };
+    const first = await runFile({ file, config: config(sim, keep), logger: silentLogger() });
+    expect(first.batch.state).toBe('completed');
+
+    const backend = await openBackend({ config: config(sim, keep), logger: silentLogger() });
+    try {
+      const status = await getBatchStatus(backend.store, first.batchId);
+      const finishedMs = Date.parse(status.batch.finishedAt!);
+      const expiresMs = Date.parse(status.batch.expiresAt!);
+      expect(expiresMs - finishedMs).toBeGreaterThanOrEqual(RETENTION_SECONDS * 1000 - 50);
+      expect(expiresMs - finishedMs).toBeLessThanOrEqual(RETENTION_SECONDS * 1000 + 1000);
+      expect(statusToJson(status)).toMatchObject({ expires_at: status.batch.expiresAt });
+      expect(formatStatus(status, finishedMs)).toContain(`rows and results kept until ${status.batch.expiresAt!.slice(0, 19).replace('T', ' ')} UTC (PAYLINKS_RETENTION_DAYS)`);
+
+      // Gone once the retention is over; the batch itself is still listed.
+      await expect.poll(() => backend.redis.exists(backend.keys.batchRows(first.batchId), backend.keys.batchResults(first.batchId)), { timeout: 10_000, interval: 200 }).toBe(0);
+      const later = await getBatchStatus(backend.store, first.batchId);
+      expect(formatStatus(later)).toContain('rows and results removed on');
+      const error = await writeBatchOutput(backend.store, first.batchId, path.join(dir, 'late.csv')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PaylinksError);
+      expect((error as PaylinksError).code).toBe('BATCH_EXPIRED');
+      expect((error as PaylinksError).message).toMatch(new RegExp(`^batch ${first.batchId} has expired: its rows and results were removed on .+ UTC, PAYLINKS_RETENTION_DAYS after it finished; its links are still in the ledger`));
+    } finally {
+      await backend.close();
+    }
+
+    // The same words from the command, with exit 2.
+    const collected = await runCliToEnd(['collect', first.batchId, '-o', path.join(dir, 'late.csv')], { env: envFor(sim, keep), timeoutMs: 30_000 });
+    expect(collected.code).toBe(2);
+    expect(collected.stderr).toContain(`batch ${first.batchId} has expired: its rows and results were removed on`);
+    expect(collected.stderr).toContain('[BATCH_EXPIRED]');
+
+    // The ledger was kept: the file run again finds every link, creates nothing.
+    const again = await runFile({ file, output: path.join(dir, 'again.csv'), config: config(sim, keep), logger: silentLogger() });
+    const rows = (await readOutputCsv(again.outputFile!)).rows;
+    expect(rows.map((r) => r.status)).toEqual(['exists', 'exists', 'exists']);
+    expect(rows.map((r) => r.payment_id)).toEqual(sim.ledger().map((e) => e.paymentId));
+    expect(sim.ledger()).toHaveLength(3);
+  }, 60_000);
 });

@@ -190,6 +190,16 @@ export class BatchProbe {
     return Number((await this.redis.hget(this.keys.batch(id), 'n_created')) ?? 0);
   }
 
+  /** Rows recorded `created` so far: row index → payment id. */
+  async createdLinks(id: string, rows: number): Promise<Map<number, string>> {
+    const results = await this.store.readResults(id, 0, rows);
+    const created = new Map<number, string>();
+    results.forEach((r, i) => {
+      if (r?.status === 'created' && r.paymentId) created.set(i, r.paymentId);
+    });
+    return created;
+  }
+
   /** Claims whose request was sent and never settled. */
   async claimsInFlight(): Promise<number> {
     const claims = await this.redis.hgetall(this.keys.claims(API_KEY));

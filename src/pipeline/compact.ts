@@ -1,0 +1,108 @@
+/**
+ * Compact text encodings for what paylinks keeps in Redis per row and per
+ * invoice: fixed fields in a fixed order joined by the ASCII unit separator
+ * (never JSON with field names), ids as ids (a UUID in 22 characters, a batch
+ * id in 13), a payment link as the id it ends with.
+ *
+ * A value one of whose fields holds the separator itself falls back to a JSON
+ * array of the same fields (it begins with `[`, which no compact value does),
+ * so any text round-trips. The Lua side of the batch store reads both forms
+ * (see {@link FIELDS_LUA}).
+ */
+
+/** Between the fields of a stored value. */
+export const FIELD_SEPARATOR = '\x1f';
+
+/** Joins fields; a JSON array when a field holds the separator. */
+export function joinFields(fields: readonly string[]): string {
+  return fields.some((f) => f.includes(FIELD_SEPARATOR)) ? JSON.stringify(fields) : fields.join(FIELD_SEPARATOR);
+}
+
+/** The fields of a value written by {@link joinFields}. */
+export function splitFields(raw: string): string[] {
+  return raw.startsWith('[') ? (JSON.parse(raw) as string[]) : raw.split(FIELD_SEPARATOR);
+}
+
+/**
+ * Lua: `fields(raw)` splits a value written by {@link joinFields} into a table
+ * (missing trailing fields are ''), `joinFields(t, n)` writes the first n back.
+ */
+export const FIELDS_LUA = `
+local function fields(raw)
+  if string.sub(raw, 1, 1) == '[' then return cjson.decode(raw) end
+  local t = {}
+  for f in string.gmatch(raw .. '\\31', '([^\\31]*)\\31') do t[#t + 1] = f end
+  return t
+end
+local function joinFields(t, n)
+  local out = {}
+  local json = false
+  for i = 1, n do
+    out[i] = t[i] or ''
+    if string.find(out[i], '\\31', 1, true) then json = true end
+  end
+  if json then return cjson.encode(out) end
+  return table.concat(out, '\\31')
+end
+`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A payment id: a lower-case UUID as its 16 bytes in base64url (22 characters), anything else as `~` and itself. */
+export function packId(id: string): string {
+  return UUID.test(id) ? Buffer.from(id.replace(/-/g, ''), 'hex').toString('base64url') : `~${id}`;
+}
+
+export function unpackId(packed: string): string {
+  if (packed.startsWith('~')) return packed.slice(1);
+  const hex = Buffer.from(packed, 'base64url').toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Where Paywint's links live; a link `<base>/<payment id>` is stored as the base's index. Append only. */
+export const KNOWN_LINK_BASES = ['https://pay.sandbox.paywint.com/l', 'https://pay.paywint.com/l'] as const;
+
+/**
+ * A payment link, given its payment id: a known base's index (one digit) when
+ * the link is `<base>/<id>`; `/` and the base when it ends with `/<id>`;
+ * else `=` and the link.
+ */
+export function packLink(link: string, paymentId: string): string {
+  const tail = `/${paymentId}`;
+  if (!link.endsWith(tail)) return `=${link}`;
+  const base = link.slice(0, -tail.length);
+  const known = (KNOWN_LINK_BASES as readonly string[]).indexOf(base);
+  return known >= 0 ? String(known) : `/${base}`;
+}
+
+export function unpackLink(packed: string, paymentId: string): string {
+  if (packed.startsWith('=')) return packed.slice(1);
+  if (packed.startsWith('/')) return `${packed.slice(1)}/${paymentId}`;
+  return `${KNOWN_LINK_BASES[Number(packed)] ?? ''}/${paymentId}`;
+}
+
+const BATCH_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})-([0-9a-f]{6})$/;
+
+/** A batch id as paylinks makes them (`20261125T030457-a1b2c3`) in 13 characters: `*`, the seconds in base 36, the hex tail. */
+export function packBatchId(id: string): string {
+  const m = BATCH_ID.exec(id);
+  if (!m) return `~${id}`;
+  const seconds = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) / 1000;
+  return `*${seconds.toString(36)}${m[7]}`;
+}
+
+export function unpackBatchId(packed: string): string {
+  if (!packed.startsWith('*')) return packed.slice(1);
+  const seconds = parseInt(packed.slice(1, -6), 36);
+  const stamp = new Date(seconds * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '');
+  return `${stamp}-${packed.slice(-6)}`;
+}
+
+/** A whole number in base 36. */
+export function packInt(n: number): string {
+  return n.toString(36);
+}
+
+export function unpackInt(packed: string): number {
+  return parseInt(packed, 36);
+}
