@@ -264,7 +264,7 @@ describe('worker service', () => {
   });
 });
 
-const ROWS = 20_000;
+const ROWS = 10_000;
 const LARGE: Partial<Config> = { rateLimit: 1000, concurrency: 20 };
 
 /** A file of ROWS valid invoices and one invalid row at the end. */
