@@ -51,6 +51,7 @@ export function configFlags(opts: Opts): ConfigFlags {
     lockDurationMs: pick('lockDurationMs'),
     logLevel: pick('logLevel'),
     metricsPort: pick('metricsPort'),
+    inbox: pick('inbox'),
   };
 }
 
