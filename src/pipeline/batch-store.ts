@@ -40,10 +40,16 @@ export interface NewBatch {
   rows: number;
   /** Records that will be sent. */
   valid: number;
+  /** Where the file came from, when not the command line: `inbox` (the drop folder). */
+  source?: string;
+  /** The source's own reference for the file (the drop folder's pickup id), to find its batch again. */
+  sourceRef?: string;
 }
 
-export interface Batch extends NewBatch {
+export interface Batch extends Omit<NewBatch, 'source' | 'sourceRef'> {
   id: string;
+  source: string | null;
+  sourceRef: string | null;
   state: BatchState;
   createdAt: string;
   submittedAt: string | null;
@@ -88,8 +94,12 @@ function decodeResult(raw: string): RowResult {
  * dropped: it goes to the ledger if the invoice has none there, and the
  * recorded row is flagged with both links.
  *
- * KEYS: results, batch, ledger, claims, unsettled.
- * ARGV: row, result JSON, status, invoice, claim owner, ledger entry JSON, amount cents, now ISO.
+ * The row that finishes the batch (its last result) also records one finish
+ * event (`<batch>-f<n>`, n counting the batch's finishes: a retried batch
+ * finishes again) in the same step, for the notifications to pick up.
+ *
+ * KEYS: results, batch, ledger, claims, unsettled, finish events.
+ * ARGV: row, result JSON, status, invoice, claim owner, ledger entry JSON, amount cents, now ISO, now ms.
  */
 const FINISH_ROW = new LuaScript(`${RELEASE_CLAIM_LUA}
 local linked = ARGV[6] ~= ''
@@ -132,6 +142,10 @@ if done >= tonumber(redis.call('HGET', KEYS[2], 'rows')) then
     redis.call('HSET', KEYS[2], 'state', final)
   end
   redis.call('HSET', KEYS[2], 'finished_at', ARGV[8])
+  if done == tonumber(redis.call('HGET', KEYS[2], 'rows')) then
+    local n = redis.call('HINCRBY', KEYS[2], 'finishes', 1)
+    redis.call('ZADD', KEYS[6], ARGV[9], redis.call('HGET', KEYS[2], 'id') .. '-f' .. n)
+  end
 end
 return 1
 `);
@@ -213,6 +227,8 @@ export class BatchStore {
         layout: JSON.stringify(batch.layout),
         rows: batch.rows,
         valid: batch.valid,
+        ...(batch.source === undefined ? {} : { source: batch.source }),
+        ...(batch.sourceRef === undefined ? {} : { source_ref: batch.sourceRef }),
         state: 'submitting',
         created_at: now,
         done: 0,
@@ -239,6 +255,8 @@ export class BatchStore {
       file: h.file ?? '',
       sha256: h.sha256 ?? '',
       account: h.account ?? '',
+      source: str('source'),
+      sourceRef: str('source_ref'),
       layout: JSON.parse(h.layout ?? '{}') as BatchLayout,
       rows: int('rows'),
       valid: int('valid'),
@@ -300,7 +318,7 @@ export class BatchStore {
     const unsettledKey = options.unsettledKey ?? this.keys.batch(id);
     const recorded = await FINISH_ROW.run(
       this.redis,
-      [this.keys.batchResults(id), this.keys.batch(id), ledgerKey, claimsKey, unsettledKey],
+      [this.keys.batchResults(id), this.keys.batch(id), ledgerKey, claimsKey, unsettledKey, this.keys.finishEvents()],
       [
         row,
         encodeResult(result),
@@ -310,6 +328,7 @@ export class BatchStore {
         options.ledgerEntry ? JSON.stringify(options.ledgerEntry) : '',
         options.amountCents ?? 0,
         new Date().toISOString(),
+        Date.now(),
       ],
     );
     return recorded === 1;
@@ -319,9 +338,9 @@ export class BatchStore {
   finishRowsInPipeline(pipeline: ChainableCommander, id: string, rows: readonly { row: number; result: RowResult }[]): void {
     const now = new Date().toISOString();
     // Rows without a claim name the batch hash for the ledger and claims keys: never touched, same slot.
-    const keys = [this.keys.batchResults(id), this.keys.batch(id), this.keys.batch(id), this.keys.batch(id), this.keys.batch(id)];
+    const keys = [this.keys.batchResults(id), this.keys.batch(id), this.keys.batch(id), this.keys.batch(id), this.keys.batch(id), this.keys.finishEvents()];
     for (const { row, result } of rows) {
-      FINISH_ROW.queue(pipeline, keys, [row, encodeResult(result), result.status, '', '', '', 0, now]);
+      FINISH_ROW.queue(pipeline, keys, [row, encodeResult(result), result.status, '', '', '', 0, now, Date.now()]);
     }
   }
 
@@ -334,6 +353,26 @@ export class BatchStore {
   async markSubmitted(id: string): Promise<void> {
     await this.redis.hset(this.keys.batch(id), 'submitted_at', new Date().toISOString());
     await this.transition(id, ['submitting'], 'queued');
+  }
+
+  /**
+   * Records a finish event for a batch that stopped without all its rows
+   * (its submission failed half-way), as the last row's result does for the others.
+   */
+  async recordFinish(id: string): Promise<void> {
+    const n = await this.redis.hincrby(this.keys.batch(id), 'finishes', 1);
+    await this.redis.zadd(this.keys.finishEvents(), Date.now(), `${id}-f${n}`);
+  }
+
+  /** Finish events not yet turned into notifications, oldest first: `[event id, batch id]`. */
+  async pendingFinishes(limit: number): Promise<{ eventId: string; batchId: string }[]> {
+    const ids = await this.redis.zrange(this.keys.finishEvents(), '0', String(limit - 1));
+    return ids.map((eventId) => ({ eventId, batchId: eventId.replace(/-f\d+$/, '') }));
+  }
+
+  /** Forgets a finish event once its notifications are queued. */
+  async settleFinish(eventId: string): Promise<void> {
+    await this.redis.zrem(this.keys.finishEvents(), eventId);
   }
 
   /**

@@ -35,6 +35,10 @@ export interface SubmitOptions extends IntakeOptions {
   resume?: boolean;
   /** Called once the whole file has been checked, before anything is queued. */
   onChecked?: () => Promise<void>;
+  /** Where the file came from (`inbox`), kept with the batch; default none (the command line). */
+  source?: string;
+  /** The source's own reference for this file, kept with the batch. */
+  sourceRef?: string;
 }
 
 export interface SubmitResult {
@@ -92,6 +96,8 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
     layout: summary.layout,
     rows: summary.rows,
     valid: summary.valid,
+    source: options.source,
+    sourceRef: options.sourceRef,
   });
   logger.debug({ batchId, rows: summary.rows, valid: summary.valid }, 'batch created');
 
@@ -131,6 +137,7 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
   } catch (error) {
     await store
       .transition(batchId, ['submitting'], 'failed', { code: 'INTERNAL', message: `submission did not finish: ${(error as Error).message}` })
+      .then((state) => (state === 'failed' ? store.recordFinish(batchId) : undefined))
       .catch(() => undefined);
     throw error;
   }
