@@ -84,7 +84,7 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
     credentials ??= requireCredentials(config);
 
     const startOurWorker = async () => {
-      const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, events: options.events });
+      const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, events: options.events, notify: config.notify });
       cleanups.push(() => worker.close(shutdownBoundMs(config)));
       return worker;
     };
