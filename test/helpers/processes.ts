@@ -261,3 +261,13 @@ export async function startOwnRedis(dataDir: string, port?: number, extraArgs: s
   };
   return own;
 }
+
+/**
+ * Starts the process that watches a drop folder (with its workers) and waits
+ * until it looks at the folder. `PAYLINKS_METRICS_PORT` defaults to 0.
+ */
+export async function startInboxProcess(dir: string, env: Record<string, string>, name = 'inbox', readyTimeoutMs = 30_000): Promise<SpawnedProcess> {
+  const proc = await spawnCli(['inbox', dir], { env: { PAYLINKS_METRICS_PORT: '0', ...env }, name });
+  await proc.waitForLine(/"msg":"drop folder ready"/, readyTimeoutMs);
+  return proc;
+}
