@@ -4,6 +4,7 @@
  *
  * Usage: `npm run bench [-- --quick]` (`--quick`: 100,000-row validate file and 5,000-row overhead run).
  */
+import { formatInboxLatency, runInboxLatencyBench } from './inbox-latency.js';
 import { formatPipelineBench, runPipelineBench } from './pipeline-bench.js';
 import { formatTable, runValidateBench } from './validate-bench.js';
 
@@ -13,3 +14,5 @@ console.log('validate:');
 console.log(formatTable(await runValidateBench({ rows: quick ? 100_000 : 1_000_000 })));
 console.log('\npipeline (Paywint simulator in its own process, private Redis with AOF on):');
 console.log(formatPipelineBench(await runPipelineBench({ rows: quick ? 5_000 : 20_000 })));
+console.log('\ndrop folder pickup latency (private Redis, no workers):');
+console.log(formatInboxLatency(await runInboxLatencyBench({ drops: quick ? 4 : 8, rows: 1000 }), 1000));
