@@ -110,6 +110,8 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
   const backoff = new Map<string, { until: number; delayMs: number }>();
   let timer: NodeJS.Timeout | undefined;
   let looking: Promise<void> | undefined;
+  /** A change was seen while a look was under way (it may have listed the folder before the change). */
+  let lookAgain = false;
   let failures = 0;
 
   const schedule = (delayMs: number) => {
@@ -119,7 +121,12 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
   };
 
   async function look(): Promise<void> {
-    if (looking || stopping.signal.aborted) return;
+    if (stopping.signal.aborted) return;
+    if (looking) {
+      lookAgain = true;
+      return;
+    }
+    lookAgain = false;
     let next = pollMs;
     looking = (async () => {
       try {
@@ -135,7 +142,7 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
     })();
     await looking;
     looking = undefined;
-    schedule(next);
+    schedule(lookAgain ? 0 : next);
   }
 
   /** Takes the files that settled; returns how soon the next look is worth it. */
