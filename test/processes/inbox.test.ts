@@ -164,5 +164,10 @@ describe('drop folder', () => {
     expect(sim.ledger()).toHaveLength(20);
     expect(await files(path.join(drop, 'done'))).toEqual(['invoices (2).csv', 'invoices (3).csv', 'invoices.csv']);
     expect(await readFile(path.join(drop, 'done', 'invoices (3).csv'))).toEqual(await readFile(april));
+    // `paylinks status` lists them as inbox batches, by the name they were dropped under.
+    const status = await runCliToEnd(['status'], { env });
+    const lines = status.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^BATCH +STATE +DONE +PROBLEMS +CREATED \(UTC\) +SOURCE +FILE$/);
+    expect(lines.slice(1).map((l) => l.split(/ {2,}/).slice(-2))).toEqual(Array(3).fill(['inbox', 'invoices.csv']));
   });
 });
