@@ -30,7 +30,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Keys, QUEUE_NAME } from '../src/pipeline/keys.js';
 import { startRedisServer } from '../src/core/redis.js';
-import { startSimulator } from '../src/paywint/simulator/simulator.js';
+import { startSimulator } from '../src/paywint/simulator/index.js';
 import { seededRandom } from '../src/core/random.js';
 
 const API_KEY = '0e9d8c7b-6a5f-4e3d-8c2b-1a0f9e8d7c6b';

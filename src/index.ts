@@ -35,4 +35,4 @@ export { retryFailedRows, type RetryResult } from './pipeline/retry-rows.js';
 /** The Paywint client: one request per call, typed outcomes. */
 export { PaywintClient, type PaywintClientOptions, type CreateLinkRequest, type CreatedLink } from './paywint/client.js';
 /** `paylinks simulate`: the Paywint simulator, with fault injection. */
-export { startSimulator, type SimulatorOptions, type SimulatorHandle } from './paywint/simulator/simulator.js';
+export { startSimulator, type SimulatorOptions, type SimulatorHandle } from './paywint/simulator/index.js';

@@ -8,6 +8,7 @@
  * and `amount_due`.
  */
 import { InvalidArgumentError } from 'commander';
+import type { FileEncoding } from './decode.js';
 
 /** Columns named explicitly (`--columns invoice=...,amount=...,description=...`), by header name. */
 export interface ColumnOverrides {
@@ -51,6 +52,25 @@ export interface ColumnIndexes {
   invoice: number;
   amount: number;
   description: number | null;
+}
+
+/** Where the columns are in an invoice file, and how its fields are read. */
+export interface ColumnLayout {
+  /** The header cells as in the file (trimmed, BOM removed). */
+  headers: string[];
+  /** Index of the invoice-number column. */
+  invoice: number;
+  /** Index of the amount column. */
+  amount: number;
+  /** Index of the description column, if any. */
+  description: number | null;
+  delimiter: string;
+  /**
+   * As detected from the start of the file. When the first non-ASCII bytes
+   * lie beyond the first 64 KiB and are not UTF-8, this changes from `utf-8`
+   * to `windows-1252` while `records` is read (ASCII reads the same in both).
+   */
+  encoding: FileEncoding;
 }
 
 export type ColumnResolution =

@@ -5,7 +5,7 @@
 import { describeDelimiter, ROLE_LABELS, type ColumnOverrides } from './columns.js';
 import type { FileEncoding } from './decode.js';
 import { InputFileError, type RowErrorCode } from '../core/errors.js';
-import { openInvoiceFile, type ColumnLayout } from './intake.js';
+import { openInvoiceFile, type ColumnLayout } from './invoice-file.js';
 import { formatCents } from './money.js';
 
 export interface ValidateOptions {

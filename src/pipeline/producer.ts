@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Queue } from 'bullmq';
 import { BatchStore, FINISHED_STATES, rowJobId, type BatchLayout } from './batch-store.js';
 import { InputFileError } from '../core/errors.js';
-import { openInvoiceFile, type IntakeOptions, type IntakeRecord } from '../intake/intake.js';
+import { openInvoiceFile, type IntakeOptions, type IntakeRecord } from '../intake/invoice-file.js';
 import type { RedisClient } from '../core/lua.js';
 import type { Logger } from '../core/logger.js';
 import type { RowResult } from './output.js';

@@ -7,7 +7,7 @@
 import type { Queue } from 'bullmq';
 import { rowJobId, type BatchStore } from './batch-store.js';
 import { PaylinksError } from '../core/errors.js';
-import { checkRecord } from '../intake/intake.js';
+import { checkRecord } from '../intake/row-checks.js';
 import { JOB_OPTIONS } from './queue.js';
 import { CREATE_LINK_JOB, type CreateLinkData } from '../../jobs/create-link.js';
 

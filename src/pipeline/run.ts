@@ -14,7 +14,7 @@ import type { ColumnOverrides } from '../intake/columns.js';
 import { PaylinksError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { submitFile } from './producer.js';
-import { SIMULATOR_DEMO_API_KEY, SIMULATOR_DEMO_API_SECRET, startSimulator, type SimulatorOptions } from '../paywint/simulator/simulator.js';
+import { SIMULATOR_DEMO_API_KEY, SIMULATOR_DEMO_API_SECRET, startSimulator, type SimulatorOptions } from '../paywint/simulator/index.js';
 import { shutdownBoundMs, startWorker } from './worker.js';
 import type { CreateLinkEvents } from '../../jobs/create-link.js';
 

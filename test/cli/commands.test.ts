@@ -16,7 +16,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { submitFile } from '../../src/pipeline/producer.js';
 import { retryFailedRows } from '../../src/pipeline/retry-rows.js';
 import { runWorkerService } from '../../src/pipeline/worker-service.js';
-import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/simulator.js';
+import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { Keys } from '../../src/pipeline/keys.js';
 import { getBatchStatus, listRecentBatches, statusToJson } from '../../src/pipeline/status.js';
 import { startWorker } from '../../src/pipeline/worker.js';

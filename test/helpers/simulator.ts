@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PaywintClient, type PaywintClientOptions } from '../../src/paywint/client.js';
-import { SIMULATOR_DEMO_API_SECRET, type SimulatorHandle } from '../../src/paywint/simulator/simulator.js';
+import { SIMULATOR_DEMO_API_SECRET, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 
 /** A client for the simulator with its demo credentials; override anything. */
 export function simulatorClient(sim: { url: string; apiKey: string }, overrides: Partial<PaywintClientOptions> = {}): PaywintClient {

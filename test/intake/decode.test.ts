@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
-import { countLineBreaks, InvoiceDecoder, type FileEncoding } from '../../src/intake/decode.js';
+import { InvoiceDecoder, type FileEncoding } from '../../src/intake/decode.js';
 import { InputFileError } from '../../src/core/errors.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/${name}`, import.meta.url));
@@ -130,18 +130,5 @@ describe('InvoiceDecoder', () => {
 
   it('decodes an empty input to nothing', () => {
     expect(decode(Buffer.alloc(0)).text).toBe('');
-  });
-});
-
-describe('countLineBreaks', () => {
-  it('counts LF, CR LF and lone CR once each', () => {
-    const buf = Buffer.from('a\nb\r\nc\rd');
-    expect(countLineBreaks(buf, 0, buf.length)).toBe(3);
-  });
-
-  it('does not count the LF of a CR LF whose CR ended the previous chunk', () => {
-    const first = Buffer.from('a\r');
-    const second = Buffer.from('\nb\n');
-    expect(countLineBreaks(first, 0, first.length) + countLineBreaks(second, 0, second.length, true)).toBe(2);
   });
 });

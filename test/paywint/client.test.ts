@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PaywintError } from '../../src/core/errors.js';
-import { PaywintClient, parseRetryAfter } from '../../src/paywint/client.js';
-import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/simulator.js';
+import { PaywintClient } from '../../src/paywint/client.js';
+import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { closedPortUrl, reply, simulatorClient, startRawServer, type RawServer } from '../helpers/simulator.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -295,22 +295,5 @@ describe('PaywintClient against a raw server', () => {
     } finally {
       await slow.close();
     }
-  });
-});
-
-describe('parseRetryAfter', () => {
-  const now = Date.parse('2025-06-01T12:00:00Z');
-  it.each([
-    [undefined, undefined],
-    ['', undefined],
-    ['2', 2_000],
-    [' 0 ', 0],
-    ['1.5', 1_500],
-    ['Sun, 01 Jun 2025 12:00:30 GMT', 30_000],
-    ['Sun, 01 Jun 2025 11:00:00 GMT', 0],
-    ['soon', undefined],
-    [['3', '4'], 3_000],
-  ])('reads %j as %j ms', (value, expected) => {
-    expect(parseRetryAfter(value, now)).toBe(expected);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, SIMULATOR_DEMO_API_KEY, SIMULATOR_DEMO_API_SECRET, type LedgerEntry, type SimulatorHandle } from '../../src/paywint/simulator/simulator.js';
+import { startSimulator, SIMULATOR_DEMO_API_KEY, SIMULATOR_DEMO_API_SECRET, type LedgerEntry, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { callSimulator, simulatorClient } from '../helpers/simulator.js';
 
 const CREATE = '/api/user-api/payment/create-payment-link';

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { runFile } from '../../src/pipeline/run.js';
-import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../../src/paywint/simulator/simulator.js';
+import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../../src/paywint/simulator/index.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
 import { deletePrefix, dumpPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 

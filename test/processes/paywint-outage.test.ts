@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SimulatorHandle } from '../../src/paywint/simulator/simulator.js';
+import type { SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { testRedisUrl } from '../helpers/redis.js';
 import { startWorkerProcess, waitFor } from '../helpers/processes.js';
 import { closedPortUrl } from '../helpers/simulator.js';

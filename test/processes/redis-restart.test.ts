@@ -14,7 +14,7 @@ import { Keys } from '../../src/pipeline/keys.js';
 import { Ledger } from '../../src/pipeline/ledger.js';
 import { RateLimiter } from '../../src/pipeline/rate-limiter.js';
 import { connect, freePort } from '../../src/core/redis.js';
-import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/simulator.js';
+import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { killSpawned, runCliToEnd, startOwnRedis, startWorkerProcess, waitFor, type OwnRedis } from '../helpers/processes.js';
 import { uniquePrefix } from '../helpers/redis.js';
 import { API_KEY, API_SECRET, BatchProbe, collect, expectEveryRowCreatedOnce, paylinksEnv, queueCounts, submit, tempDir, writeInvoiceFile } from './support.js';

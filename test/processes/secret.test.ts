@@ -6,7 +6,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../../src/paywint/simulator/simulator.js';
+import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../../src/paywint/simulator/index.js';
 import { deletePrefix, dumpPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { killSpawned, logLines, runCliToEnd, startWorkerProcess, type SpawnedProcess } from '../helpers/processes.js';
 import { API_KEY, API_SECRET, collect, paylinksEnv, tempDir, writeInvoiceFile } from './support.js';

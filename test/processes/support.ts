@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { BatchStore, type Batch } from '../../src/pipeline/batch-store.js';
 import { Keys, QUEUE_NAME } from '../../src/pipeline/keys.js';
-import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../../src/paywint/simulator/simulator.js';
+import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../../src/paywint/simulator/index.js';
 import { readOutputCsv, type CsvRow } from '../helpers/csv.js';
 import { killSpawned, runCliToEnd } from '../helpers/processes.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';

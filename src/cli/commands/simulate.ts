@@ -1,6 +1,6 @@
 /** `paylinks simulate`: the Paywint simulator as a server. */
 import type { Command } from 'commander';
-import { startSimulator, type SimulatorOptions } from '../../paywint/simulator/simulator.js';
+import { startSimulator, type SimulatorOptions } from '../../paywint/simulator/index.js';
 import { action, out, type SetExit } from '../action.js';
 import { EXIT } from '../exit-codes.js';
 import { number, probability } from '../flags.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, InputFileError } from '../../src/core/errors.js';
-import { checkRecord, openInvoiceFile, type IntakeOptions, type IntakeRecord } from '../../src/intake/intake.js';
+import { openInvoiceFile, type IntakeOptions, type IntakeRecord } from '../../src/intake/invoice-file.js';
 
 const fixture = (name: string) => path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'fixtures', name);
 const tmp = mkdtempSync(path.join(tmpdir(), 'paylinks-intake-'));
@@ -274,21 +274,6 @@ describe('openInvoiceFile: row checks', () => {
   it('keeps cells as decoded (untrimmed) and trims the values it checks', async () => {
     const { records } = await readAll(fixture('bad-rows.csv'));
     expect(records.find((r) => r.line === 20)).toMatchObject({ cells: [' INV-009 ', 'Acme', '5.00', 'Duplicate of line 14 with spaces around'], invoiceNumber: 'INV-009' });
-  });
-
-  it('checkRecord can check one stored row again (as retry does)', () => {
-    const layout = { headers: ['invoice_number', 'amount'], invoice: 0, amount: 1, description: null, delimiter: ',', encoding: 'utf-8' as const };
-    const seen = new Map<string, number>();
-    expect(checkRecord({ line: 7, cells: ['A-1', '12.50'] }, 5, layout, seen)).toEqual({
-      index: 5,
-      line: 7,
-      cells: ['A-1', '12.50'],
-      status: 'valid',
-      invoiceNumber: 'A-1',
-      amountCents: 1250,
-      description: null,
-    });
-    expect(checkRecord({ line: 9, cells: ['A-1', '3'] }, 6, layout, seen)).toMatchObject({ status: 'duplicate', code: 'DUPLICATE_INVOICE' });
   });
 });
 

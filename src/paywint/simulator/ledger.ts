@@ -1,0 +1,123 @@
+/**
+ * The simulator's ledger: every link it created, in order, and the counts of
+ * what it was asked and answered. Tests read it to check that each invoice was
+ * created exactly once; the ledger never de-duplicates invoice numbers.
+ */
+import { randomUUID } from 'node:crypto';
+
+export interface LedgerEntry {
+  paymentId: string;
+  paymentLink: string;
+  invoiceNumber: string | null;
+  /** The amount as received, e.g. `"150.75"` (the JSON literal when it could be recovered). */
+  amount: string;
+  amountCents: number;
+  description: string | null;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+/** A valid create request, as the ledger records it. */
+export type NewLink = Pick<LedgerEntry, 'amount' | 'amountCents' | 'description' | 'invoiceNumber'>;
+
+export interface SimulatorStats {
+  /** Requests to the Paywint API (every endpoint; not the `/__simulator` ones). */
+  requests: number;
+  /** Answers by HTTP status, e.g. `{"200": 98, "429": 2}`. */
+  byStatus: Record<string, number>;
+  /** Links created. */
+  created: number;
+  /** Requests left unanswered on purpose (`hangRate`). */
+  hung: number;
+  /** Connections destroyed on purpose (`dropRate`). */
+  dropped: number;
+  /** Arrival time (`Date.now()`) of every create request, for rate-limit checks. */
+  requestTimesMs: number[];
+  /** TCP connections accepted (keep-alive: far fewer than requests). */
+  connections: number;
+}
+
+/** The links created and the stats, cleared together by {@link SimulatorLedger.reset}. */
+export class SimulatorLedger {
+  readonly #linkBaseUrl: string;
+  #entries: LedgerEntry[] = [];
+  #byId = new Map<string, LedgerEntry>();
+  #stats = emptyStats();
+
+  /** Links are `<linkBaseUrl>/<payment id>`. */
+  constructor(linkBaseUrl: string) {
+    this.#linkBaseUrl = linkBaseUrl;
+  }
+
+  /** Creates a link with a fresh payment id. */
+  create(input: NewLink): LedgerEntry {
+    const paymentId = randomUUID();
+    const entry: LedgerEntry = {
+      paymentId,
+      paymentLink: `${this.#linkBaseUrl}/${paymentId}`,
+      invoiceNumber: input.invoiceNumber,
+      amount: input.amount,
+      amountCents: input.amountCents,
+      description: input.description,
+      createdAt: new Date().toISOString(),
+    };
+    this.#entries.push(entry);
+    this.#byId.set(paymentId, entry);
+    this.#stats.created += 1;
+    return entry;
+  }
+
+  /** The entry of a payment id (lower case), if created. */
+  find(paymentId: string): LedgerEntry | undefined {
+    return this.#byId.get(paymentId);
+  }
+
+  /** One page of entries in creation order (page 1 first), and the total. */
+  page(pageNo: number, rowsPerPage: number): { total: number; entries: readonly LedgerEntry[] } {
+    return { total: this.#entries.length, entries: this.#entries.slice((pageNo - 1) * rowsPerPage, pageNo * rowsPerPage) };
+  }
+
+  /** Copies of every entry, in creation order. */
+  entries(): LedgerEntry[] {
+    return this.#entries.map((e) => ({ ...e }));
+  }
+
+  /** Counts a request to the Paywint API; a create's arrival time is kept too. */
+  countRequest(isCreate: boolean, nowMs: number): void {
+    this.#stats.requests += 1;
+    if (isCreate) this.#stats.requestTimesMs.push(nowMs);
+  }
+
+  countStatus(status: number): void {
+    this.#stats.byStatus[status] = (this.#stats.byStatus[status] ?? 0) + 1;
+  }
+
+  countConnection(): void {
+    this.#stats.connections += 1;
+  }
+
+  countHung(): void {
+    this.#stats.hung += 1;
+  }
+
+  countDropped(): void {
+    this.#stats.dropped += 1;
+  }
+
+  /** A copy of the stats. */
+  stats(): SimulatorStats {
+    const stats = this.#stats;
+    return { ...stats, byStatus: { ...stats.byStatus }, requestTimesMs: [...stats.requestTimesMs] };
+  }
+
+  /** Clears the entries and the stats. */
+  reset(): void {
+    this.#entries = [];
+    this.#byId = new Map();
+    this.#stats = emptyStats();
+  }
+}
+
+function emptyStats(): SimulatorStats {
+  return { requests: 0, byStatus: {}, created: 0, hung: 0, dropped: 0, requestTimesMs: [], connections: 0 };
+}

@@ -1,0 +1,23 @@
+/**
+ * checkRecord on its own: one stored row checked again, as retry does. The
+ * row checks on real files are in invoice-file.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkRecord } from '../../src/intake/row-checks.js';
+
+describe('checkRecord', () => {
+  it('checkRecord can check one stored row again (as retry does)', () => {
+    const layout = { headers: ['invoice_number', 'amount'], invoice: 0, amount: 1, description: null, delimiter: ',', encoding: 'utf-8' as const };
+    const seen = new Map<string, number>();
+    expect(checkRecord({ line: 7, cells: ['A-1', '12.50'] }, 5, layout, seen)).toEqual({
+      index: 5,
+      line: 7,
+      cells: ['A-1', '12.50'],
+      status: 'valid',
+      invoiceNumber: 'A-1',
+      amountCents: 1250,
+      description: null,
+    });
+    expect(checkRecord({ line: 9, cells: ['A-1', '3'] }, 6, layout, seen)).toMatchObject({ status: 'duplicate', code: 'DUPLICATE_INVOICE' });
+  });
+});
