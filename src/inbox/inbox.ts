@@ -114,10 +114,18 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
   let lookAgain = false;
   let failures = 0;
 
-  const schedule = (delayMs: number) => {
+  /** When the next look is due: a watcher's event may bring it forward, never push it back. */
+  let dueAt = Infinity;
+  const schedule = (delayMs: number, onlySooner = false) => {
     if (stopping.signal.aborted) return;
+    const at = Date.now() + Math.max(0, delayMs);
+    if (onlySooner && at >= dueAt) return;
     clearTimeout(timer);
-    timer = setTimeout(() => void look(), Math.max(0, delayMs));
+    dueAt = at;
+    timer = setTimeout(() => {
+      dueAt = Infinity;
+      void look();
+    }, at - Date.now());
   };
 
   async function look(): Promise<void> {
@@ -142,7 +150,7 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
     })();
     await looking;
     looking = undefined;
-    schedule(lookAgain ? 0 : next);
+    schedule(Math.min(lookAgain ? 0 : next, dueAt - Date.now()));
   }
 
   /** Takes the files that settled; returns how soon the next look is worth it. */
@@ -309,7 +317,7 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
   let watcher: FSWatcher | undefined;
   if (options.watch ?? true) {
     try {
-      watcher = watch(layout.inbox, () => schedule(50));
+      watcher = watch(layout.inbox, () => schedule(50, true));
       watcher.on('error', () => watcher?.close());
     } catch {
       watcher = undefined; // no events here (e.g. some network shares): the poll does it all
