@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.paylinks/**', 'bench/out/**'] },
@@ -15,4 +16,6 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // The web page's script runs in the browser.
+  { files: ['src/serve/page/**/*.js'], languageOptions: { sourceType: 'script', globals: globals.browser } },
 );

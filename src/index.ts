@@ -31,6 +31,13 @@ export { collectBatch, writeBatchOutput, waitForBatch, isFinished, type CollectO
 export { cancelBatch, type CancelResult } from './pipeline/cancel.js';
 /** `paylinks retry`: queues the failed rows of a batch again. */
 export { retryFailedRows, type RetryResult } from './pipeline/retry-rows.js';
+/** Held batches (`submitFile` with `hold`): queue one, or discard it. */
+export { releaseBatch, discardBatch, type ReleaseResult } from './pipeline/hold.js';
+/** A batch's row errors, a page at a time. */
+export { readRowErrors, type RowErrorsPage, type RowErrorsPageOptions } from './pipeline/row-errors.js';
+/** `paylinks serve`: the HTTP API, the web page and the workers; `plugins` adds more Fastify plugins. */
+export { startServer, type ServeOptions, type ServerHandle, type ServePlugin } from './serve/server.js';
+export type { ServeContext } from './serve/context.js';
 
 /** The Paywint client: one request per call, typed outcomes. */
 export { PaywintClient, type PaywintClientOptions, type CreateLinkRequest, type CreatedLink } from './paywint/client.js';

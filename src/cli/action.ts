@@ -1,7 +1,7 @@
 /** What every command does around its body: load the configuration, print, map errors to exit codes. */
 import { openBackend, type Backend } from '../pipeline/backend.js';
 import { loadConfig, type Config } from '../core/config.js';
-import { coerceError, PaylinksError } from '../core/errors.js';
+import { coerceError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { exitCodeForError } from './exit-codes.js';
 import { configFlags, type Opts } from './flags.js';
@@ -57,7 +57,4 @@ export async function withBackend<T>(config: Config, logger: Logger, fn: (backen
 }
 
 /** The account a batch runs under: `PAYWINT_API_KEY`, required. */
-export function requireAccount(config: Config): string {
-  if (!config.apiKey) throw new PaylinksError('CONFIG_MISSING', 'PAYWINT_API_KEY: expected a UUID (your Paywint API key), got nothing: the batch and its idempotency ledger belong to that account');
-  return config.apiKey;
-}
+export { requireApiKey as requireAccount } from '../core/config.js';

@@ -51,6 +51,8 @@ export function configFlags(opts: Opts): ConfigFlags {
     lockDurationMs: pick('lockDurationMs'),
     logLevel: pick('logLevel'),
     metricsPort: pick('metricsPort'),
+    httpHost: pick('host'),
+    httpPort: pick('port'),
     inbox: pick('inbox'),
   };
 }

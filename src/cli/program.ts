@@ -10,6 +10,7 @@ import { addCollectCommand } from './commands/collect.js';
 import { addInboxCommand } from './commands/inbox.js';
 import { addRetryCommand } from './commands/retry.js';
 import { addRunCommand } from './commands/run.js';
+import { addServeCommand } from './commands/serve.js';
 import { addSimulateCommand } from './commands/simulate.js';
 import { addStatusCommand } from './commands/status.js';
 import { addSubmitCommand } from './commands/submit.js';
@@ -24,7 +25,7 @@ export function buildProgram(setExit: SetExit): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addInboxCommand, addStatusCommand, addCollectCommand, addRetryCommand, addCancelCommand, addSimulateCommand]) {
+  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addCollectCommand, addRetryCommand, addCancelCommand, addServeCommand, addInboxCommand, addSimulateCommand]) {
     add(program, setExit);
   }
   return program;

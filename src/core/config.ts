@@ -107,6 +107,41 @@ const FIELDS = {
     expects: 'a TCP port from 0 to 65535',
     schema: z.coerce.number().int().min(0).max(65_535).default(9464),
   },
+  httpHost: {
+    env: 'PAYLINKS_HTTP_HOST',
+    flag: '--host',
+    expects: 'an address to listen on, such as 127.0.0.1, 0.0.0.0 or ::',
+    schema: z.string().regex(/^[A-Za-z0-9.:_-]{1,255}$/).default('127.0.0.1'),
+  },
+  httpPort: {
+    env: 'PAYLINKS_HTTP_PORT',
+    flag: '--port',
+    expects: 'a TCP port from 0 to 65535',
+    schema: z.coerce.number().int().min(0).max(65_535).default(8080),
+  },
+  apiTokens: {
+    env: 'PAYLINKS_API_TOKENS',
+    flag: undefined,
+    expects: 'comma-separated API tokens of at least 32 characters each (letters, digits and -._~+/=)',
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((t) => t.trim()).filter((t) => t !== ''))
+      .pipe(z.array(z.string().min(32).regex(/^[A-Za-z0-9\-._~+/=]+$/)).min(1))
+      .optional(),
+    secret: true,
+  },
+  trustProxy: {
+    env: 'PAYLINKS_TRUST_PROXY',
+    flag: undefined,
+    expects: 'the reverse proxy\'s addresses or CIDR ranges, comma-separated (e.g. 127.0.0.1), whose X-Forwarded-For is believed',
+    schema: z.string().regex(/^[0-9A-Fa-f.:/, ]+$/).optional(),
+  },
+  maxUploadMb: {
+    env: 'PAYLINKS_MAX_UPLOAD_MB',
+    flag: undefined,
+    expects: 'megabytes, a number from 0.001 to 100000',
+    schema: z.coerce.number().min(0.001).max(100_000).default(100),
+  },
   inbox: {
     env: 'PAYLINKS_INBOX',
     flag: '--inbox',
@@ -220,6 +255,23 @@ export interface Config {
   logLevel: ParsedConfig['logLevel'];
   /** `PAYLINKS_METRICS_PORT`: `paylinks worker` serves /healthz and /metrics here. Default 9464. */
   metricsPort: number;
+  /** `PAYLINKS_HTTP_HOST`: the address `paylinks serve` listens on. Default `127.0.0.1`. */
+  httpHost: string;
+  /** `PAYLINKS_HTTP_PORT`: the port `paylinks serve` listens on. Default 8080. */
+  httpPort: number;
+  /**
+   * `PAYLINKS_API_TOKENS`: the bearer tokens `paylinks serve` accepts (comma-separated, each at
+   * least 32 characters). Never logged or stored. Default: none (serve makes one on a loopback host).
+   */
+  apiTokens: string[];
+  /**
+   * `PAYLINKS_TRUST_PROXY`: addresses of a reverse proxy in front of `paylinks serve`; requests from
+   * them are taken to come from their `X-Forwarded-For` client (for the failed sign-in limit and logs).
+   * Default: none (the connection's address counts).
+   */
+  trustProxy: string | undefined;
+  /** `PAYLINKS_MAX_UPLOAD_MB`: the largest upload `paylinks serve` accepts, in megabytes (10^6 bytes). Default 100. */
+  maxUploadMb: number;
   /** `PAYLINKS_INBOX`: the drop folder (see src/inbox/). Default: none. */
   inbox: string | undefined;
   /** `PAYLINKS_INBOX_SETTLE_MS`: a dropped file is taken once its size and time stay unchanged this long, ms. Default 2000. */
@@ -305,6 +357,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     lockDurationMs: parsed.lockDurationMs,
     logLevel: parsed.logLevel,
     metricsPort: parsed.metricsPort,
+    httpHost: parsed.httpHost,
+    httpPort: parsed.httpPort,
+    apiTokens: parsed.apiTokens ?? [],
+    trustProxy: parsed.trustProxy,
+    maxUploadMb: parsed.maxUploadMb,
     inbox: parsed.inbox,
     inboxSettleMs: parsed.inboxSettleMs,
     inboxPollMs: parsed.inboxPollMs,
@@ -348,6 +405,14 @@ export function requireCredentials(config: Config): Credentials {
     throw new ConfigError('CONFIG_MISSING', 'PAYWINT_API_SECRET', `PAYWINT_API_SECRET: expected ${FIELDS.apiSecret.expects}, got nothing (set it in the environment or .env; or use --simulate)`);
   }
   return { apiKey: config.apiKey, apiSecret: config.apiSecret };
+}
+
+/** The account a batch runs under: `PAYWINT_API_KEY`, or a {@link ConfigError} naming it. */
+export function requireApiKey(config: Config): string {
+  if (config.apiKey === undefined) {
+    throw new ConfigError('CONFIG_MISSING', 'PAYWINT_API_KEY', `PAYWINT_API_KEY: expected ${FIELDS.apiKey.expects}, got nothing: the batch and its idempotency ledger belong to that account`);
+  }
+  return config.apiKey;
 }
 
 function readDotenv(dotenvPath: string | false | undefined): Record<string, string> {

@@ -76,6 +76,22 @@ export const OTHER_ERROR_CODES = [
   /** A notification kept failing for the whole retry window: given up. */
   'NOTIFY_GAVE_UP',
   'INTERNAL',
+  /** The batch has not finished yet: its output cannot be downloaded. */
+  'BATCH_NOT_FINISHED',
+  /** Release or discard of a batch that is not held (or no longer). */
+  'BATCH_NOT_HELD',
+  /** `paylinks serve`: no valid API token in the request. */
+  'UNAUTHORIZED',
+  /** `paylinks serve`: too many failed sign-ins from one address; wait and try again. */
+  'TOO_MANY_SIGN_INS',
+  /** `paylinks serve`: an upload over `PAYLINKS_MAX_UPLOAD_MB`. */
+  'PAYLOAD_TOO_LARGE',
+  /** `paylinks serve`: an upload that is not a text file of invoices (a content type or file kind paylinks does not read). */
+  'UNSUPPORTED_FILE',
+  /** `paylinks serve`: a request whose parameters, query or body do not fit the route. */
+  'BAD_REQUEST',
+  /** `paylinks serve`: no such route. */
+  'NOT_FOUND',
 ] as const;
 
 export type RowErrorCode = (typeof ROW_ERROR_CODES)[number];

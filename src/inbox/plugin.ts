@@ -1,15 +1,23 @@
 /**
- * The drop folder as a Fastify plugin: `app.register(inboxPlugin, options)`
- * starts it with the server and closes it in the server's `onClose`.
+ * The drop folder as a plugin of `paylinks serve`: started with the server,
+ * on the server's Redis, account and settings, and closed in the server's
+ * `onClose` (before the workers stop, so no file is taken that no worker
+ * would send).
  */
+import type { ServePlugin } from '../serve/server.js';
 import { startInbox, type InboxOptions } from './inbox.js';
 
-/** The part of a Fastify instance the plugin uses. */
-export interface OnCloseHost {
-  addHook(name: 'onClose', hook: (instance: never) => Promise<void>): unknown;
-}
-
-export async function inboxPlugin(app: OnCloseHost, options: InboxOptions): Promise<void> {
-  const inbox = await startInbox(options);
-  app.addHook('onClose', () => inbox.close());
+export function inboxPlugin(dir: string, extra: Pick<InboxOptions, 'onSubmitted'> = {}): ServePlugin {
+  return async (app, ctx) => {
+    const inbox = await startInbox({
+      dir,
+      backend: ctx.backend,
+      account: ctx.account,
+      logger: ctx.logger,
+      settleMs: ctx.config.inboxSettleMs,
+      pollMs: ctx.config.inboxPollMs,
+      ...extra,
+    });
+    app.addHook('onClose', () => inbox.close());
+  };
 }

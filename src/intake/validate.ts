@@ -2,6 +2,7 @@
  * `paylinks validate`: checks an invoice file without sending anything, and
  * says what would be sent and what would not, with lines a person can fix.
  */
+import { z } from 'zod';
 import { describeDelimiter, ROLE_LABELS, type ColumnOverrides } from './columns.js';
 import type { FileEncoding } from './decode.js';
 import { InputFileError, type RowErrorCode } from '../core/errors.js';
@@ -44,12 +45,24 @@ export interface ValidationReport {
 /** How many errors {@link formatReport} lists before "… and N more". */
 export const MAX_LISTED_ERRORS = 50;
 
+export interface CheckOptions extends ValidateOptions {
+  /** Keep at most this many row errors in `errors` (the counts still cover every row). Default: all. */
+  maxErrors?: number;
+}
+
+/** A {@link ValidationReport} and the SHA-256 (hex) of the file's bytes. */
+export interface CheckedFile extends ValidationReport {
+  sha256: string;
+}
+
 /**
- * Reads the whole file and checks every row. Throws {@link InputFileError}
- * when the file as a whole cannot be used (FILE_NO_ROWS included).
+ * Reads the whole file once and checks every row: the report and the file's
+ * SHA-256. Throws {@link InputFileError} when the file as a whole cannot be
+ * used (FILE_NO_ROWS included). The one pass `validate` and `submit` share.
  */
-export async function validateFile(file: string, options: ValidateOptions = {}): Promise<ValidationReport> {
+export async function checkInvoiceFile(file: string, options: CheckOptions = {}): Promise<CheckedFile> {
   const invoices = await openInvoiceFile(file, { columns: options.columns, delimiter: options.delimiter });
+  const maxErrors = options.maxErrors ?? Infinity;
   let rows = 0;
   let valid = 0;
   let totalCents = 0;
@@ -59,7 +72,7 @@ export async function validateFile(file: string, options: ValidateOptions = {}):
     if (record.status === 'valid') {
       valid++;
       totalCents += record.amountCents;
-    } else {
+    } else if (errors.length < maxErrors) {
       errors.push({ line: record.line, invoiceNumber: record.invoiceNumber, code: record.code, message: record.message });
     }
   }
@@ -67,18 +80,45 @@ export async function validateFile(file: string, options: ValidateOptions = {}):
   if (!Number.isSafeInteger(totalCents)) {
     throw new InputFileError('FILE_MALFORMED', file, 'the total of the valid rows is too large to add up exactly');
   }
-  const { layout } = invoices;
-  return { file, layout, rows, valid, invalid: rows - valid, totalCents, errors, encoding: layout.encoding, delimiter: layout.delimiter };
+  const layout = { ...invoices.layout };
+  return { file, layout, rows, valid, invalid: rows - valid, totalCents, errors, encoding: layout.encoding, delimiter: layout.delimiter, sha256: invoices.sha256() };
+}
+
+/**
+ * Reads the whole file and checks every row. Throws {@link InputFileError}
+ * when the file as a whole cannot be used (FILE_NO_ROWS included).
+ */
+export async function validateFile(file: string, options: ValidateOptions = {}): Promise<ValidationReport> {
+  const { sha256: _sha256, ...report } = await checkInvoiceFile(file, options);
+  return report;
+}
+
+/** One row error as `validate --json`, `submit --json` and the API give it. */
+export const RowProblemJsonSchema = z.object({ line: z.number().int(), invoice_number: z.string(), code: z.string(), message: z.string() });
+
+/** The `validate --json` object. */
+export const ValidationReportJsonSchema = z.object({
+  rows: z.number().int(),
+  valid: z.number().int(),
+  invalid: z.number().int(),
+  total_amount: z.string().describe('sum of the valid rows, a decimal string'),
+  errors: z.array(RowProblemJsonSchema),
+});
+export type ValidationReportJson = z.infer<typeof ValidationReportJsonSchema>;
+
+/** A row error as JSON: `{line, invoice_number, code, message}`. */
+export function rowProblemToJson(e: RowProblem): z.infer<typeof RowProblemJsonSchema> {
+  return { line: e.line, invoice_number: e.invoiceNumber, code: e.code, message: e.message };
 }
 
 /** The `validate --json` object: `{rows, valid, invalid, total_amount, errors: [{line, invoice_number, code, message}]}`. */
-export function reportToJson(report: ValidationReport): object {
+export function reportToJson(report: ValidationReport): ValidationReportJson {
   return {
     rows: report.rows,
     valid: report.valid,
     invalid: report.invalid,
     total_amount: formatCents(report.totalCents),
-    errors: report.errors.map((e) => ({ line: e.line, invoice_number: e.invoiceNumber, code: e.code, message: e.message })),
+    errors: report.errors.map(rowProblemToJson),
   };
 }
 

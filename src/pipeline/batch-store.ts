@@ -5,7 +5,9 @@
  *
  * States: `submitting` (rows still being added) → `queued` → `running` →
  * `completed` | `completed_with_errors`; or `cancelled`, or `failed` (the
- * batch was stopped, e.g. Paywint refused the credentials).
+ * batch was stopped, e.g. Paywint refused the credentials). A batch submitted
+ * to be held goes `submitting` → `held` (stored, nothing queued, expiring)
+ * and, once released, `submitting` → `queued` like any other.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -16,7 +18,7 @@ import { POSSIBLE_DUPLICATE_CODE } from '../core/errors.js';
 import { RELEASE_CLAIM_LUA, type LedgerEntry, type RowRef } from './ledger.js';
 import { ROW_STATUSES, type RowResult, type RowStatus } from './output.js';
 
-export const BATCH_STATES = ['submitting', 'queued', 'running', 'completed', 'completed_with_errors', 'cancelled', 'failed'] as const;
+export const BATCH_STATES = ['submitting', 'held', 'queued', 'running', 'completed', 'completed_with_errors', 'cancelled', 'failed'] as const;
 export type BatchState = (typeof BATCH_STATES)[number];
 
 export const FINISHED_STATES: readonly BatchState[] = ['completed', 'completed_with_errors', 'cancelled', 'failed'];
@@ -44,6 +46,8 @@ export interface NewBatch {
   source?: string;
   /** The source's own reference for the file (the drop folder's pickup id), to find its batch again. */
   sourceRef?: string;
+  /** Sum of the valid records' amounts, in cents (null for batches stored before it was kept). */
+  validCents?: number | null;
 }
 
 export interface Batch extends Omit<NewBatch, 'source' | 'sourceRef'> {
@@ -62,6 +66,8 @@ export interface Batch extends Omit<NewBatch, 'source' | 'sourceRef'> {
   createdCents: number;
   /** Sum of the amounts of `exists` rows, in cents. */
   existsCents: number;
+  /** When a held batch expires unless released (null when not held). */
+  holdExpiresAt: string | null;
   /** Why the batch stopped, when it did. */
   stopCode: string | null;
   stopMessage: string | null;
@@ -183,6 +189,30 @@ end
 return 1
 `);
 
+/**
+ * A held batch's end: `release` takes it back to `submitting` (its keys kept
+ * for good), `discard` deletes it and its index entries. Returns 1, or the
+ * state it is in (false when there is no such batch).
+ * KEYS: batch, index, by-sha, then the batch's other keys. ARGV: action, batch id.
+ */
+const END_HOLD = new LuaScript(`
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return false end
+if state ~= 'held' then return state end
+if ARGV[1] == 'release' then
+  redis.call('HSET', KEYS[1], 'state', 'submitting')
+  for i = 4, #KEYS do redis.call('PERSIST', KEYS[i]) end
+  redis.call('PERSIST', KEYS[1])
+  return 1
+end
+local field = (redis.call('HGET', KEYS[1], 'account') or '') .. ':' .. (redis.call('HGET', KEYS[1], 'sha256') or '')
+if redis.call('HGET', KEYS[3], field) == ARGV[2] then redis.call('HDEL', KEYS[3], field) end
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[1])
+for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+`);
+
 /** A new batch id: sortable by time, never all digits, no `:` (BullMQ job ids derive from it). */
 export function newBatchId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '');
@@ -229,6 +259,7 @@ export class BatchStore {
         valid: batch.valid,
         ...(batch.source === undefined ? {} : { source: batch.source }),
         ...(batch.sourceRef === undefined ? {} : { source_ref: batch.sourceRef }),
+        ...(batch.validCents === undefined || batch.validCents === null ? {} : { valid_cents: batch.validCents }),
         state: 'submitting',
         created_at: now,
         done: 0,
@@ -260,6 +291,7 @@ export class BatchStore {
       layout: JSON.parse(h.layout ?? '{}') as BatchLayout,
       rows: int('rows'),
       valid: int('valid'),
+      validCents: h.valid_cents === undefined ? null : Number(h.valid_cents),
       state: (h.state ?? 'failed') as BatchState,
       createdAt: h.created_at ?? '',
       submittedAt: str('submitted_at'),
@@ -269,6 +301,7 @@ export class BatchStore {
       counts,
       createdCents: int('cents_created'),
       existsCents: int('cents_exists'),
+      holdExpiresAt: h.state === 'held' ? str('hold_expires_at') : null,
       stopCode: str('stop_code'),
       stopMessage: str('stop_message'),
     };
@@ -347,6 +380,36 @@ export class BatchStore {
   /** Takes back a failed row's result so it can be retried. Resolves false when the row is not failed. */
   async reopenRow(id: string, row: number): Promise<boolean> {
     return (await REOPEN_ROW.run(this.redis, [this.keys.batchResults(id), this.keys.batch(id)], [row])) === 1;
+  }
+
+  /** The keys of one batch besides its hash: a held batch's TTL covers them all. */
+  private batchDataKeys(id: string): string[] {
+    return [this.keys.batchRows(id), this.keys.batchResults(id)];
+  }
+
+  /**
+   * Marks every row as stored, none queued: `submitting` → `held`; the batch
+   * and its rows expire after `ttlSeconds` unless released first.
+   */
+  async hold(id: string, ttlSeconds: number): Promise<void> {
+    await this.redis.hset(this.keys.batch(id), 'submitted_at', new Date().toISOString(), 'hold_expires_at', new Date(Date.now() + ttlSeconds * 1000).toISOString());
+    const state = await this.transition(id, ['submitting'], 'held');
+    if (state !== 'held') return;
+    const pipeline = this.redis.multi();
+    for (const key of [this.keys.batch(id), ...this.batchDataKeys(id)]) pipeline.expire(key, ttlSeconds);
+    await pipeline.exec();
+  }
+
+  /**
+   * Ends a held batch: `release` moves it to `submitting` (its rows are then
+   * queued, and {@link markSubmitted} follows) and keeps it for good;
+   * `discard` deletes it. Resolves `'done'`, the state it is in when not
+   * held, or undefined when there is no such batch (or it expired).
+   */
+  async endHold(id: string, action: 'release' | 'discard'): Promise<'done' | BatchState | undefined> {
+    const r = await END_HOLD.run(this.redis, [this.keys.batch(id), this.keys.batchIndex(), this.keys.batchesBySha(), ...this.batchDataKeys(id)], [action, id]);
+    if (r === 1) return 'done';
+    return (r ?? undefined) as BatchState | undefined;
   }
 
   /** Marks every row as stored and queued: `submitting` → `queued` (unless workers already moved it on). */

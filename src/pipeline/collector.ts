@@ -28,6 +28,12 @@ export function isFinished(batch: Batch): boolean {
   return batch.done >= batch.rows && batch.state !== 'submitting';
 }
 
+/** The batch, finished; else a `BATCH_NOT_FINISHED` error saying where it stands. */
+export function requireFinished(batch: Batch): Batch {
+  if (isFinished(batch)) return batch;
+  throw new PaylinksError('BATCH_NOT_FINISHED', `batch ${batch.id} is ${batch.state} (${batch.done}/${batch.rows} rows done): its output is ready once every row has finished`);
+}
+
 export async function waitForBatch(store: BatchStore, batchId: string, options: WaitOptions = {}): Promise<Batch> {
   for (;;) {
     const batch = await store.get(batchId);
@@ -83,15 +89,13 @@ export interface CollectOptions {
 
 /**
  * `paylinks collect`: writes a finished batch's output CSV (waiting for it
- * with `wait`); an unfinished batch without `wait` is a `NOT_FINISHED` error.
+ * with `wait`); an unfinished batch without `wait` is a `BATCH_NOT_FINISHED` error.
  */
 export async function collectBatch(store: BatchStore, batchId: string, options: CollectOptions = {}): Promise<{ batch: Batch; outputFile: string }> {
   let batch = await store.get(batchId);
   if (!batch) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId}`);
   if (!isFinished(batch)) {
-    if (!options.wait) {
-      throw new PaylinksError('NOT_FINISHED', `batch ${batchId} is ${batch.state} (${batch.done}/${batch.rows} rows done): wait for it with --wait, or see \`paylinks status ${batchId}\``);
-    }
+    if (!options.wait) requireFinished(batch);
     batch = await waitForBatch(store, batchId, { signal: options.signal, pollMs: 500 });
   }
   const outputFile = options.output ?? `${path.parse(batch.file).name}.out.csv`;

@@ -9,9 +9,11 @@
  */
 import path from 'node:path';
 import type { Queue } from 'bullmq';
-import { BatchStore, FINISHED_STATES, rowJobId, type BatchLayout } from './batch-store.js';
+import { BatchStore, FINISHED_STATES, rowJobId, type BatchState } from './batch-store.js';
 import { InputFileError } from '../core/errors.js';
 import { openInvoiceFile, type IntakeOptions, type IntakeRecord } from '../intake/invoice-file.js';
+import { formatCents } from '../intake/money.js';
+import { checkInvoiceFile, rowProblemToJson, type RowProblem } from '../intake/validate.js';
 import type { RedisClient } from '../core/lua.js';
 import type { Logger } from '../core/logger.js';
 import type { RowResult } from './output.js';
@@ -39,34 +41,49 @@ export interface SubmitOptions extends IntakeOptions {
   source?: string;
   /** The source's own reference for this file, kept with the batch. */
   sourceRef?: string;
+  /**
+   * Store the batch and record its invalid rows, but queue nothing: the batch
+   * is `held` until {@link releaseBatch} queues it or {@link discardBatch}
+   * drops it; unreleased, it expires after `holdTtlSeconds`. Default false.
+   */
+  hold?: boolean;
+  /** How long a held batch waits for its release, in seconds. Default 86400 (24 hours). */
+  holdTtlSeconds?: number;
+  /** The file's name as the batch shows it. Default: the file's base name. */
+  fileName?: string;
+  /** Row errors kept in {@link SubmitResult.errors}. Default 100. */
+  maxErrors?: number;
 }
 
 export interface SubmitResult {
   batchId: string;
   /** True when an unfinished batch of the same file was picked up again. */
   resumed: boolean;
+  /** The batch's state once submitted: `queued` (or further), or `held`. */
+  state: BatchState;
   rows: number;
   valid: number;
   invalid: number;
+  /** Sum of the valid rows' amounts, in cents. */
+  totalCents: number;
+  /** The first row errors of the file (see {@link SubmitOptions.maxErrors}), in file order. */
+  errors: RowProblem[];
 }
 
-interface FileSummary {
-  rows: number;
-  valid: number;
-  sha256: string;
-  layout: BatchLayout;
-}
+/** Default of {@link SubmitOptions.holdTtlSeconds}: 24 hours. */
+export const HOLD_TTL_SECONDS = 24 * 3600;
 
-async function checkFile(file: string, options: IntakeOptions): Promise<FileSummary> {
-  const input = await openInvoiceFile(file, options);
-  let rows = 0;
-  let valid = 0;
-  for await (const record of input.records) {
-    rows += 1;
-    if (record.status === 'valid') valid += 1;
-  }
-  if (rows === 0) throw new InputFileError('FILE_NO_ROWS', file, 'the file has a header but no data rows', 2);
-  return { rows, valid, sha256: input.sha256(), layout: { ...input.layout } };
+/** The `submit --json` object (and the API's answer to an upload). */
+export function submitResultToJson(result: SubmitResult) {
+  return {
+    batch_id: result.batchId,
+    state: result.state,
+    rows: result.rows,
+    valid: result.valid,
+    invalid: result.invalid,
+    total_amount: formatCents(result.totalCents),
+    errors: result.errors.map(rowProblemToJson),
+  };
 }
 
 function resultOf(record: IntakeRecord): RowResult | undefined {
@@ -77,7 +94,8 @@ function resultOf(record: IntakeRecord): RowResult | undefined {
 export async function submitFile(file: string, options: SubmitOptions): Promise<SubmitResult> {
   const { redis, store, queue, logger } = options;
   const intake: IntakeOptions = { columns: options.columns, delimiter: options.delimiter };
-  const summary = await checkFile(file, intake);
+  const summary = await checkInvoiceFile(file, { ...intake, maxErrors: options.maxErrors ?? 100 });
+  const checked = { totalCents: summary.totalCents, errors: summary.errors };
   await options.onChecked?.();
 
   if (options.resume) {
@@ -85,12 +103,12 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
     const batch = previous === undefined ? undefined : await store.get(previous);
     if (batch && !FINISHED_STATES.includes(batch.state) && batch.state !== 'submitting') {
       logger.info({ batchId: batch.id, done: batch.done, rows: batch.rows }, 'resuming the unfinished batch of this file');
-      return { batchId: batch.id, resumed: true, rows: batch.rows, valid: batch.valid, invalid: batch.rows - batch.valid };
+      return { batchId: batch.id, resumed: true, state: batch.state, rows: batch.rows, valid: batch.valid, invalid: batch.rows - batch.valid, ...checked };
     }
   }
 
   const batchId = await store.create({
-    file: path.basename(file),
+    file: options.fileName ?? path.basename(file),
     sha256: summary.sha256,
     account: options.account,
     layout: summary.layout,
@@ -98,6 +116,7 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
     valid: summary.valid,
     source: options.source,
     sourceRef: options.sourceRef,
+    validCents: summary.totalCents,
   });
   logger.debug({ batchId, rows: summary.rows, valid: summary.valid }, 'batch created');
 
@@ -119,7 +138,7 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
       const failed = replies?.find(([err]) => err !== null);
       if (failed) throw failed[0];
       const jobs = chunk.flatMap((r) => {
-        if (r.status !== 'valid') return [];
+        if (r.status !== 'valid' || options.hold) return [];
         const data: CreateLinkData = { batchId, row: r.index, line: r.line, invoiceNumber: r.invoiceNumber, amountCents: r.amountCents, description: r.description };
         return [{ name: CREATE_LINK_JOB, data, opts: { ...JOB_OPTIONS, jobId: rowJobId(batchId, r.index) } }];
       });
@@ -141,6 +160,8 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
       .catch(() => undefined);
     throw error;
   }
-  await store.markSubmitted(batchId);
-  return { batchId, resumed: false, rows: summary.rows, valid: summary.valid, invalid: summary.rows - summary.valid };
+  if (options.hold) await store.hold(batchId, options.holdTtlSeconds ?? HOLD_TTL_SECONDS);
+  else await store.markSubmitted(batchId);
+  const state = (await store.getState(batchId)) ?? 'queued';
+  return { batchId, resumed: false, state, rows: summary.rows, valid: summary.valid, invalid: summary.rows - summary.valid, ...checked };
 }

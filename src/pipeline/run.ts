@@ -9,12 +9,13 @@ import type { Batch } from './batch-store.js';
 import { FINISHED_STATES } from './batch-store.js';
 import { openBackend } from './backend.js';
 import { waitForBatch, writeBatchOutput } from './collector.js';
-import { requireCredentials, type Config, type Credentials } from '../core/config.js';
+import type { Config } from '../core/config.js';
 import type { ColumnOverrides } from '../intake/columns.js';
 import { PaylinksError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { submitFile } from './producer.js';
-import { SIMULATOR_DEMO_API_KEY, SIMULATOR_DEMO_API_SECRET, startSimulator, type SimulatorOptions } from '../paywint/simulator/index.js';
+import type { SimulatorOptions } from '../paywint/simulator/index.js';
+import { openPaywintTarget } from './paywint-target.js';
 import { shutdownBoundMs, startWorker } from './worker.js';
 import type { CreateLinkEvents } from '../../jobs/create-link.js';
 
@@ -64,24 +65,14 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
   };
 
   try {
-    let credentials: Credentials;
-    let baseUrl = config.baseUrl;
-    // Credentials are checked before anything else starts.
-    if (!options.simulate) credentials = requireCredentials(config);
+    // Credentials are checked (or the simulator started) before anything else.
+    const paywint = await openPaywintTarget(config, options.simulate, logger);
+    cleanups.push(() => paywint.close());
+    const { credentials, baseUrl } = paywint;
 
     const backend = await openBackend({ config, logger, allowStart: true, name: 'paylinks-run' });
     cleanups.push(() => backend.close());
     const { endpoint, redis, queue, store } = backend;
-
-    if (options.simulate) {
-      const simOptions = options.simulate === true ? {} : options.simulate;
-      credentials = { apiKey: simOptions.apiKey ?? SIMULATOR_DEMO_API_KEY, apiSecret: simOptions.apiSecret ?? SIMULATOR_DEMO_API_SECRET };
-      const sim = await startSimulator({ ...simOptions, ...credentials });
-      cleanups.push(() => sim.close());
-      baseUrl = sim.url;
-      logger.info({ url: sim.url }, 'using the Paywint simulator');
-    }
-    credentials ??= requireCredentials(config);
 
     const startOurWorker = async () => {
       const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, events: options.events, notify: config.notify });

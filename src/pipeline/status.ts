@@ -2,7 +2,8 @@
  * `paylinks status`: where a batch stands (counts by status, rate, ETA), or
  * the recent batches. Reads Redis only, from any machine.
  */
-import type { Batch, BatchStore } from './batch-store.js';
+import { z } from 'zod';
+import { BATCH_STATES, type Batch, type BatchStore } from './batch-store.js';
 import { PaylinksError } from '../core/errors.js';
 import { formatCents } from '../intake/money.js';
 import { ROW_STATUSES } from './output.js';
@@ -42,7 +43,32 @@ export async function listRecentBatches(store: BatchStore, limit = 20): Promise<
   return batches.filter((b): b is Batch => b !== undefined);
 }
 
-export function statusToJson(status: BatchStatus): object {
+/** The `status --json` object of one batch (and the API's). */
+export const BatchStatusJsonSchema = z.object({
+  id: z.string(),
+  file: z.string(),
+  source: z.string().nullable().describe('where the file came from: `inbox` (the drop folder), `api` (an upload); null for the command line'),
+  sha256: z.string(),
+  state: z.enum(BATCH_STATES),
+  rows: z.number().int(),
+  valid: z.number().int(),
+  done: z.number().int(),
+  total_amount: z.string().nullable().describe('sum of the valid rows, a decimal string'),
+  counts: z.object(Object.fromEntries(ROW_STATUSES.map((s) => [s, z.number().int()])) as Record<(typeof ROW_STATUSES)[number], z.ZodNumber>),
+  amount_created: z.string().describe('decimal string'),
+  amount_exists: z.string().describe('decimal string'),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  hold_expires_at: z.string().nullable().describe('a held batch is dropped at this time unless released'),
+  stop_code: z.string().nullable(),
+  stop_message: z.string().nullable(),
+  rate_per_second: z.number().nullable(),
+  eta_seconds: z.number().nullable(),
+});
+export type BatchStatusJson = z.infer<typeof BatchStatusJsonSchema>;
+
+export function statusToJson(status: BatchStatus): BatchStatusJson {
   const { batch } = status;
   return {
     id: batch.id,
@@ -53,12 +79,14 @@ export function statusToJson(status: BatchStatus): object {
     rows: batch.rows,
     valid: batch.valid,
     done: batch.done,
+    total_amount: batch.validCents === null || batch.validCents === undefined ? null : formatCents(batch.validCents),
     counts: batch.counts,
     amount_created: formatCents(batch.createdCents),
     amount_exists: formatCents(batch.existsCents),
     created_at: batch.createdAt,
     started_at: batch.startedAt,
     finished_at: batch.finishedAt,
+    hold_expires_at: batch.holdExpiresAt,
     stop_code: batch.stopCode,
     stop_message: batch.stopMessage,
     rate_per_second: status.ratePerSecond === null ? null : Math.round(status.ratePerSecond * 10) / 10,

@@ -1,7 +1,7 @@
 /** `paylinks submit FILE`: validate, create the batch, queue its rows; print the batch id. */
 import type { Command } from 'commander';
 import type { ColumnOverrides } from '../../intake/columns.js';
-import { submitFile } from '../../pipeline/producer.js';
+import { submitFile, submitResultToJson } from '../../pipeline/producer.js';
 import { action, out, requireAccount, withBackend, type SetExit } from '../action.js';
 import { EXIT } from '../exit-codes.js';
 import { withConfigFlags, withInputFlags } from '../flags.js';
@@ -20,7 +20,7 @@ export function addSubmitCommand(program: Command, setExit: SetExit): void {
         );
         await out(
           opts.json
-            ? JSON.stringify({ batch_id: result.batchId, rows: result.rows, valid: result.valid, invalid: result.invalid })
+            ? JSON.stringify(submitResultToJson(result))
             : `${result.batchId}\n(${result.rows} rows: ${result.valid} queued, ${result.invalid} invalid or duplicate)`,
         );
         return result.invalid === 0 ? EXIT.OK : EXIT.ROWS_FAILED;

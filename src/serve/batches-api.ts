@@ -1,0 +1,213 @@
+/**
+ * The batch routes of the API (`/api/batches...`). Thin like the CLI: each
+ * parses its input, calls the library function the matching command calls,
+ * and shapes the reply as that command's `--json` does.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { PaylinksError } from '../core/errors.js';
+import { reportToJson, validateFile, ValidationReportJsonSchema, RowProblemJsonSchema } from '../intake/validate.js';
+import { BATCH_STATES } from '../pipeline/batch-store.js';
+import { cancelBatch } from '../pipeline/cancel.js';
+import { requireFinished, writeBatchOutput } from '../pipeline/collector.js';
+import { discardBatch, releaseBatch } from '../pipeline/hold.js';
+import { submitFile, submitResultToJson } from '../pipeline/producer.js';
+import { retryFailedRows } from '../pipeline/retry-rows.js';
+import { readRowErrors } from '../pipeline/row-errors.js';
+import { describeProgress, getBatchStatus, listRecentBatches, statusToJson, BatchStatusJsonSchema } from '../pipeline/status.js';
+import { ROW_STATUSES } from '../pipeline/output.js';
+import type { ServeContext } from './context.js';
+import { ErrorReplySchema } from './http-errors.js';
+import { receiveUpload, renameFileError, UploadOptionsSchema } from './upload.js';
+
+export const BatchParamsSchema = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/).describe('batch id') });
+
+const UploadReplySchema = z.object({
+  batch_id: z.string(),
+  state: z.enum(BATCH_STATES),
+  rows: z.number().int(),
+  valid: z.number().int(),
+  invalid: z.number().int(),
+  total_amount: z.string().describe('sum of the valid rows, a decimal string'),
+  errors: z.array(RowProblemJsonSchema).describe('the first 100 row errors'),
+});
+
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorReplySchema]));
+
+export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promise<void> {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const { store, queue, redis } = ctx.backend;
+
+  api.post(
+    '/api/batches',
+    {
+      schema: {
+        summary: 'Upload a file of invoices: a new batch (201), the unfinished batch of the same file (200), or with dry_run=true the validation report (200)',
+        consumes: ['multipart/form-data', 'text/csv'],
+        querystring: UploadOptionsSchema,
+        response: { 201: UploadReplySchema, 200: z.union([UploadReplySchema, ValidationReportJsonSchema]), ...errors(400, 401, 413, 415, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const file = await receiveUpload(request, { maxBytes: ctx.maxUploadBytes, fallbackName: request.query.filename });
+      try {
+        // Form fields beside the file count as query parameters (the query's are already checked).
+        const parsed = UploadOptionsSchema.safeParse(file.fields);
+        if (!parsed.success) throw new PaylinksError('BAD_REQUEST', parsed.error.issues.map((i) => `body.${i.path.join('.')}: ${i.message}`).join('; '));
+        const fromFields = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
+        const options = { ...request.query, ...fromFields };
+        const intake = { columns: options.columns, delimiter: options.delimiter };
+        if (options.dry_run) return reply.code(200).send(reportToJson(await validateFile(file.path, intake)));
+        const result = await submitFile(file.path, {
+          redis,
+          store,
+          queue,
+          account: ctx.account,
+          logger: ctx.logger,
+          ...intake,
+          fileName: file.name,
+          source: 'api',
+          hold: options.hold,
+          holdTtlSeconds: ctx.holdTtlSeconds,
+          resume: true,
+        });
+        request.log.info({ batchId: result.batchId, rows: result.rows, state: result.state, resumed: result.resumed, bytes: file.bytes }, 'upload');
+        return reply.code(result.resumed ? 200 : 201).send(submitResultToJson(result));
+      } catch (error) {
+        throw renameFileError(error, file);
+      } finally {
+        await file.remove();
+      }
+    },
+  );
+
+  api.get(
+    '/api/batches',
+    {
+      schema: {
+        summary: 'The recent batches, newest first (status --json with no batch)',
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
+        response: { 200: z.array(BatchStatusJsonSchema), ...errors(401) },
+      },
+    },
+    async (request) => (await listRecentBatches(store, request.query.limit)).map((b) => statusToJson(describeProgress(b))),
+  );
+
+  api.get(
+    '/api/batches/:id',
+    { schema: { summary: 'One batch (status --json BATCH)', params: BatchParamsSchema, response: { 200: BatchStatusJsonSchema, ...errors(401, 404) } } },
+    async (request) => statusToJson(await getBatchStatus(store, request.params.id)),
+  );
+
+  api.get(
+    '/api/batches/:id/errors',
+    {
+      schema: {
+        summary: "A page of the batch's row errors, in file order; ask for the next page with from=<next>",
+        params: BatchParamsSchema,
+        querystring: z.object({ from: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+        response: {
+          200: z.object({
+            batch_id: z.string(),
+            errors: z.array(RowProblemJsonSchema.extend({ status: z.enum(ROW_STATUSES) })),
+            next: z.number().int().nullable().describe('from of the next page; null at the end'),
+          }),
+          ...errors(401, 404),
+        },
+      },
+    },
+    async (request) => readRowErrors(store, request.params.id, request.query),
+  );
+
+  api.get(
+    '/api/batches/:id/output.csv',
+    {
+      schema: {
+        summary: 'The output CSV, byte for byte what collect writes (409 before the batch finished)',
+        produces: ['text/csv'],
+        params: BatchParamsSchema,
+        response: { 200: z.any().describe('text/csv'), ...errors(401, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const batch = requireFinished((await getBatchStatus(store, request.params.id)).batch);
+      const dir = await mkdtemp(path.join(tmpdir(), 'paylinks-output-'));
+      const file = path.join(dir, 'output.csv');
+      try {
+        await writeBatchOutput(store, batch.id, file);
+      } catch (error) {
+        await rm(dir, { recursive: true, force: true });
+        throw error;
+      }
+      const stream = createReadStream(file);
+      stream.on('close', () => void rm(dir, { recursive: true, force: true }));
+      const name = `${path.parse(batch.file).name}.out.csv`;
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${name.replace(/[^\x20-\x7e]|"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`)
+        .send(stream);
+    },
+  );
+
+  api.post(
+    '/api/batches/:id/release',
+    {
+      schema: {
+        summary: 'Queue a held batch',
+        params: BatchParamsSchema,
+        response: { 200: z.object({ batch_id: z.string(), queued: z.number().int() }), ...errors(401, 404, 409) },
+      },
+    },
+    async (request) => {
+      const result = await releaseBatch(store, queue, request.params.id);
+      return { batch_id: result.batchId, queued: result.queued };
+    },
+  );
+
+  api.delete(
+    '/api/batches/:id',
+    {
+      schema: {
+        summary: 'Discard a held batch: nothing of it was sent, nothing is kept',
+        params: BatchParamsSchema,
+        response: { 200: z.object({ batch_id: z.string(), discarded: z.literal(true) }), ...errors(401, 404, 409) },
+      },
+    },
+    async (request) => ({ batch_id: (await discardBatch(store, request.params.id)).batchId, discarded: true as const }),
+  );
+
+  api.post(
+    '/api/batches/:id/cancel',
+    {
+      schema: {
+        summary: 'Stop the remaining rows; keep what was created (paylinks cancel)',
+        params: BatchParamsSchema,
+        response: { 200: z.object({ batch_id: z.string(), state: z.string(), cancelled_rows: z.number().int() }), ...errors(401, 404) },
+      },
+    },
+    async (request) => {
+      const result = await cancelBatch(store, queue, request.params.id);
+      return { batch_id: result.batchId, state: result.state, cancelled_rows: result.cancelledRows };
+    },
+  );
+
+  api.post(
+    '/api/batches/:id/retry',
+    {
+      schema: {
+        summary: 'Queue the failed rows again (paylinks retry)',
+        params: BatchParamsSchema,
+        response: { 200: z.object({ batch_id: z.string(), requeued: z.number().int() }), ...errors(401, 404, 409) },
+      },
+    },
+    async (request) => {
+      const result = await retryFailedRows(store, queue, request.params.id);
+      return { batch_id: result.batchId, requeued: result.requeued };
+    },
+  );
+}

@@ -1,0 +1,183 @@
+/**
+ * `paylinks serve`: one process with the HTTP API, the web page and (unless
+ * told not to) the workers. {@link startServer} opens everything in order,
+ * registers every plugin in one place, and closes in reverse: the HTTP server
+ * first (no new requests; uploads and requests in flight finish; progress
+ * streams end), then the workers (rows in flight finish), then Redis.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { requireApiKey, type Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { createWorkerMetrics } from '../core/metrics.js';
+import { openBackend } from '../pipeline/backend.js';
+import { openPaywintTarget } from '../pipeline/paywint-target.js';
+import { HOLD_TTL_SECONDS } from '../pipeline/producer.js';
+import { shutdownBoundMs, startWorker } from '../pipeline/worker.js';
+import type { SimulatorHandle, SimulatorOptions } from '../paywint/simulator/index.js';
+import { bearerAuth, resolveTokens, SignInLimiter, type SignInLimitOptions } from './auth.js';
+import { batchesApi } from './batches-api.js';
+import type { ServeContext } from './context.js';
+import { eventsApi } from './events.js';
+import { errorHandlerPlugin } from './http-errors.js';
+import { healthRoute, metricsRoutes } from './ops.js';
+import { pageRoutes } from './page.js';
+import { securityHeadersPlugin } from './security-headers.js';
+import { acceptRawFiles } from './upload.js';
+
+/** How long requests in flight (uploads) may take to finish once the server closes; then their connections are cut. */
+export const HTTP_SHUTDOWN_MS = 60_000;
+
+/** A plugin added to the server (a drop folder, notifications...): registered with the context, closed by its own `onClose`. */
+export type ServePlugin = FastifyPluginAsync<ServeContext>;
+
+export interface ServeOptions {
+  config: Config;
+  logger: Logger;
+  /** Start the Paywint simulator here and use it (true, or its options). Default false. */
+  simulate?: boolean | SimulatorOptions;
+  /** Run the workers in this process. Default true; false when `paylinks worker` processes do the work. */
+  worker?: boolean;
+  /** More plugins, registered after the built-in ones. */
+  plugins?: ServePlugin[];
+  /** How long a held batch waits for its release, in seconds. Default 86400 (24 hours). */
+  holdTtlSeconds?: number;
+  /** How often a progress stream sends, in milliseconds. Default 1000. */
+  eventsIntervalMs?: number;
+  /** The failed sign-in limit per client address. Default 10 a minute. */
+  signInLimit?: SignInLimitOptions;
+}
+
+export interface ServerHandle {
+  /** Where it listens, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** With a token made at start (loopback, none configured): the page's URL that signs in with it. */
+  signInUrl: string | undefined;
+  app: FastifyInstance;
+  simulator: SimulatorHandle | undefined;
+  /** Stops everything, in reverse order of opening. */
+  close(): Promise<void>;
+}
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startServer(options: ServeOptions): Promise<ServerHandle> {
+  const { config, logger } = options;
+  const { tokens, generated } = resolveTokens(config.apiTokens, config.httpHost);
+  const withWorker = options.worker ?? true;
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const closeAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'cleanup failed'));
+  };
+  try {
+    const paywint = withWorker || options.simulate ? await openPaywintTarget(config, options.simulate, logger) : undefined;
+    if (paywint) cleanups.push(() => paywint.close());
+    const account = paywint?.credentials.apiKey ?? requireApiKey(config);
+
+    // Workers here may use a Redis started for this process; without them, others must reach it.
+    const backend = await openBackend({ config, logger, allowStart: withWorker, name: 'paylinks-serve' });
+    cleanups.push(() => backend.close());
+    const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
+    const worker =
+      withWorker && paywint
+        ? await startWorker({ redisUrl: backend.endpoint.url, credentials: paywint.credentials, baseUrl: paywint.baseUrl, settings: config, logger, events: metrics.events, notify: config.notify })
+        : undefined;
+    if (worker) cleanups.push(() => worker.close(shutdownBoundMs(config)));
+
+    const ctx: ServeContext = {
+      config,
+      logger,
+      backend,
+      account,
+      maxUploadBytes: Math.round(config.maxUploadMb * 1e6),
+      holdTtlSeconds: options.holdTtlSeconds ?? HOLD_TTL_SECONDS,
+      eventsIntervalMs: options.eventsIntervalMs ?? 1000,
+      metrics: metrics.registry,
+      healthy: async () => (worker ? worker.worker.isRunning() : true) && (await backend.redis.ping()) === 'PONG',
+      authenticate: bearerAuth(tokens, new SignInLimiter(options.signInLimit)),
+    };
+    const app = await buildApp(ctx, options.plugins ?? []);
+    cleanups.push(async () => {
+      const cut = setTimeout(() => app.server.closeAllConnections(), HTTP_SHUTDOWN_MS).unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
+    });
+    await app.listen({ host: config.httpHost, port: config.httpPort });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.httpPort;
+    const url = `http://${hostForUrl(config.httpHost)}:${port}`;
+    logger.info({ url, workers: withWorker, simulate: Boolean(options.simulate), maxUploadMb: config.maxUploadMb }, 'serving');
+    return {
+      url,
+      // The token travels in the fragment: browsers never send it, so no access log sees it.
+      signInUrl: generated === undefined ? undefined : `${url}/#token=${generated}`,
+      app,
+      simulator: paywint?.simulator,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** The Fastify app: every plugin, registered here in one place. */
+export async function buildApp(ctx: ServeContext, plugins: readonly ServePlugin[]): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is Fastify's logger; only their declared types differ.
+    loggerInstance: ctx.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    // One line per request, written by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: ctx.config.trustProxy ?? false,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // While closing, a request still in flight ends its connection with its answer: a kept-alive
+  // connection would otherwise hold the process open until its keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) void reply.header('connection', 'close');
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+  await app.register(errorHandlerPlugin);
+  await app.register(securityHeadersPlugin);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'paylinks', description: 'Upload invoice files, follow their batches, download the output CSV.', version: '0.1.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from PAYLINKS_API_TOKENS' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(multipart);
+  acceptRawFiles(app);
+
+  await app.register(healthRoute, ctx);
+  await app.register(pageRoutes);
+  // Everything below needs the token.
+  await app.register(async (authed) => {
+    authed.addHook('onRequest', ctx.authenticate);
+    await authed.register(batchesApi, ctx);
+    await authed.register(eventsApi, ctx);
+    await authed.register(metricsRoutes, ctx);
+  });
+  for (const plugin of plugins) await app.register(plugin, ctx);
+  await app.ready();
+  return app;
+}
