@@ -10,7 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SMTPServer } from 'smtp-server';
 import { describe, expect, it } from 'vitest';
 import { verifySignature } from '../../src/notify/signature.js';
-import { startInboxProcess, startWorkerProcess, waitFor } from '../helpers/processes.js';
+import { spawnCli, startInboxProcess, startWorkerProcess, waitFor } from '../helpers/processes.js';
+import { TOKEN } from '../serve/support.js';
 import { testRedisUrl } from '../helpers/redis.js';
 import { reply, startRawServer } from '../helpers/simulator.js';
 import { API_KEY, API_SECRET, BatchProbe, paylinksEnv, submit, useWorkspace, writeInvoiceFile } from './support.js';
@@ -33,10 +34,17 @@ describe('notifications', () => {
         redisUrl,
         prefix: ws.prefix,
         sim,
-        extra: { PAYLINKS_CONCURRENCY: '2', PAYLINKS_NOTIFY_URL: `${receiver.url}/hooks/paylinks`, PAYLINKS_NOTIFY_SECRET: NOTIFY_SECRET, PAYLINKS_PUBLIC_URL: 'https://paylinks.example.com/' },
+        extra: {
+          PAYLINKS_CONCURRENCY: '2',
+          PAYLINKS_NOTIFY_URL: `${receiver.url}/hooks/paylinks`,
+          PAYLINKS_NOTIFY_SECRET: NOTIFY_SECRET,
+          PAYLINKS_PUBLIC_URL: 'https://paylinks.example.com/',
+          PAYLINKS_API_TOKENS: TOKEN,
+        },
       });
-      // Two processes run workers: one finish still makes one event.
-      await Promise.all([startWorkerProcess(env, 'worker#1'), startWorkerProcess(env, 'worker#2')]);
+      // Two processes run workers, `paylinks worker` and `paylinks serve`: one finish still makes one event.
+      const serve = await spawnCli(['serve', '--port', '0'], { env, name: 'serve' });
+      await Promise.all([startWorkerProcess(env, 'worker'), serve.waitForLine(/paylinks serving on/)]);
       const batchId = await submit(await writeInvoiceFile(ws.dir, 'may.csv', 30), env);
 
       await waitFor(async () => (await probe.batch(batchId))?.state === 'running', 'the batch running', 30_000, 20);
@@ -65,6 +73,7 @@ describe('notifications', () => {
         const json = JSON.stringify(d);
         expect(json).not.toContain(API_SECRET);
         expect(json).not.toContain(NOTIFY_SECRET);
+        expect(json).not.toContain(TOKEN);
       }
       const body = JSON.parse(deliveries[0]!.body) as { id: string; event: string; batch: { id: string; state: string; file: string; counts: Record<string, number>; amount_created: string }; output_url: string };
       expect(body).toMatchObject({ id: eventId, event: 'batch.finished', output_url: `https://paylinks.example.com/api/batches/${batchId}/output.csv` });
@@ -108,6 +117,7 @@ describe('notifications', () => {
           PAYLINKS_SMTP_URL: `smtp://127.0.0.1:${port}`,
           PAYLINKS_NOTIFY_EMAIL: 'finance@example.com, controller@example.com',
           PAYLINKS_NOTIFY_EMAIL_FROM: 'paylinks@example.com',
+          PAYLINKS_API_TOKENS: TOKEN,
         },
       });
       const drop = path.join(ws.dir, 'drop');
@@ -132,6 +142,7 @@ describe('notifications', () => {
       const attachment = decodePart(mail, /filename="?june\.out\.csv/, 'binary');
       expect(Buffer.from(attachment, 'binary').equals(output)).toBe(true);
       expect(mail).not.toContain(API_SECRET);
+      expect(mail).not.toContain(TOKEN);
     } finally {
       await new Promise<void>((resolve) => smtp.close(() => resolve()));
     }
