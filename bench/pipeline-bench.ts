@@ -40,7 +40,7 @@ const API_KEY = '5b0d7c1e-8a2f-4e3b-9d6c-1f2e3a4b5c6d';
 const API_SECRET = 'bench-secret-not-real';
 const BIN = fileURLToPath(new URL('../../bin/paylinks.js', import.meta.url));
 
-interface Sim {
+export interface Sim {
   url: string;
   proc: ChildProcess;
   stats(): Promise<{ requests: number; created: number; requestTimesMs: number[] }>;
@@ -50,7 +50,7 @@ interface Sim {
 }
 
 /** Starts `paylinks simulate` in its own process and reads its URL. */
-async function startSimProcess(): Promise<Sim> {
+export async function startSimProcess(): Promise<Sim> {
   const proc = spawn(process.execPath, [BIN, 'simulate', '--port', '0'], {
     env: { ...process.env, PAYWINT_API_KEY: API_KEY, PAYWINT_API_SECRET: API_SECRET, PAYLINKS_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -82,13 +82,13 @@ async function startSimProcess(): Promise<Sim> {
   };
 }
 
-async function writeInvoiceFile(file: string, rows: number, tag: string): Promise<void> {
+export async function writeInvoiceFile(file: string, rows: number, tag: string): Promise<void> {
   const lines = ['invoice_number,amount,description'];
   for (let i = 0; i < rows; i += 1) lines.push(`${tag}${i},${(i % 9000) + 1}.${String(i % 100).padStart(2, '0')},Bench invoice ${i}`);
   await writeFile(file, lines.join('\n') + '\n');
 }
 
-function configFor(sim: Sim, redis: RedisServer, prefix: string, env: Record<string, string>) {
+export function configFor(sim: Sim, redis: RedisServer, prefix: string, env: Record<string, string>) {
   return loadConfig({
     dotenvPath: false,
     env: { PAYWINT_API_KEY: API_KEY, PAYWINT_API_SECRET: API_SECRET, PAYWINT_BASE_URL: sim.url, REDIS_URL: redis.url, PAYLINKS_PREFIX: prefix, PAYLINKS_LOG_LEVEL: 'silent', ...env },
@@ -261,23 +261,30 @@ export interface PipelineBenchResult {
   latency?: LatencyResult;
 }
 
-export async function runPipelineBench(options: { rows?: number; only?: string[] } = {}): Promise<PipelineBenchResult> {
-  const only = new Set(options.only ?? ['overhead', 'rate', 'latency']);
+/** Runs `fn` with a scratch directory, a private Redis (append-only file on) and the simulator in its own process; removes them after. */
+export async function withBenchEnvironment<T>(fn: (env: { sim: Sim; redis: RedisServer; dir: string }) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(path.join(tmpdir(), 'paylinks-bench-'));
   const redis = await startRedisServer({ dataDir: path.join(dir, 'redis'), appendOnly: true });
   const sim = await startSimProcess();
-  const result: PipelineBenchResult = {};
   try {
     await sleep(200);
-    if (only.has('overhead')) result.overhead = await overhead(sim, redis, dir, options.rows ?? 20_000);
-    if (only.has('rate')) result.rate = await rateFidelity(sim, redis, dir, 500);
-    if (only.has('latency')) result.latency = await latencyHiding(sim, redis, dir, 4_000);
+    return await fn({ sim, redis, dir });
   } finally {
     await sim.stop();
     await redis.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  return result;
+}
+
+export async function runPipelineBench(options: { rows?: number; only?: string[] } = {}): Promise<PipelineBenchResult> {
+  const only = new Set(options.only ?? ['overhead', 'rate', 'latency']);
+  return withBenchEnvironment(async ({ sim, redis, dir }) => {
+    const result: PipelineBenchResult = {};
+    if (only.has('overhead')) result.overhead = await overhead(sim, redis, dir, options.rows ?? 20_000);
+    if (only.has('rate')) result.rate = await rateFidelity(sim, redis, dir, 500);
+    if (only.has('latency')) result.latency = await latencyHiding(sim, redis, dir, 4_000);
+    return result;
+  });
 }
 
 export function formatPipelineBench(r: PipelineBenchResult): string {

@@ -51,6 +51,22 @@ export const PAYWINT_ERROR_CODES = [
   'PAYWINT_PROTOCOL',
 ] as const;
 
+/** Problems with one row of a ledger import (`paylinks ledger import`), besides the row codes above. */
+export const LEDGER_IMPORT_ERROR_CODES = [
+  'MISSING_PAYMENT_ID',
+  /** Not a UUID, as Paywint's payment ids are. */
+  'INVALID_PAYMENT_ID',
+  'MISSING_PAYMENT_LINK',
+  /** Not an https URL, as Paywint's links are. */
+  'INVALID_PAYMENT_LINK',
+  /** Not an ISO 8601 date or timestamp. */
+  'INVALID_CREATED_AT',
+  /** A batch cell longer than 64 characters. */
+  'BATCH_TOO_LONG',
+  /** A batch is sending a request for the invoice right now: import it once that batch has finished. */
+  'INVOICE_IN_PROGRESS',
+] as const;
+
 /** Everything else: configuration, Redis, the pipeline. */
 export const OTHER_ERROR_CODES = [
   'CONFIG_INVALID',
@@ -97,7 +113,8 @@ export const OTHER_ERROR_CODES = [
 export type RowErrorCode = (typeof ROW_ERROR_CODES)[number];
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
 export type PaywintErrorCode = (typeof PAYWINT_ERROR_CODES)[number];
-export type ErrorCode = RowErrorCode | FileErrorCode | PaywintErrorCode | (typeof OTHER_ERROR_CODES)[number];
+export type LedgerImportErrorCode = (typeof LEDGER_IMPORT_ERROR_CODES)[number];
+export type ErrorCode = RowErrorCode | FileErrorCode | PaywintErrorCode | LedgerImportErrorCode | (typeof OTHER_ERROR_CODES)[number];
 
 /** The flag on a row whose invoice may hold a second link at Paywint. */
 export const POSSIBLE_DUPLICATE_CODE = 'POSSIBLE_DUPLICATE_LINK' satisfies ErrorCode;

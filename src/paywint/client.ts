@@ -67,7 +67,8 @@ const DEFAULT_CONNECTIONS = 64;
 /** Upper bound of the connect phase alone; a connect timeout means nothing was sent. */
 const MAX_CONNECT_TIMEOUT_MS = 10_000;
 
-const CreatedLinkData = z.object({
+/** The payment id and link of a created link, as Paywint must send them (also the rules for links imported into the ledger). */
+export const CreatedLinkData = z.object({
   payment_id: z.guid(),
   payment_link: z.url({ protocol: /^https$/ }).refine((link) => link.startsWith('https://'), 'Invalid URL: expected https://...'),
 });

@@ -15,7 +15,7 @@ import type { ChainableCommander } from 'ioredis';
 import { LuaScript, type RedisClient } from '../core/lua.js';
 import type { Keys } from './keys.js';
 import { POSSIBLE_DUPLICATE_CODE } from '../core/errors.js';
-import { RELEASE_CLAIM_LUA, type LedgerEntry, type RowRef } from './ledger.js';
+import { encodeLedgerEntry, RELEASE_CLAIM_LUA, type LedgerEntry, type RowRef } from './ledger.js';
 import { ROW_STATUSES, type RowResult, type RowStatus } from './output.js';
 
 export const BATCH_STATES = ['submitting', 'held', 'queued', 'running', 'completed', 'completed_with_errors', 'cancelled', 'failed'] as const;
@@ -358,7 +358,7 @@ export class BatchStore {
         result.status,
         options.invoiceNumber ?? '',
         options.claimOwner ?? '',
-        options.ledgerEntry ? JSON.stringify(options.ledgerEntry) : '',
+        options.ledgerEntry ? encodeLedgerEntry(options.ledgerEntry) : '',
         options.amountCents ?? 0,
         new Date().toISOString(),
         Date.now(),

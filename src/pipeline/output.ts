@@ -5,7 +5,8 @@
  * quoting, streamed to disk. Text cells that a spreadsheet would run as a
  * formula are neutralised (OWASP "CSV injection"), numbers are left alone.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { stringify, type Stringifier } from 'csv-stringify';
@@ -41,39 +42,101 @@ export function neutraliseCell(value: string): string {
   return `'${value}`;
 }
 
-export interface OutputWriterOptions {
-  /** The input file's header cells, in order. */
-  headers: string[];
+/**
+ * Undoes {@link neutraliseCell}: a cell that is an apostrophe followed by
+ * what neutraliseCell would have neutralised loses the apostrophe, so a file
+ * paylinks wrote reads back as the values it was written from.
+ */
+export function restoreNeutralisedCell(value: string): string {
+  if (!value.startsWith("'")) return value;
+  const original = value.slice(1);
+  return neutraliseCell(original) === value ? original : value;
 }
 
 /**
- * Writes the output CSV to `file` through a temporary file renamed into place
- * on {@link OutputWriter.close}, so a crash never leaves a half-written output
- * that looks complete.
+ * A CSV file as paylinks writes every one: UTF-8 with a BOM, CRLF, RFC 4180
+ * quoting, every cell neutralised ({@link neutraliseCell}), written through a
+ * temporary `*.partial` file renamed into place on {@link CsvFileWriter.close},
+ * so a crash never leaves a half-written file that looks complete. Given a
+ * stream instead of a path (stdout), it writes there and leaves it open.
  */
-export class OutputWriter {
+export class CsvFileWriter {
   private readonly stringifier: Stringifier;
-  private readonly stream: WriteStream;
-  private readonly tmpFile: string;
-  private readonly width: number;
+  private readonly stream: Writable;
+  private readonly tmpFile: string | undefined;
   private rows = 0;
 
   constructor(
-    readonly file: string,
-    options: OutputWriterOptions,
+    readonly target: string | Writable,
+    headers: readonly string[],
   ) {
-    this.tmpFile = `${file}.partial`;
-    this.stream = createWriteStream(this.tmpFile);
+    this.tmpFile = typeof target === 'string' ? `${target}.partial` : undefined;
+    this.stream = this.tmpFile === undefined ? (target as Writable) : createWriteStream(this.tmpFile);
     this.stream.write('\uFEFF');
     this.stringifier = stringify({ record_delimiter: '\r\n', quoted_match: /^\s|\s$/ });
-    this.stringifier.pipe(this.stream);
-    this.width = options.headers.length;
-    this.stringifier.write([...options.headers.map(neutraliseCell), ...RESULT_COLUMNS]);
+    this.stringifier.pipe(this.stream, { end: this.tmpFile !== undefined });
+    // A stream that fails (a full disk, a closed pipe: `| head`) fails the next write, not the process.
+    this.stream.on('error', (error) => this.stringifier.destroy(error));
+    this.stringifier.write(headers.map(neutraliseCell));
   }
 
   /** Number of data rows written so far. */
   get rowCount(): number {
     return this.rows;
+  }
+
+  /** Writes one record, each cell neutralised. Waits when the disk is slower than the caller, so memory stays bounded. */
+  async write(cells: readonly string[]): Promise<void> {
+    if (this.stringifier.errored) throw this.stringifier.errored;
+    this.rows += 1;
+    if (!this.stringifier.write(cells.map(neutraliseCell))) await once(this.stringifier, 'drain');
+  }
+
+  /** Flushes and closes; a file is moved into place. */
+  async close(): Promise<void> {
+    if (this.tmpFile === undefined) {
+      const flushed = once(this.stringifier, 'end');
+      this.stringifier.end();
+      await flushed;
+      await new Promise<void>((resolve) => this.stream.write('', () => resolve()));
+      return;
+    }
+    const finished = once(this.stream, 'finish');
+    this.stringifier.end();
+    await finished;
+    await rename(this.tmpFile, this.target as string);
+  }
+
+  /** Abandons the file: nothing is left at its path or beside it. */
+  async abort(): Promise<void> {
+    this.stringifier.destroy();
+    if (this.tmpFile === undefined) return;
+    this.stream.destroy();
+    await rm(this.tmpFile, { force: true });
+  }
+}
+
+export interface OutputWriterOptions {
+  /** The input file's header cells, in order. */
+  headers: string[];
+}
+
+/** Writes the output CSV to `file` (see {@link CsvFileWriter}). */
+export class OutputWriter {
+  private readonly csv: CsvFileWriter;
+  private readonly width: number;
+
+  constructor(
+    readonly file: string,
+    options: OutputWriterOptions,
+  ) {
+    this.width = options.headers.length;
+    this.csv = new CsvFileWriter(file, [...options.headers, ...RESULT_COLUMNS]);
+  }
+
+  /** Number of data rows written so far. */
+  get rowCount(): number {
+    return this.csv.rowCount;
   }
 
   /**
@@ -83,31 +146,24 @@ export class OutputWriter {
    */
   async write(cells: readonly string[], result: RowResult): Promise<void> {
     const input = cells.length >= this.width ? cells : [...cells, ...new Array<string>(this.width - cells.length).fill('')];
-    const record = [
-      ...input.map(neutraliseCell),
+    await this.csv.write([
+      ...input,
       result.status,
       result.paymentId ?? '',
       result.paymentLink ?? '',
       result.errorCode ?? '',
-      neutraliseCell(result.errorMessage ?? ''),
+      result.errorMessage ?? '',
       String(result.attempts),
-    ];
-    this.rows += 1;
-    if (!this.stringifier.write(record)) await once(this.stringifier, 'drain');
+    ]);
   }
 
   /** Flushes, closes and moves the file into place. */
-  async close(): Promise<void> {
-    const finished = once(this.stream, 'finish');
-    this.stringifier.end();
-    await finished;
-    await rename(this.tmpFile, this.file);
+  close(): Promise<void> {
+    return this.csv.close();
   }
 
   /** Abandons the output: nothing is left at `file` or beside it. */
-  async abort(): Promise<void> {
-    this.stringifier.destroy();
-    this.stream.destroy();
-    await rm(this.tmpFile, { force: true });
+  abort(): Promise<void> {
+    return this.csv.abort();
   }
 }
