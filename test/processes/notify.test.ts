@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SMTPServer } from 'smtp-server';
 import { describe, expect, it } from 'vitest';
 import { verifySignature } from '../../src/notify/signature.js';
-import { spawnCli, startInboxProcess, startWorkerProcess, waitFor } from '../helpers/processes.js';
+import { kill9, spawnCli, startInboxProcess, startWorkerProcess, waitFor } from '../helpers/processes.js';
 import { TOKEN } from '../serve/support.js';
 import { testRedisUrl } from '../helpers/redis.js';
 import { reply, startRawServer } from '../helpers/simulator.js';
@@ -87,6 +87,52 @@ describe('notifications', () => {
       await receiver.close();
     }
   }, 120_000);
+
+  it('a webhook that keeps failing is given up once its retry window is spent, and said so', async () => {
+    const redisUrl = testRedisUrl();
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET });
+    const receiver = await startRawServer((_req, res) => reply(res, 503, { error: 'down' }));
+    try {
+      const env = paylinksEnv({
+        redisUrl,
+        prefix: ws.prefix,
+        sim,
+        extra: { PAYLINKS_NOTIFY_URL: receiver.url, PAYLINKS_NOTIFY_SECRET: NOTIFY_SECRET, PAYLINKS_NOTIFY_RETRY_WINDOW_MS: '2500' },
+      });
+      const worker = await startWorkerProcess(env);
+      await submit(await writeInvoiceFile(ws.dir, 'july.csv', 3), env);
+      // Tries at about 0 s and 1 s; the next (about 3 s) would fall after the 2.5 s window.
+      await worker.waitForLine(/"msg":"notification given up: it kept failing for the whole retry window"/, 30_000);
+      await sleep(3000);
+      expect(receiver.requests).toHaveLength(2);
+      expect(new Set(receiver.requests.map((r) => r.headers['paylinks-event-id'])).size).toBe(1);
+    } finally {
+      await receiver.close();
+    }
+  }, 60_000);
+
+  it('a retry outlives its process: kill -9 after a failed delivery, and the next process delivers the same event', async () => {
+    const redisUrl = testRedisUrl();
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET });
+    const receiver = await startRawServer((_req, res) => reply(res, receiver.requests.length === 1 ? 500 : 200, {}));
+    try {
+      const env = paylinksEnv({ redisUrl, prefix: ws.prefix, sim, extra: { PAYLINKS_NOTIFY_URL: receiver.url, PAYLINKS_NOTIFY_SECRET: NOTIFY_SECRET } });
+      const first = await startWorkerProcess(env, 'worker#1');
+      await submit(await writeInvoiceFile(ws.dir, 'august.csv', 3), env);
+      await waitFor(() => receiver.requests.length >= 1, 'the first delivery', 30_000, 10);
+      await sleep(300); // its failure recorded: the retry waits in Redis, not in the process
+      await kill9(first);
+      expect(receiver.requests).toHaveLength(1);
+      await startWorkerProcess(env, 'worker#2');
+      await waitFor(() => receiver.requests.length >= 2, 'the retried delivery', 30_000);
+      await sleep(2000);
+      expect(receiver.requests).toHaveLength(2);
+      expect(receiver.requests[1]!.headers['paylinks-event-id']).toBe(receiver.requests[0]!.headers['paylinks-event-id']);
+      expect(receiver.requests[1]!.body).toBe(receiver.requests[0]!.body);
+    } finally {
+      await receiver.close();
+    }
+  }, 60_000);
 
   it('e-mails a summary with the output attached, byte for byte the output in out/', async () => {
     const messages: string[] = [];
