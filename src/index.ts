@@ -10,6 +10,8 @@ export { PaylinksError, ConfigError, InputFileError, PaywintError, RedisUnavaila
 /** A pino logger as paylinks uses it (JSON, or pretty on a terminal); `silentLogger` for none. */
 export { createLogger, silentLogger, type Logger } from './core/logger.js';
 
+/** How to read an invoice file (columns, delimiter, worksheet, decimal mark): the options `validateFile`, `submitFile` and `runFile` take. */
+export { openInvoiceFile, type IntakeOptions, type InvoiceFile, type IntakeRecord, type DecimalMark } from './intake/invoice-file.js';
 /** `paylinks validate`: checks every row of a file; sends nothing, needs no Redis. */
 export { validateFile, reportToJson, type ValidateOptions, type ValidationReport } from './intake/validate.js';
 

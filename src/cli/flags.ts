@@ -1,6 +1,7 @@
 /** Flags shared by several commands, and how they layer over the configuration (see core/config.ts). */
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseColumnsFlag, parseDelimiterFlag } from '../intake/columns.js';
+import { parseColumnsFlag, parseDecimalFlag, parseDelimiterFlag } from '../intake/columns.js';
+import type { IntakeOptions } from '../intake/invoice-file.js';
 import type { ConfigFlags } from '../core/config.js';
 
 /** Commander's parsed options of one command. */
@@ -57,9 +58,21 @@ export function configFlags(opts: Opts): ConfigFlags {
   };
 }
 
-/** `--columns` and `--delimiter`, for the commands that read an invoice file. */
+/** `--columns`, `--delimiter`, `--sheet` and `--decimal`, for the commands that read an invoice file. */
 export function withInputFlags(cmd: Command): Command {
   return cmd
     .option('--columns <map>', 'name the columns: invoice=...,amount=...,description=...', parseColumnsFlag)
-    .option('--delimiter <char>', 'field delimiter: , ; tab or |  (default: detected from the header)', parseDelimiterFlag);
+    .option('--delimiter <char>', 'field delimiter: , ; tab or |  (default: detected from the header)', parseDelimiterFlag)
+    .option('--sheet <name|number>', 'the worksheet of an Excel workbook to read (default: the first)')
+    .option('--decimal <mark>', "the file's decimal mark: point (1,234.56) or comma (1.234,56)  (default: decided by the file's amounts)", parseDecimalFlag);
+}
+
+/** The invoice-file options among a command's parsed options. */
+export function intakeOptions(opts: Opts): IntakeOptions {
+  return {
+    columns: opts.columns as IntakeOptions['columns'],
+    delimiter: opts.delimiter as string | undefined,
+    sheet: opts.sheet as string | undefined,
+    decimal: opts.decimal as IntakeOptions['decimal'],
+  };
 }

@@ -18,6 +18,20 @@ export const ROW_ERROR_CODES = [
   'AMOUNT_TOO_LARGE',
   'DESCRIPTION_TOO_LONG',
   'DUPLICATE_INVOICE',
+  /** A totals line (`Total`, `Subtotal`, `Grand total`, `Sum`) where an invoice number belongs. */
+  'SUMMARY_ROW',
+  /** The header line again, below the header (a page-break or concatenated export). */
+  'HEADER_ROW',
+  /** More values than the header has columns: a value was split by an unquoted delimiter. */
+  'TOO_MANY_FIELDS',
+  /** An amount like `1,234` in a file whose amounts never say which is the decimal mark. */
+  'AMBIGUOUS_AMOUNT',
+  /** A workbook cell holding an error value (`#N/A`) or a formula with no saved result. */
+  'CELL_ERROR',
+  /** A workbook row hidden in the sheet, by hand or by a filter. */
+  'ROW_HIDDEN',
+  /** An invoice number in scientific notation (`1.23E+11`): a spreadsheet wrote a number as displayed, and its digits are lost. */
+  'INVOICE_NUMBER_SCIENTIFIC',
 ] as const;
 
 /** Problems with a whole input file: nothing from it is sent. */
@@ -30,6 +44,8 @@ export const FILE_ERROR_CODES = [
   'FILE_UNTERMINATED_QUOTE',
   'FILE_UNDECODABLE',
   'FILE_MALFORMED',
+  /** `--sheet` names a sheet the workbook does not have. */
+  'FILE_MISSING_SHEET',
 ] as const;
 
 /** Outcomes of a call to Paywint that did not produce a link. */

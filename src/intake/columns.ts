@@ -8,6 +8,7 @@
  * and `amount_due`.
  */
 import { InvalidArgumentError } from 'commander';
+import type { DecimalMark } from './money.js';
 import type { FileEncoding } from './decode.js';
 
 /** Columns named explicitly (`--columns invoice=...,amount=...,description=...`), by header name. */
@@ -71,6 +72,17 @@ export interface ColumnLayout {
    * to `windows-1252` while `records` is read (ASCII reads the same in both).
    */
   encoding: FileEncoding;
+  /** `workbook` for an Excel workbook (.xlsx, .xlsm); `csv` (the default) for text. */
+  format?: 'csv' | 'workbook';
+  /** The worksheet read, for a workbook. */
+  sheet?: string | null;
+  /** The line (a workbook's row number) of the header: 1 unless title lines or blank lines precede it. */
+  headerLine?: number;
+  /**
+   * The file's decimal mark: as stated (`--decimal`), or as its amounts show
+   * it, once `records` has been read (null while no amount has told).
+   */
+  decimal?: DecimalMark | null;
 }
 
 export type ColumnResolution =
@@ -82,7 +94,7 @@ export type ColumnResolution =
  * by the names in `overrides` where given, else by {@link COLUMN_ALIASES}.
  * Every other column is left alone (it is carried through to the output).
  */
-export function resolveColumns(headers: readonly string[], overrides: ColumnOverrides = {}): ColumnResolution {
+export function resolveColumns(headers: readonly string[], overrides: ColumnOverrides = {}, workbook = false): ColumnResolution {
   const normalised = headers.map(normaliseHeader);
   const found: Partial<Record<ColumnRole, number | null>> = {};
 
@@ -110,7 +122,7 @@ export function resolveColumns(headers: readonly string[], overrides: ColumnOver
       const keys = new Set(COLUMN_ALIASES[role].map(normaliseHeader));
       matches = indexesOf(normalised, (h) => keys.has(h));
       if (matches.length === 0) {
-        const hint = headers.length === 1 ? ' There is only one column: is the delimiter right? Name it with --delimiter.' : '';
+        const hint = headers.length === 1 && !workbook ? ' There is only one column: is the delimiter right? Name it with --delimiter.' : '';
         return {
           ok: false,
           code: 'FILE_MISSING_COLUMN',
@@ -211,6 +223,13 @@ export function parseDelimiterFlag(value: string): string {
     throw new InvalidArgumentError(`expected one of  ,  ;  |  tab  (or \\t), got ${JSON.stringify(value)}`);
   }
   return delimiter;
+}
+
+/** `--decimal`: `point` or `comma` (also `.` and `,`). */
+export function parseDecimalFlag(value: string): DecimalMark {
+  const mark = { point: 'point', '.': 'point', dot: 'point', comma: 'comma', ',': 'comma' }[value.trim().toLowerCase()];
+  if (mark === undefined) throw new InvalidArgumentError(`expected point or comma, got ${JSON.stringify(value)}`);
+  return mark as DecimalMark;
 }
 
 /**

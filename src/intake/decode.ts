@@ -13,8 +13,9 @@
  * - once the file is known to be UTF-8, a later invalid byte is an error with
  *   its line: the file mixes encodings, and guessing could garble a name.
  *
- * Workbooks (.xlsx, .xls) and other binary files are refused with a message
- * that says what to do.
+ * Old workbooks (.xls) and other binary files are refused with a message
+ * that says what to do (an .xlsx never gets here: invoice-file.ts opens it
+ * as a workbook).
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
@@ -140,7 +141,7 @@ export class InvoiceDecoder {
       throw this.#error('this is an Excel workbook (.xlsx) or another zip file, not a CSV file. In Excel, use File > Save As > "CSV UTF-8 (Comma delimited)"');
     }
     if (b0 === 0xd0 && b1 === 0xcf && b2 === 0x11 && b3 === 0xe0) {
-      throw this.#error('this is an old Excel workbook (.xls), not a CSV file. In Excel, use File > Save As > "CSV UTF-8 (Comma delimited)"');
+      throw this.#error('this is an old Excel workbook (.xls), which paylinks does not read. In Excel, use File > Save As > "Excel Workbook (.xlsx)" or "CSV UTF-8 (Comma delimited)"');
     }
     // UTF-16 without a BOM: text whose every other byte is zero.
     if (data.length >= 4 && b0 !== 0 && b1 === 0 && b2 !== 0 && b3 === 0) {

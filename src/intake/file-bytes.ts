@@ -3,6 +3,7 @@
  * and the delimiter before reading) and its byte stream, with the errors of
  * opening it turned into ones a person can act on.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { InputFileError } from '../core/errors.js';
@@ -62,4 +63,11 @@ function openError(error: unknown, file: string): unknown {
     default:
       return new InputFileError('FILE_UNREADABLE', file, `the file cannot be read (${typeof code === 'string' ? code : String(error)})`, undefined, error);
   }
+}
+
+/** SHA-256 (hex) of the whole file's bytes. */
+export async function hashFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of readBytes(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }

@@ -1,5 +1,6 @@
 /**
- * Intake: reading an invoice file as a stream of checked records.
+ * Intake: reading an invoice file, CSV or Excel workbook, as a stream of
+ * checked records.
  *
  * `openInvoiceFile` reads the head of the file to detect its encoding and
  * delimiter, reads its header and finds the columns; its `records` then tie
@@ -8,6 +9,7 @@
  * are (to find duplicates).
  *
  * - file-bytes.ts: the file's head and byte stream, open errors;
+ * - workbook.ts: an Excel workbook's worksheet, streamed row by row;
  * - decode.ts: the encoding (Excel's UTF-8, Windows-1252, UTF-16);
  * - record-reader.ts: records with the line each starts on (the header is
  *   line 1 unless blank lines precede it);
@@ -19,19 +21,40 @@
 import { detectDelimiter, resolveColumns, type ColumnLayout, type ColumnOverrides } from './columns.js';
 import { InvoiceDecoder } from './decode.js';
 import { ConfigError, InputFileError } from '../core/errors.js';
-import { readHead } from './file-bytes.js';
+import { hashFile, readHead } from './file-bytes.js';
+import type { DecimalMark } from './money.js';
 import { RecordReader, type RawRecord } from './record-reader.js';
-import { checkRecord, type IntakeRecord } from './row-checks.js';
+import { RowChecker, type IntakeRecord, type PendingRecord } from './row-checks.js';
+import { looksLikeZip, Workbook, type SheetInfo } from './workbook.js';
 
 export type { ColumnLayout, ColumnOverrides } from './columns.js';
 export type { FileEncoding } from './decode.js';
+export type { DecimalMark } from './money.js';
 export type { IntakeRecord } from './row-checks.js';
 
+/** How many non-blank lines from the top may come before the header (a title, an export date). */
+export const MAX_LINES_BEFORE_HEADER = 10;
+/**
+ * How many records may wait for the file's decimal mark (see row-checks.ts).
+ * Past that, the ambiguous ones among them are reported as such.
+ */
+export const MAX_PENDING_RECORDS = 100_000;
+
+/** How to read an invoice file. Shared by the CLI, the library and the HTTP upload. */
 export interface IntakeOptions {
   /** Columns named explicitly, by header name. Default: found by their usual names (`COLUMN_ALIASES` in columns.ts). */
   columns?: ColumnOverrides;
-  /** Field delimiter. Default: detected from the header line. */
+  /** Field delimiter (CSV). Default: detected from the header line. */
   delimiter?: string;
+  /** The worksheet of a workbook to read: its name (any case) or its 1-based number. Default: the first. Ignored for CSV. */
+  sheet?: string | number;
+  /**
+   * The file's decimal mark: `point` (`1,234.56`) or `comma` (`1.234,56`).
+   * Default: decided by the file's own amounts (the first that reads only
+   * one way); amounts like `1,234` in a file that never tells are row errors
+   * (`AMBIGUOUS_AMOUNT`) asking for this option.
+   */
+  decimal?: DecimalMark;
 }
 
 export interface InvoiceFile {
@@ -40,58 +63,63 @@ export interface InvoiceFile {
   /**
    * The data records, in file order. Each iteration reads the file again from
    * the start. Throws {@link InputFileError} for problems found on the way
-   * (unterminated quote, undecodable bytes, malformed CSV).
+   * (unterminated quote, undecodable bytes, malformed CSV, a damaged workbook).
    */
   records: AsyncIterable<IntakeRecord>;
   /** SHA-256 (hex) of the raw file bytes, once `records` has been read to the end. Throws before. */
   sha256(): string;
 }
 
+/** Where the records of a file come from: CSV lines or a worksheet's rows, in batches. */
+interface RecordSource {
+  next(): Promise<RawRecord[] | undefined>;
+  close(): void;
+}
+
 /**
- * Opens an invoice file: detects its encoding and delimiter, reads its header
- * and finds the columns. Throws {@link InputFileError}: FILE_NOT_FOUND,
+ * Opens an invoice file, a CSV (any of the encodings in decode.ts) or an Excel
+ * workbook (recognised by its content: a zip holding `xl/workbook.xml`):
+ * finds its header (the first line, or a later one below title lines) and
+ * its columns. Throws {@link InputFileError}: FILE_NOT_FOUND,
  * FILE_UNREADABLE, FILE_EMPTY, FILE_UNDECODABLE, FILE_MISSING_COLUMN,
- * FILE_UNTERMINATED_QUOTE or FILE_MALFORMED (the header is unusable); a
- * {@link ConfigError} for a delimiter that is not one character.
+ * FILE_MISSING_SHEET, FILE_UNTERMINATED_QUOTE or FILE_MALFORMED (the header
+ * is unusable); a {@link ConfigError} for a bad option.
  */
 export async function openInvoiceFile(file: string, options: IntakeOptions = {}): Promise<InvoiceFile> {
   if (options.delimiter !== undefined && (options.delimiter.length !== 1 || '"\r\n'.includes(options.delimiter))) {
     throw new ConfigError('CONFIG_INVALID', 'delimiter', `delimiter: expected one character other than a quote or a line break, got ${JSON.stringify(options.delimiter)}`);
   }
+  if (options.decimal !== undefined && options.decimal !== 'point' && options.decimal !== 'comma') {
+    throw new ConfigError('CONFIG_INVALID', 'decimal', `decimal: expected point or comma, got ${JSON.stringify(options.decimal)}`);
+  }
+  if (typeof options.sheet === 'number' && (!Number.isSafeInteger(options.sheet) || options.sheet < 1)) {
+    throw new ConfigError('CONFIG_INVALID', 'sheet', `sheet: expected a sheet name or a number from 1, got ${options.sheet}`);
+  }
   const head = await readHead(file);
   if (head.bytes.length === 0) throw new InputFileError('FILE_EMPTY', file, 'the file is empty');
+  if (looksLikeZip(head.bytes)) return openWorkbookFile(file, options);
 
   const sniffer = new InvoiceDecoder(file);
   const decoded = sniffer.write(head.bytes);
   const text = (head.eof ? Buffer.concat([decoded, sniffer.end()]) : decoded).toString('utf8');
-  const delimiter = options.delimiter ?? detectDelimiter(firstNonBlankLine(text));
+  const delimiter = options.delimiter ?? detectDelimiter(firstLineWithFields(text));
 
-  const header = await readHeader(file, delimiter);
-  if (header === undefined) {
-    throw new InputFileError('FILE_EMPTY', file, 'the file has no header line: it has only blank lines');
-  }
-  const headers = header.cells.map(cleanHeader);
-  const found = resolveColumns(headers, options.columns);
-  if (!found.ok) throw new InputFileError(found.code, file, found.message, header.line);
-
-  const layout: ColumnLayout = {
-    headers,
-    invoice: found.invoice,
-    amount: found.amount,
-    description: found.description,
-    delimiter,
-    encoding: sniffer.encoding,
-  };
+  const top = await readTop(new RecordReader(file, delimiter, {}));
+  const layout: ColumnLayout = { ...findHeader(file, top, options.columns), delimiter, encoding: sniffer.encoding, format: 'csv', sheet: null, decimal: options.decimal ?? null };
   let digest: string | undefined;
+  const source = () =>
+    new RecordReader(file, layout.delimiter, {
+      onEncoding: (encoding) => {
+        layout.encoding = encoding;
+      },
+      onDigest: (hex) => {
+        digest = hex;
+      },
+    });
   return {
     file,
     layout,
-    records: {
-      [Symbol.asyncIterator]: () =>
-        checkedRecords(file, layout, (hex) => {
-          digest = hex;
-        }),
-    },
+    records: { [Symbol.asyncIterator]: () => checkedRecords(file, source(), layout, options.decimal) },
     sha256() {
       if (digest === undefined) throw new Error('sha256() is known only after the records have been read to the end');
       return digest;
@@ -99,42 +127,142 @@ export async function openInvoiceFile(file: string, options: IntakeOptions = {})
   };
 }
 
-async function readHeader(file: string, delimiter: string): Promise<RawRecord | undefined> {
-  const reader = new RecordReader(file, delimiter, {});
+async function openWorkbookFile(file: string, options: IntakeOptions): Promise<InvoiceFile> {
+  const workbook = await Workbook.open(file);
+  let sheet: SheetInfo;
+  let top: RawRecord[];
+  const parts = workbook.parts;
+  let header: ReturnType<typeof findHeader>;
   try {
-    const batch = await reader.next();
-    return batch?.[0];
+    sheet = workbook.pickSheet(options.sheet);
+    top = await readTop(sheetSource(workbook, sheet, () => undefined));
+    header = findHeader(file, top, options.columns, sheet.name);
+  } catch (error) {
+    if (!(error instanceof InputFileError) || workbook.sheets.length < 2 || (error.code !== 'FILE_MISSING_COLUMN' && error.code !== 'FILE_EMPTY')) throw error;
+    const sheets = workbook.sheets.map((s) => `${s.number} ${JSON.stringify(s.name)}${s.state === 'visible' ? '' : ' (hidden)'}`).join(', ');
+    const prefix = error.line === undefined ? `${file}: ` : `${file}:${error.line}: `;
+    const message = `${error.message.slice(prefix.length)} This is sheet ${JSON.stringify(sheet!.name)}; the workbook has ${workbook.sheets.length} sheets: ${sheets}. Pick one with --sheet NAME or --sheet NUMBER`;
+    throw new InputFileError(error.code, file, message, error.line);
   } finally {
-    reader.close();
+    workbook.close();
   }
+  const layout: ColumnLayout = { ...header, delimiter: ',', encoding: 'utf-8', format: 'workbook', sheet: sheet.name, decimal: options.decimal ?? null };
+  let digest: string | undefined;
+  async function* records(): AsyncGenerator<IntakeRecord> {
+    const reading = await Workbook.open(file, parts);
+    const picked = reading.pickSheet(sheet.name);
+    yield* checkedRecords(file, sheetSource(reading, picked, () => reading.close()), layout, options.decimal);
+    digest = await hashFile(file);
+  }
+  return {
+    file,
+    layout,
+    records: { [Symbol.asyncIterator]: records },
+    sha256() {
+      if (digest === undefined) throw new Error('sha256() is known only after the records have been read to the end');
+      return digest;
+    },
+  };
 }
 
-async function* checkedRecords(file: string, layout: ColumnLayout, onDigest: (hex: string) => void): AsyncGenerator<IntakeRecord> {
-  const firstLine = new Map<string, number>();
-  let index = 0;
-  let header = true;
-  const reader = new RecordReader(file, layout.delimiter, {
-    onEncoding: (encoding) => {
-      layout.encoding = encoding;
+/** A worksheet's non-empty rows as records, the row number as the line. */
+function sheetSource(workbook: Workbook, sheet: SheetInfo, onClose: () => void): RecordSource {
+  const rows = workbook.rows(sheet);
+  let closed = false;
+  return {
+    async next() {
+      const batch = await rows.next();
+      if (batch.done === true) return undefined;
+      return batch.value.map((row) => ({ line: row.row, cells: row.cells, sheet: row }));
     },
-    onDigest,
-  });
+    close() {
+      if (closed) return;
+      closed = true;
+      void rows.return(undefined);
+      onClose();
+    },
+  };
+}
+
+/** The first {@link MAX_LINES_BEFORE_HEADER} non-blank records, where the header must be. */
+async function readTop(source: RecordSource): Promise<RawRecord[]> {
+  const top: RawRecord[] = [];
   try {
-    for (let batch = await reader.next(); batch !== undefined; batch = await reader.next()) {
+    for (let batch = await source.next(); batch !== undefined && top.length < MAX_LINES_BEFORE_HEADER; batch = await source.next()) {
+      top.push(...batch.slice(0, MAX_LINES_BEFORE_HEADER - top.length));
+    }
+  } catch (error) {
+    // A problem further down is reported where it is, when the records are read.
+    if (top.length === 0) throw error;
+  } finally {
+    source.close();
+  }
+  return top;
+}
+
+/**
+ * The header: the first of the top records whose cells name the invoice
+ * number and amount columns (title lines above it are not rows of the table).
+ * When none does, the first record's problem is the file's.
+ */
+function findHeader(file: string, top: RawRecord[], overrides: ColumnOverrides | undefined, sheet?: string): Pick<ColumnLayout, 'headers' | 'invoice' | 'amount' | 'description' | 'headerLine'> {
+  const first = top[0];
+  if (first === undefined) {
+    const what = sheet === undefined ? 'the file has no header line: it has only blank lines' : `sheet ${JSON.stringify(sheet)} is empty`;
+    throw new InputFileError('FILE_EMPTY', file, what);
+  }
+  let firstProblem: InputFileError | undefined;
+  for (const record of top) {
+    const headers = headerCells(record.cells);
+    const found = resolveColumns(headers, overrides, sheet !== undefined);
+    if (found.ok) return { headers, invoice: found.invoice, amount: found.amount, description: found.description, headerLine: record.line };
+    firstProblem ??= new InputFileError(found.code, file, found.message, record.line);
+  }
+  throw firstProblem!;
+}
+
+/** The header cells, trimmed, without a BOM, without the empty cells that end it (formatted but empty columns). */
+function headerCells(cells: readonly string[]): string[] {
+  const headers = cells.map(cleanHeader);
+  while (headers.length > 0 && headers[headers.length - 1] === '') headers.pop();
+  return headers;
+}
+
+async function* checkedRecords(file: string, source: RecordSource, layout: ColumnLayout, decimal: DecimalMark | undefined): AsyncGenerator<IntakeRecord> {
+  const checker = new RowChecker(layout, decimal);
+  const headerLine = layout.headerLine ?? 1;
+  let index = 0;
+  let pending: (IntakeRecord | PendingRecord)[] = [];
+  const release = function* (): Generator<IntakeRecord> {
+    for (const record of pending) yield record.status === 'pending' ? checker.settle(record) : record;
+    pending = [];
+    layout.decimal = checker.decimal ?? null;
+  };
+  try {
+    for (let batch = await source.next(); batch !== undefined; batch = await source.next()) {
       for (const raw of batch) {
-        if (header) {
-          header = false;
-          const headers = raw.cells.map(cleanHeader);
+        if (raw.line < headerLine) continue;
+        if (raw.line === headerLine) {
+          const headers = headerCells(raw.cells);
           if (headers.length !== layout.headers.length || headers.some((h, i) => h !== layout.headers[i])) {
             throw new InputFileError('FILE_MALFORMED', file, 'the header line changed while the file was being read: was the file saved again? Run the command again', raw.line);
           }
           continue;
         }
-        yield checkRecord(raw, index++, layout, firstLine);
+        const record = checker.check(raw, index++);
+        if (pending.length === 0 && record.status !== 'pending') {
+          yield record;
+          continue;
+        }
+        // Records wait, in order, behind the first whose amount reads two ways, until the file tells its decimal mark.
+        pending.push(record);
+        if (checker.decimal !== undefined || pending.length >= MAX_PENDING_RECORDS) yield* release();
       }
     }
+    yield* release();
+    layout.decimal = checker.decimal ?? null;
   } finally {
-    reader.close();
+    source.close();
   }
 }
 
@@ -142,9 +270,19 @@ function cleanHeader(cell: string): string {
   return cell.replace(/^\uFEFF/, '').trim();
 }
 
-function firstNonBlankLine(text: string): string {
+/**
+ * The line to detect the delimiter from: the first non-blank line that has a
+ * delimiter in it (a title line above the header may have none), else the
+ * first non-blank line.
+ */
+function firstLineWithFields(text: string): string {
+  let first: string | undefined;
+  let seen = 0;
   for (const line of text.split(/\r\n|\n|\r/)) {
-    if (/[^\s,;|]/.test(line)) return line;
+    if (!/[^\s,;|]/.test(line)) continue;
+    first ??= line;
+    if (/[,;\t|]/.test(line)) return line;
+    if (++seen >= MAX_LINES_BEFORE_HEADER) break;
   }
-  return '';
+  return first ?? '';
 }

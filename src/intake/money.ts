@@ -26,12 +26,21 @@ const US_STYLE = /^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$/;
  */
 const COMMA_DECIMAL = /^(\d{1,3}(?:\.\d{3})+|\d+),(\d{1,2})$/;
 
-/**
- * Parses an amount as finance exports write it (`150.75`, `$1,234.56`,
- * `1234,5`) into integer cents. Rejects zero, negatives, more than two
- * decimals, and anything that is not plainly a number.
- */
-export function parseAmount(raw: string): AmountParse {
+/** Which character separates the cents: `12.50` (point) or `12,50` (comma). */
+export type DecimalMark = 'point' | 'comma';
+
+/** Decimal comma with groups of thousands by dots: `1.234,56`, `12,5`, `1.234.567`. */
+const EU_STYLE = /^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d+))?$/;
+
+interface AmountParts {
+  raw: string;
+  negative: boolean;
+  /** The number without sign, currency or space separators. */
+  text: string;
+}
+
+/** Strips sign, currency and space separators; or says why it is not an amount. */
+function amountParts(raw: string): AmountParts | AmountParse {
   let text = raw.trim();
   if (text === '') return { ok: false, code: 'MISSING_AMOUNT', message: 'the amount is empty' };
 
@@ -54,37 +63,124 @@ export function parseAmount(raw: string): AmountParse {
   }
   // Spaces (also no-break and thin spaces) as thousands separators: `1 234.56`.
   text = text.replace(/(\d)[\s\u00a0\u202f](?=\d{3}(?:\D|$))/g, '$1');
+  return { raw: raw.trim(), negative, text };
+}
 
-  let whole: string;
-  let fraction: string;
-  const us = US_STYLE.exec(text);
-  const eu = us ? null : COMMA_DECIMAL.exec(text);
-  if (us) {
-    whole = us[1]!.replace(/,/g, '');
-    fraction = us[2] ?? '';
-  } else if (eu) {
-    whole = eu[1]!.replace(/\./g, '');
-    fraction = eu[2]!;
-  } else {
-    return { ok: false, code: 'INVALID_AMOUNT', message: `"${raw.trim()}" is not an amount` };
+/**
+ * Parses an amount as finance exports write it (`150.75`, `$1,234.56`,
+ * `1234,5`) into integer cents, deciding the decimal mark cell by cell (a
+ * point where both readings fit: `1,234` is 1234). Rejects zero, negatives,
+ * more than two decimals, and anything that is not plainly a number. For an
+ * invoice file, where the mark is decided per file, see {@link readAmount}.
+ */
+export function parseAmount(raw: string): AmountParse {
+  const parts = amountParts(raw);
+  if ('ok' in parts) return parts;
+  const us = US_STYLE.exec(parts.text);
+  if (us) return toCents(parts, us[1]!.replace(/,/g, ''), us[2] ?? '');
+  const eu = COMMA_DECIMAL.exec(parts.text);
+  if (eu) return toCents(parts, eu[1]!.replace(/\./g, ''), eu[2]!);
+  return { ok: false, code: 'INVALID_AMOUNT', message: `"${parts.raw}" is not an amount` };
+}
+
+export type AmountRead = (AmountParse & { ok: false }) | { ok: true; cents: number; mark: DecimalMark | null };
+
+/**
+ * Reads an amount of a file whose decimal mark is `mark` (undefined: not
+ * known yet). The result's `mark` is the mark the amount itself shows
+ * (`12,50`: comma; `1,234.56`: point; `80`: null), which decides the file's.
+ * An amount that fits both (`1,234`, `1.234`) is `AMBIGUOUS_AMOUNT` while the
+ * mark is unknown; one that contradicts `mark` is `INVALID_AMOUNT`, its
+ * message ending with `because` (why the file's mark is what it is).
+ */
+export function readAmount(raw: string, mark: DecimalMark | undefined, because = ''): AmountRead {
+  const parts = amountParts(raw);
+  if ('ok' in parts) return parts as AmountParse & { ok: false };
+  const us = US_STYLE.exec(parts.text);
+  const eu = EU_STYLE.exec(parts.text);
+  if (us === null && eu === null) return { ok: false, code: 'INVALID_AMOUNT', message: `"${parts.raw}" is not an amount` };
+  const plain = /^\d+$/.test(parts.text);
+  const shows: DecimalMark | null = plain ? null : us !== null && eu !== null ? null : us !== null ? 'point' : 'comma';
+  if (!plain && shows === null && mark === undefined) {
+    const [point, comma] = bothReadings(parts.text);
+    return {
+      ok: false,
+      code: 'AMBIGUOUS_AMOUNT',
+      message:
+        `"${parts.raw}" reads as ${point} with a decimal point, or as ${comma} with a decimal comma, and no other amount in the file says which it uses: ` +
+        'state it with --decimal point or --decimal comma',
+    };
   }
+  const use = shows ?? mark ?? 'point';
+  if (mark !== undefined && shows !== null && shows !== mark) {
+    return {
+      ok: false,
+      code: 'INVALID_AMOUNT',
+      message: `"${parts.raw}" is written with a decimal ${shows}, but this file's amounts use a decimal ${mark}${because}`,
+    };
+  }
+  const match = use === 'point' ? us : eu;
+  if (match === null) return { ok: false, code: 'INVALID_AMOUNT', message: `"${parts.raw}" is not an amount` };
+  const whole = use === 'point' ? match[1]!.replace(/,/g, '') : match[1]!.replace(/\./g, '');
+  const result = toCents(parts, whole, match[2] ?? '');
+  if (result.ok) return { ok: true, cents: result.cents, mark: shows };
+  // An amount that reads two ways: say which way it was read, and why.
+  if (!plain && shows === null) return { ...result, message: `${result.message}, read with this file's decimal ${use}${because}` };
+  return result;
+}
 
+/** `1,234` → `["1234", "1.234"]`: how an ambiguous amount reads with a point and with a comma. */
+function bothReadings(text: string): [string, string] {
+  const sep = text.includes(',') ? ',' : '.';
+  const asPoint = sep === ',' ? text.replace(/,/g, '') : text;
+  const asComma = sep === '.' ? text.replace(/\./g, '') : text.replace(',', '.');
+  return [asPoint, asComma];
+}
+
+function toCents(parts: AmountParts, wholeDigits: string, fraction: string): AmountParse {
+  const { raw, negative } = parts;
   if (fraction.length > 2) {
-    return { ok: false, code: 'AMOUNT_TOO_PRECISE', message: `"${raw.trim()}" has more than two decimals` };
+    return { ok: false, code: 'AMOUNT_TOO_PRECISE', message: `"${raw}" has more than two decimals` };
   }
-  whole = whole.replace(/^0+(?=\d)/, '');
+  const whole = wholeDigits.replace(/^0+(?=\d)/, '');
   if (whole.length > 10) {
-    return { ok: false, code: 'AMOUNT_TOO_LARGE', message: `"${raw.trim()}" is above ${formatCents(MAX_AMOUNT_CENTS)}` };
+    return { ok: false, code: 'AMOUNT_TOO_LARGE', message: `"${raw}" is above ${formatCents(MAX_AMOUNT_CENTS)}` };
   }
   const cents = Number(whole) * 100 + Number(fraction.padEnd(2, '0'));
   if (negative && cents !== 0) {
-    return { ok: false, code: 'AMOUNT_NOT_POSITIVE', message: `"${raw.trim()}" is negative` };
+    return { ok: false, code: 'AMOUNT_NOT_POSITIVE', message: `"${raw}" is negative` };
   }
-  if (cents === 0) return { ok: false, code: 'AMOUNT_NOT_POSITIVE', message: `"${raw.trim()}" is zero` };
+  if (cents === 0) return { ok: false, code: 'AMOUNT_NOT_POSITIVE', message: `"${raw}" is zero` };
   if (cents > MAX_AMOUNT_CENTS) {
-    return { ok: false, code: 'AMOUNT_TOO_LARGE', message: `"${raw.trim()}" is above ${formatCents(MAX_AMOUNT_CENTS)}` };
+    return { ok: false, code: 'AMOUNT_TOO_LARGE', message: `"${raw}" is above ${formatCents(MAX_AMOUNT_CENTS)}` };
   }
   return { ok: true, cents };
+}
+
+/**
+ * `decimal` rounded to `places` decimals, half away from zero, digit by digit
+ * (for messages that say what a sheet shows): `19.999`, 2 → `20.00`.
+ */
+export function roundDecimal(decimal: string, places: number): string {
+  const negative = decimal.startsWith('-');
+  const [whole = '0', fraction = ''] = (negative ? decimal.slice(1) : decimal).split('.');
+  const kept = fraction.padEnd(places, '0').slice(0, places);
+  let digits = whole + kept;
+  if ((fraction[places] ?? '0') >= '5') {
+    const out = digits.split('');
+    let i = out.length - 1;
+    for (; i >= 0; i--) {
+      if (out[i] === '9') out[i] = '0';
+      else {
+        out[i] = String(Number(out[i]) + 1);
+        break;
+      }
+    }
+    digits = (i < 0 ? '1' : '') + out.join('');
+  }
+  const cut = digits.length - places;
+  const text = places === 0 ? digits : `${digits.slice(0, cut)}.${digits.slice(cut)}`;
+  return negative ? `-${text}` : text;
 }
 
 /** Formats integer cents as a plain decimal string with two decimals: `123456` → `"1234.56"`. */
@@ -133,4 +229,26 @@ export function plainAmountCents(text: string): number {
     cents += d1 * 10 + d2;
   }
   return cents > 0 && cents <= MAX_AMOUNT_CENTS ? cents : -1;
+}
+
+/**
+ * A number as the shortest decimal string that reads back as the same double
+ * (JavaScript's own rule), written out in full, never in exponent form:
+ * `89.99` (never `89.98999999999999`), `123`, `0.0000001`, `1e+21` → `1000000000000000000000`.
+ */
+export function numberToDecimal(value: number): string {
+  const text = String(value);
+  const e = text.indexOf('e');
+  if (e === -1) return text;
+  const negative = text.startsWith('-');
+  const mantissa = text.slice(negative ? 1 : 0, e);
+  const exponent = Number(text.slice(e + 1));
+  const dot = mantissa.indexOf('.');
+  const digits = mantissa.replace('.', '');
+  const point = (dot === -1 ? mantissa.length : dot) + exponent;
+  let out: string;
+  if (point <= 0) out = `0.${'0'.repeat(-point)}${digits}`;
+  else if (point >= digits.length) out = digits + '0'.repeat(point - digits.length);
+  else out = `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return negative ? `-${out}` : out;
 }

@@ -15,11 +15,14 @@ import { csvParser } from './csv-syntax.js';
 import { decodeStream, InvoiceDecoder, type FileEncoding } from './decode.js';
 import { readBytes } from './file-bytes.js';
 import { explainReadError } from './read-errors.js';
+import type { SheetRow } from './workbook.js';
 
 /** One record as parsed: where it starts and its cells. */
 export interface RawRecord {
   line: number;
   cells: string[];
+  /** For a workbook row: what each cell holds, its format, whether the row is hidden. */
+  sheet?: SheetRow;
 }
 
 export interface ReadHooks {

@@ -3,18 +3,14 @@
  * says what would be sent and what would not, with lines a person can fix.
  */
 import { z } from 'zod';
-import { describeDelimiter, ROLE_LABELS, type ColumnOverrides } from './columns.js';
+import { describeDelimiter, ROLE_LABELS } from './columns.js';
 import type { FileEncoding } from './decode.js';
 import { InputFileError, type RowErrorCode } from '../core/errors.js';
-import { openInvoiceFile, type ColumnLayout } from './invoice-file.js';
+import { openInvoiceFile, type ColumnLayout, type IntakeOptions } from './invoice-file.js';
 import { formatCents } from './money.js';
 
-export interface ValidateOptions {
-  /** Columns named explicitly, by header name. Default: found by their usual names. */
-  columns?: ColumnOverrides;
-  /** Field delimiter. Default: detected from the header line. */
-  delimiter?: string;
-}
+/** How to read the file: columns, delimiter, sheet, decimal mark (see {@link IntakeOptions}). */
+export type ValidateOptions = IntakeOptions;
 
 /** One row that would not be sent. */
 export interface RowProblem {
@@ -61,7 +57,7 @@ export interface CheckedFile extends ValidationReport {
  * used (FILE_NO_ROWS included). The one pass `validate` and `submit` share.
  */
 export async function checkInvoiceFile(file: string, options: CheckOptions = {}): Promise<CheckedFile> {
-  const invoices = await openInvoiceFile(file, { columns: options.columns, delimiter: options.delimiter });
+  const invoices = await openInvoiceFile(file, { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal });
   const maxErrors = options.maxErrors ?? Infinity;
   let rows = 0;
   let valid = 0;
@@ -98,6 +94,10 @@ export const RowProblemJsonSchema = z.object({ line: z.number().int(), invoice_n
 
 /** The `validate --json` object. */
 export const ValidationReportJsonSchema = z.object({
+  format: z.enum(['csv', 'workbook']).describe('how the file was read'),
+  sheet: z.string().nullable().describe("the workbook's sheet read, null for a CSV"),
+  header_line: z.number().int().describe("the header's line (a workbook's row number)"),
+  decimal: z.enum(['point', 'comma']).nullable().describe("the file's decimal mark; null when no amount told"),
   rows: z.number().int(),
   valid: z.number().int(),
   invalid: z.number().int(),
@@ -111,9 +111,20 @@ export function rowProblemToJson(e: RowProblem): z.infer<typeof RowProblemJsonSc
   return { line: e.line, invoice_number: e.invoiceNumber, code: e.code, message: e.message };
 }
 
-/** The `validate --json` object: `{rows, valid, invalid, total_amount, errors: [{line, invoice_number, code, message}]}`. */
+/**
+ * The `validate --json` object: `{rows, valid, invalid, total_amount,
+ * errors: [{line, invoice_number, code, message}], format, sheet,
+ * header_line, decimal}`. `line` is the file's line, or the workbook's row
+ * number; `decimal` is the file's decimal mark (`point`, `comma`, or null
+ * when no amount told).
+ */
 export function reportToJson(report: ValidationReport): ValidationReportJson {
+  const { layout } = report;
   return {
+    format: layout.format ?? 'csv',
+    sheet: layout.sheet ?? null,
+    header_line: layout.headerLine ?? 1,
+    decimal: layout.decimal ?? null,
     rows: report.rows,
     valid: report.valid,
     invalid: report.invalid,
@@ -135,14 +146,16 @@ export function formatReport(report: ValidationReport): string {
   const column = (index: number) => `${JSON.stringify(layout.headers[index])} (column ${index + 1})`;
   const roles = [`${ROLE_LABELS.invoice}: ${column(layout.invoice)}`, `${ROLE_LABELS.amount}: ${column(layout.amount)}`];
   roles.push(layout.description === null ? `${ROLE_LABELS.description}: none` : `${ROLE_LABELS.description}: ${column(layout.description)}`);
-  const lines = [
-    `File:       ${report.file}`,
-    `Encoding:   ${ENCODING_NAMES[report.encoding]}`,
-    `Delimiter:  ${describeDelimiter(report.delimiter)}`,
+  const lines = [`File:       ${report.file}`];
+  if (layout.format === 'workbook') lines.push(`Workbook:   sheet ${JSON.stringify(layout.sheet)}`);
+  else lines.push(`Encoding:   ${ENCODING_NAMES[report.encoding]}`, `Delimiter:  ${describeDelimiter(report.delimiter)}`);
+  if ((layout.headerLine ?? 1) !== 1) lines.push(`Header:     line ${layout.headerLine} (the lines above it are not read)`);
+  if (layout.decimal === 'comma') lines.push('Decimals:   comma (1.234,56)');
+  lines.push(
     `Columns:    ${roles.join(', ')}`,
     `Rows:       ${report.rows} (${report.valid} valid, ${report.invalid} invalid)`,
     `Total:      ${groupThousands(formatCents(report.totalCents))} in ${report.valid} valid ${report.valid === 1 ? 'row' : 'rows'}`,
-  ];
+  );
   if (report.errors.length === 0) {
     lines.push('', `All ${report.rows} ${report.rows === 1 ? 'row is' : 'rows are'} valid.`);
     return lines.join('\n');

@@ -9,6 +9,7 @@
  * to be held goes `submitting` → `held` (stored, nothing queued, expiring)
  * and, once released, `submitting` → `queued` like any other.
  */
+import type { DecimalMark } from '../intake/money.js';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ChainableCommander } from 'ioredis';
@@ -30,6 +31,11 @@ export interface BatchLayout {
   description: number | null;
   delimiter: string;
   encoding: string;
+  format?: 'csv' | 'workbook';
+  sheet?: string | null;
+  headerLine?: number;
+  /** The file's decimal mark, as stated or decided while it was checked. */
+  decimal?: DecimalMark | null;
 }
 
 export interface NewBatch {

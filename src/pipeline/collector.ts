@@ -10,7 +10,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Batch, BatchStore } from './batch-store.js';
 import { PaylinksError } from '../core/errors.js';
-import { OutputWriter, type RowResult } from './output.js';
+import { OutputWriter, type RowResult, type RowWriter } from './output.js';
+import { WorkbookOutputWriter } from './workbook-output.js';
 
 /** Rows read from Redis per round trip while writing. */
 const CHUNK_ROWS = 1_000;
@@ -50,14 +51,17 @@ export interface CollectSummary {
 }
 
 /**
- * Writes the batch's output CSV to `file`. A row without a result yet (a
+ * Writes the batch's output to `file`: a CSV, or an Excel workbook when
+ * `file` ends in `.xlsx` (workbook-output.ts). A row without a result yet (a
  * batch collected before it finished) comes out as `failed` with code
  * `NOT_FINISHED` (or `BATCH_CANCELLED`): never silently missing.
  */
 export async function writeBatchOutput(store: BatchStore, batchId: string, file: string): Promise<CollectSummary> {
   const batch = await store.get(batchId);
   if (!batch) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId}`);
-  const writer = new OutputWriter(file, { headers: batch.layout.headers });
+  const writer: RowWriter = /\.xlsx$/i.test(file)
+    ? new WorkbookOutputWriter(file, { headers: batch.layout.headers, amountColumn: batch.layout.amount, decimal: batch.layout.decimal })
+    : new OutputWriter(file, { headers: batch.layout.headers });
   try {
     for (let start = 0; start < batch.rows; start += CHUNK_ROWS) {
       const count = Math.min(CHUNK_ROWS, batch.rows - start);

@@ -195,7 +195,7 @@ function restoredRecord(record: IntakeRecord, layout: ColumnLayout): IntakeRecor
   const columns = [layout.invoice, ...(layout.description === null ? [] : [layout.description])];
   if (record.status === 'duplicate' || columns.every((c) => restoreNeutralisedCell(record.cells[c] ?? '') === record.cells[c])) return record;
   const cells = record.cells.map((cell, i) => (columns.includes(i) ? restoreNeutralisedCell(cell) : cell));
-  return checkRecord({ line: record.line, cells }, record.index, layout, new Map());
+  return checkRecord({ line: record.line, cells }, record.index, layout);
 }
 
 function checkImportRow(record: IntakeRecord, layout: ColumnLayout, columns: ImportColumns, createdAtDefault: string, batchDefault: string): CheckedRow {

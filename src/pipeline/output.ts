@@ -53,6 +53,18 @@ export function restoreNeutralisedCell(value: string): string {
   return neutraliseCell(original) === value ? original : value;
 }
 
+/** Where the output rows go: the CSV ({@link OutputWriter}) or a workbook (workbook-output.ts). */
+export interface RowWriter {
+  readonly file: string;
+  readonly rowCount: number;
+  /** Writes one row: the input cells, then the result. */
+  write(cells: readonly string[], result: RowResult): Promise<void>;
+  /** Finishes the file and moves it into place. */
+  close(): Promise<void>;
+  /** Abandons the output: nothing is left at `file` or beside it. */
+  abort(): Promise<void>;
+}
+
 /**
  * A CSV file as paylinks writes every one: UTF-8 with a BOM, CRLF, RFC 4180
  * quoting, every cell neutralised ({@link neutraliseCell}), written through a
@@ -122,7 +134,7 @@ export interface OutputWriterOptions {
 }
 
 /** Writes the output CSV to `file` (see {@link CsvFileWriter}). */
-export class OutputWriter {
+export class OutputWriter implements RowWriter {
   private readonly csv: CsvFileWriter;
   private readonly width: number;
 

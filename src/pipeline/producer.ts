@@ -93,7 +93,7 @@ function resultOf(record: IntakeRecord): RowResult | undefined {
 
 export async function submitFile(file: string, options: SubmitOptions): Promise<SubmitResult> {
   const { redis, store, queue, logger } = options;
-  const intake: IntakeOptions = { columns: options.columns, delimiter: options.delimiter };
+  const intake: IntakeOptions = { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal };
   const summary = await checkInvoiceFile(file, { ...intake, maxErrors: options.maxErrors ?? 100 });
   const checked = { totalCents: summary.totalCents, errors: summary.errors };
   await options.onChecked?.();

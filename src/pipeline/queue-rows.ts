@@ -30,7 +30,10 @@ export async function queueStoredRows(store: BatchStore, queue: Queue, batch: Ba
     for (let i = 0; i < rows.length; i += 1) {
       if (!options.wants(results[i])) continue;
       const row = start + i;
-      const record = checkRecord({ line: rows[i]!.line, cells: rows[i]!.cells }, row, { ...batch.layout, encoding: 'utf-8' }, new Map());
+      const layout = { ...batch.layout, encoding: 'utf-8' as const };
+      let record = checkRecord({ line: rows[i]!.line, cells: rows[i]!.cells }, row, layout);
+      // A workbook's number cells are stored as plain decimals (89.99), whatever its text amounts decided.
+      if (record.status !== 'valid' && layout.format === 'workbook') record = checkRecord({ line: rows[i]!.line, cells: rows[i]!.cells }, row, { ...layout, decimal: 'point' });
       if (record.status !== 'valid') continue; // cannot happen for a row stored as valid; never guess
       if (options.prepare && !(await options.prepare(row))) continue;
       const data: CreateLinkData = { batchId: batch.id, row, line: record.line, invoiceNumber: record.invoiceNumber, amountCents: record.amountCents, description: record.description };

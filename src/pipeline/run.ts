@@ -10,7 +10,7 @@ import { FINISHED_STATES } from './batch-store.js';
 import { openBackend } from './backend.js';
 import { waitForBatch, writeBatchOutput } from './collector.js';
 import type { Config } from '../core/config.js';
-import type { ColumnOverrides } from '../intake/columns.js';
+import type { IntakeOptions } from '../intake/invoice-file.js';
 import { PaylinksError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { submitFile } from './producer.js';
@@ -19,12 +19,10 @@ import { openPaywintTarget } from './paywint-target.js';
 import { shutdownBoundMs, startWorker } from './worker.js';
 import type { CreateLinkEvents } from '../../jobs/create-link.js';
 
-export interface RunOptions {
+export interface RunOptions extends IntakeOptions {
   file: string;
-  /** Output path. Default: the input's, with `.out.csv`. */
+  /** Output path: a CSV, or an Excel workbook when it ends in `.xlsx`. Default: the input's, with `.out.csv`. */
   output?: string;
-  columns?: ColumnOverrides;
-  delimiter?: string;
   config: Config;
   /** Start the Paywint simulator in-process and use it (its options, or true for defaults). */
   simulate?: boolean | SimulatorOptions;
@@ -51,7 +49,7 @@ export interface RunResult {
 
 /** The default output path: `invoices.csv` → `invoices.out.csv`. */
 export function defaultOutputPath(input: string): string {
-  return /\.(csv|tsv|txt)$/i.test(input) ? input.replace(/\.(csv|tsv|txt)$/i, '.out.csv') : `${input}.out.csv`;
+  return /\.(csv|tsv|txt|xlsx|xlsm)$/i.test(input) ? input.replace(/\.(csv|tsv|txt|xlsx|xlsm)$/i, '.out.csv') : `${input}.out.csv`;
 }
 
 export async function runFile(options: RunOptions): Promise<RunResult> {
@@ -90,6 +88,8 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
       logger,
       columns: options.columns,
       delimiter: options.delimiter,
+      sheet: options.sheet,
+      decimal: options.decimal,
       resume: true,
       onChecked: async () => {
         worker = await startOurWorker();

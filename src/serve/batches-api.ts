@@ -61,7 +61,7 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
         if (!parsed.success) throw new PaylinksError('BAD_REQUEST', parsed.error.issues.map((i) => `body.${i.path.join('.')}: ${i.message}`).join('; '));
         const fromFields = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
         const options = { ...request.query, ...fromFields };
-        const intake = { columns: options.columns, delimiter: options.delimiter };
+        const intake = { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal };
         if (options.dry_run) return reply.code(200).send(reportToJson(await validateFile(file.path, intake)));
         const result = await submitFile(file.path, {
           redis,

@@ -14,10 +14,19 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { InputFileError, PaylinksError } from '../core/errors.js';
-import { parseColumnsFlag, parseDelimiterFlag, type ColumnOverrides } from '../intake/columns.js';
+import { parseColumnsFlag, parseDecimalFlag, parseDelimiterFlag, type ColumnOverrides } from '../intake/columns.js';
+import { looksLikeZip } from '../intake/workbook.js';
 
 /** Content types taken as the raw file (anything else that is not multipart is a 415). */
-export const RAW_FILE_CONTENT_TYPES = ['text/csv', 'text/plain', 'text/tab-separated-values', 'application/csv', 'application/octet-stream'];
+export const RAW_FILE_CONTENT_TYPES = [
+  'text/csv',
+  'text/plain',
+  'text/tab-separated-values',
+  'application/csv',
+  'application/octet-stream',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  'application/vnd.ms-excel.sheet.macroEnabled.12',
+];
 
 const booleanOption = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', ''])
@@ -39,6 +48,8 @@ function flagValue<T>(parse: (v: string) => T) {
 export const UploadOptionsSchema = z.object({
   columns: z.string().optional().transform((v, ctx) => (v === undefined || v === '' ? undefined : flagValue<ColumnOverrides>(parseColumnsFlag)(v, ctx))).describe('invoice=<header>,amount=<header>,description=<header>, as --columns'),
   delimiter: z.string().optional().transform((v, ctx) => (v === undefined || v === '' ? undefined : flagValue(parseDelimiterFlag)(v, ctx))).describe(', ; | or tab, as --delimiter'),
+  sheet: z.string().max(100).optional().describe("an Excel workbook's worksheet, by name or number from 1, as --sheet (default: the first)"),
+  decimal: z.string().optional().transform((v, ctx) => (v === undefined || v === '' ? undefined : flagValue(parseDecimalFlag)(v, ctx))).describe("the file's decimal mark, point or comma, as --decimal (default: decided by the file's amounts)"),
   dry_run: booleanOption.describe('true: only the validation report (validate --json); nothing is stored'),
   hold: booleanOption.describe('true: stored and checked, nothing queued (state held) until released; expires after 24 hours'),
   filename: z.string().max(255).optional().describe('the file name, for a raw body (multipart sends its own)'),
@@ -51,6 +62,8 @@ export interface ReceivedFile {
   /** The name the sender gave it, made safe; the batch shows it. */
   name: string;
   bytes: number;
+  /** Whether it is a ZIP (an Excel workbook, or some other archive). */
+  zip: boolean;
   /** Form fields sent beside the file (multipart only). */
   fields: Record<string, string>;
   /** Removes the file and its directory. */
@@ -81,20 +94,21 @@ function byteLimit(maxBytes: number, onBytes: (n: number) => void): Transform {
   });
 }
 
+// A ZIP may be an Excel workbook: the intake decides by its content (see `renameFileError`).
 const NOT_TEXT: { magic: Buffer; what: string }[] = [
-  { magic: Buffer.from('PK\x03\x04', 'latin1'), what: 'a ZIP archive or an Excel workbook (.xlsx)' },
   { magic: Buffer.from([0xd0, 0xcf, 0x11, 0xe0]), what: 'an Excel 97-2003 workbook (.xls)' },
   { magic: Buffer.from('%PDF', 'latin1'), what: 'a PDF document' },
 ];
 
-/** Refuses a file that is plainly not text (415), by its first bytes. */
-async function sniff(file: string, name: string): Promise<void> {
+/** Refuses a file that is plainly not an invoice file (415), by its first bytes; says whether it is a ZIP. */
+async function sniff(file: string, name: string): Promise<boolean> {
   const handle = await open(file, 'r');
   try {
     const head = Buffer.alloc(8);
     const { bytesRead } = await handle.read(head, 0, 8, 0);
     const found = NOT_TEXT.find((t) => bytesRead >= t.magic.length && head.subarray(0, t.magic.length).equals(t.magic));
-    if (found) throw new PaylinksError('UNSUPPORTED_FILE', `${name} is ${found.what}, not a text file of invoices: save it as CSV (comma- or semicolon-separated) and upload that`);
+    if (found) throw new PaylinksError('UNSUPPORTED_FILE', `${name} is ${found.what}, not a file of invoices: save it as CSV or as an Excel workbook (.xlsx) and upload that`);
+    return looksLikeZip(head.subarray(0, bytesRead));
   } finally {
     await handle.close();
   }
@@ -146,17 +160,23 @@ export async function receiveUpload(request: FastifyRequest, options: { maxBytes
     }
     if (!received) throw new PaylinksError('BAD_REQUEST', 'no file in the request: send it as multipart field "file" (curl -F file=@march.csv)');
     if (received.bytes === 0) throw new InputFileError('FILE_EMPTY', received.name, 'the file is empty');
-    await sniff(received.path, received.name);
-    return { ...received, fields, remove };
+    const zip = await sniff(received.path, received.name);
+    return { ...received, zip, fields, remove };
   } catch (error) {
     await remove();
     throw error;
   }
 }
 
-/** The same file error, naming the uploaded file instead of its temporary path. */
+/**
+ * The same file error, naming the uploaded file instead of its temporary
+ * path; a ZIP that is no Excel workbook is a file of the wrong kind (415).
+ */
 export function renameFileError(error: unknown, file: ReceivedFile): unknown {
   if (!(error instanceof InputFileError) || error.file !== file.path) return error;
+  if (file.zip && error.code === 'FILE_UNDECODABLE') {
+    return new PaylinksError('UNSUPPORTED_FILE', `${file.name} is a ZIP archive but not an Excel workbook (.xlsx): upload the workbook itself, or save it as CSV`);
+  }
   const message = error.message.slice(error.file.length).replace(/^:(\d+:)? /, '');
   return new InputFileError(error.code as ConstructorParameters<typeof InputFileError>[0], file.name, message, error.line, error.cause);
 }

@@ -9,7 +9,7 @@ describe('paylinks validate', () => {
   it('exits 0 and prints the JSON report when every row is valid', async () => {
     const result = await runCli(['validate', 'fixtures/invoices.csv', '--json']);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ rows: 25, valid: 25, invalid: 0, total_amount: '58713.09', errors: [] });
+    expect(JSON.parse(result.stdout)).toEqual({ format: 'csv', sheet: null, header_line: 1, decimal: 'point', rows: 25, valid: 25, invalid: 0, total_amount: '58713.09', errors: [] });
     expect(result.stderr).toBe('');
   });
 
@@ -17,6 +17,10 @@ describe('paylinks validate', () => {
     const result = await runCli(['validate', 'fixtures/utf8-bom-crlf.csv', '--json']);
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stdout)).toEqual({
+      format: 'csv',
+      sheet: null,
+      header_line: 1,
+      decimal: 'point',
       rows: 6,
       valid: 4,
       invalid: 2,
@@ -31,7 +35,7 @@ describe('paylinks validate', () => {
   it('prints a summary for a person without --json', async () => {
     const result = await runCli(['validate', 'fixtures/bad-rows.csv']);
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('Rows:       26 (8 valid, 18 invalid)');
+    expect(result.stdout).toContain('Rows:       26 (7 valid, 19 invalid)');
     expect(result.stdout).toContain('  line 12: INV-007 — AMOUNT_TOO_PRECISE: "12.345" has more than two decimals');
   });
 

@@ -47,6 +47,10 @@ describe('openInvoiceFile: the clean sample', () => {
       description: 4,
       delimiter: ',',
       encoding: 'utf-8',
+      format: 'csv',
+      sheet: null,
+      headerLine: 1,
+      decimal: 'point',
     });
     expect(records).toHaveLength(25);
     expect(records.every((r) => r.status === 'valid')).toBe(true);
@@ -99,6 +103,10 @@ describe('openInvoiceFile: files as Excel and accounting tools save them', () =>
       description: 3,
       delimiter: '\t',
       encoding: 'utf-16le',
+      format: 'csv',
+      sheet: null,
+      headerLine: 1,
+      decimal: 'point',
     });
     expect(records.map((r) => (r.status === 'valid' ? [r.line, r.invoiceNumber, r.amountCents, r.description, r.cells[1]] : r.code))).toEqual([
       [2, 'UK-001', 120000, 'Zürich office – Q1 review', 'Smith & Sons'],
@@ -129,6 +137,10 @@ describe('openInvoiceFile: files as Excel and accounting tools save them', () =>
       description: 3,
       delimiter: ',',
       encoding: 'utf-8',
+      format: 'csv',
+      sheet: null,
+      headerLine: 1,
+      decimal: 'point',
     });
     expect(summary(records)).toEqual([
       [2, 'A-100', 'valid', 25000],
@@ -238,7 +250,7 @@ describe('openInvoiceFile: row checks', () => {
       [23, '', 'invalid', 'MISSING_INVOICE_NUMBER'],
       [24, 'INV-014', 'invalid', 'INVALID_AMOUNT'],
       [25, 'INV-015', 'invalid', 'MISSING_AMOUNT'],
-      [26, 'INV-016', 'valid', 1500],
+      [26, 'INV-016', 'invalid', 'TOO_MANY_FIELDS'],
       [27, 'INV-017', 'invalid', 'INVALID_AMOUNT'],
     ]);
   });
@@ -251,7 +263,7 @@ describe('openInvoiceFile: row checks', () => {
     };
     expect(message(3)).toBe('the invoice number is empty');
     expect(message(5)).toBe('the invoice number is 21 characters long; Paywint accepts at most 20');
-    expect(message(12)).toBe('"12.345" has more than two decimals');
+    expect(message(12)).toBe('"12.345" has more than two decimals, read with this file\'s decimal point (as line 2 shows: "100.00")');
     expect(message(16)).toBe('the description is 256 characters long; Paywint accepts at most 255');
     expect(message(19)).toBe('the same invoice number is already on line 2; this row will not be sent');
     expect(message(20)).toBe('the same invoice number is already on line 14; this row will not be sent');
@@ -265,10 +277,12 @@ describe('openInvoiceFile: row checks', () => {
     expect(emoji.status === 'valid' && [...(emoji.description ?? '')].length).toBe(255);
   });
 
-  it('pads short rows to the header width and keeps extra cells', async () => {
+  it('pads short rows to the header width; cuts a row with too many values to it, quoting the rest in the message', async () => {
     const { records } = await readAll(fixture('bad-rows.csv'));
     expect(records.find((r) => r.line === 25)!.cells).toEqual(['INV-015', 'Acme', '', '']);
-    expect(records.find((r) => r.line === 26)!.cells).toEqual(['INV-016', 'Acme', '15.00', 'Extra cells', 'kept', 'here']);
+    const extra = records.find((r) => r.line === 26)!;
+    expect(extra.cells).toEqual(['INV-016', 'Acme', '15.00', 'Extra cells']);
+    expect(extra.status !== 'valid' && extra.message).toContain('Beyond the header: "kept", "here"');
   });
 
   it('keeps cells as decoded (untrimmed) and trims the values it checks', async () => {
@@ -377,5 +391,46 @@ describe('openInvoiceFile: streaming', () => {
       for await (const _record of input.records);
     };
     await expect(iterate()).rejects.toMatchObject({ code: 'FILE_MALFORMED', line: 1 });
+  });
+});
+
+describe('openInvoiceFile: spreadsheet traps in files made here', () => {
+  it('finds a semicolon header below a title line that has no delimiter in it', async () => {
+    const file = path.join(tmp, 'title-semicolon.csv');
+    writeFileSync(file, 'Open invoices\n\nInvoice No;Amount;Memo\nT-1;12,50;One\nT-2;1.234,56;Two\n');
+    const { layout, records } = await readAll(file);
+    expect(layout).toMatchObject({ delimiter: ';', headerLine: 3, decimal: 'comma' });
+    expect(summary(records)).toEqual([
+      [4, 'T-1', 'valid', 1250],
+      [5, 'T-2', 'valid', 123456],
+    ]);
+  });
+
+  it('holds the rows behind an amount that reads two ways, in order, until a later amount decides', async () => {
+    const file = path.join(tmp, 'late-decision.csv');
+    const lines = ['invoice_number,amount', 'L-1,"1,234"', 'L-2,80', 'L-3,1.500', 'L-4,"12,50"', 'L-5,3.000'];
+    writeFileSync(file, lines.join('\n'));
+    const { layout, records } = await readAll(file);
+    expect(layout.decimal).toBe('comma');
+    expect(summary(records)).toEqual([
+      [2, 'L-1', 'invalid', 'AMOUNT_TOO_PRECISE'],
+      [3, 'L-2', 'valid', 8000],
+      [4, 'L-3', 'valid', 150000],
+      [5, 'L-4', 'valid', 1250],
+      [6, 'L-5', 'valid', 300000],
+    ]);
+    expect(records.map((r) => r.index)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('a workbook: the same file read twice gives the same records (the shared strings are read once)', async () => {
+    const input = await openInvoiceFile(fixture('workbooks/invoices.xlsx'));
+    const first: IntakeRecord[] = [];
+    for await (const record of input.records) first.push(record);
+    const sha = input.sha256();
+    const second: IntakeRecord[] = [];
+    for await (const record of input.records) second.push(record);
+    expect(second).toEqual(first);
+    expect(input.sha256()).toBe(sha);
+    expect(sha).toBe(createHash('sha256').update(readFileSync(fixture('workbooks/invoices.xlsx'))).digest('hex'));
   });
 });

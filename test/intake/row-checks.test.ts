@@ -8,8 +8,7 @@ import { checkRecord } from '../../src/intake/row-checks.js';
 describe('checkRecord', () => {
   it('checkRecord can check one stored row again (as retry does)', () => {
     const layout = { headers: ['invoice_number', 'amount'], invoice: 0, amount: 1, description: null, delimiter: ',', encoding: 'utf-8' as const };
-    const seen = new Map<string, number>();
-    expect(checkRecord({ line: 7, cells: ['A-1', '12.50'] }, 5, layout, seen)).toEqual({
+    expect(checkRecord({ line: 7, cells: ['A-1', '12.50'] }, 5, layout)).toEqual({
       index: 5,
       line: 7,
       cells: ['A-1', '12.50'],
@@ -18,6 +17,8 @@ describe('checkRecord', () => {
       amountCents: 1250,
       description: null,
     });
-    expect(checkRecord({ line: 9, cells: ['A-1', '3'] }, 6, layout, seen)).toMatchObject({ status: 'duplicate', code: 'DUPLICATE_INVOICE' });
+    expect(checkRecord({ line: 9, cells: ['A-1', '1,234'] }, 6, layout)).toMatchObject({ status: 'invalid', code: 'AMBIGUOUS_AMOUNT' });
+    expect(checkRecord({ line: 9, cells: ['A-1', '1,234'] }, 6, { ...layout, decimal: 'comma' })).toMatchObject({ status: 'invalid', code: 'AMOUNT_TOO_PRECISE' });
+    expect(checkRecord({ line: 9, cells: ['A-1', '1,234'] }, 6, { ...layout, decimal: 'point' })).toMatchObject({ status: 'valid', amountCents: 123400 });
   });
 });

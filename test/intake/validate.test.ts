@@ -14,7 +14,7 @@ describe('validateFile', () => {
   it('fixtures/invoices.csv: 25 valid rows, total 58713.09', async () => {
     const report = await validateFile(fixture('invoices.csv'));
     expect(report).toMatchObject({ file: fixture('invoices.csv'), rows: 25, valid: 25, invalid: 0, totalCents: 5_871_309, errors: [], encoding: 'utf-8', delimiter: ',' });
-    expect(reportToJson(report)).toEqual({ rows: 25, valid: 25, invalid: 0, total_amount: '58713.09', errors: [] });
+    expect(reportToJson(report)).toEqual({ format: 'csv', sheet: null, header_line: 1, decimal: 'point', rows: 25, valid: 25, invalid: 0, total_amount: '58713.09', errors: [] });
   });
 
   it.each([
@@ -26,7 +26,7 @@ describe('validateFile', () => {
     ['utf8-accents.csv', 2, 2, 1500, 'utf-8', ','],
     ['mixed-line-endings.csv', 4, 4, 1000, 'utf-8', ','],
     ['pipe-delimited.csv', 2, 2, 3000, 'utf-8', '|'],
-    ['bad-rows.csv', 26, 8, 150_506, 'utf-8', ','],
+    ['bad-rows.csv', 26, 7, 149_006, 'utf-8', ','],
   ])('%s: %d rows, %d valid, %d cents', async (name, rows, valid, totalCents, encoding, delimiter) => {
     const report = await validateFile(fixture(name));
     expect(report).toMatchObject({ rows, valid, invalid: rows - valid, totalCents, encoding, delimiter });
@@ -53,6 +53,7 @@ describe('validateFile', () => {
       [23, '', 'MISSING_INVOICE_NUMBER'],
       [24, 'INV-014', 'INVALID_AMOUNT'],
       [25, 'INV-015', 'MISSING_AMOUNT'],
+      [26, 'INV-016', 'TOO_MANY_FIELDS'],
       [27, 'INV-017', 'INVALID_AMOUNT'],
     ]);
   });
@@ -77,8 +78,12 @@ describe('validateFile', () => {
 });
 
 describe('reportToJson', () => {
-  it('is exactly {rows, valid, invalid, total_amount, errors: [{line, invoice_number, code, message}]}', async () => {
+  it('is exactly {format, sheet, header_line, decimal, rows, valid, invalid, total_amount, errors: [{line, invoice_number, code, message}]}', async () => {
     expect(reportToJson(await validateFile(fixture('utf8-bom-crlf.csv')))).toEqual({
+      format: 'csv',
+      sheet: null,
+      header_line: 1,
+      decimal: 'point',
       rows: 6,
       valid: 4,
       invalid: 2,

@@ -108,6 +108,38 @@ describe('paylinks serve: the API over HTTP', () => {
     expect((await api.request('/api/batches?limit=100')).json).toHaveLength(before.length);
   });
 
+  it('an Excel workbook (written by LibreOffice): dry run with sheet as a form field equals validate --sheet; as a raw body it runs: each valid invoice once at Paywint, nothing for the totals line or a too-precise amount', async () => {
+    const several = path.join(REPO_ROOT, 'fixtures', 'workbooks', 'several-sheets.xlsx');
+    const dry = await api.upload('several-sheets.xlsx', await readFile(several), '?dry_run=true', { sheet: '2' });
+    expect(dry.status, dry.text).toBe(200);
+    const cli = await runCliToEnd(['validate', several, '--sheet', '2', '--json'], { env });
+    expect(dry.json).toEqual(JSON.parse(cli.stdout));
+    expect(dry.json).toMatchObject({ format: 'workbook', sheet: 'March' });
+
+    const workbook = path.join(REPO_ROOT, 'fixtures', 'workbooks', 'invoices.xlsx');
+    const xlsx = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+    const raw = await api.request('/api/batches?filename=invoices.xlsx', { method: 'POST', headers: { 'content-type': xlsx }, body: await readFile(workbook) });
+    expect(raw.status, raw.text).toBe(201);
+    const body = raw.json as { batch_id: string; valid: number; invalid: number; errors: { line: number; code: string }[] };
+    const report = JSON.parse((await runCliToEnd(['validate', workbook, '--json'], { env })).stdout) as { valid: number; invalid: number; errors: { line: number; code: string }[] };
+    expect([body.valid, body.invalid]).toEqual([report.valid, report.invalid]);
+    expect(body.errors.map((e) => [e.line, e.code])).toEqual(report.errors.map((e) => [e.line, e.code]));
+    await api.waitFinished(body.batch_id);
+    const output = await api.request(`/api/batches/${body.batch_id}/output.csv`);
+    expect(output.headers.get('content-disposition')).toContain('invoices.out.csv');
+    expect(output.bytes.equals(await collectBytes(body.batch_id))).toBe(true);
+    const { rows } = await readOutputCsv(path.join(dir, `${body.batch_id}.collect.csv`));
+    const created = rows.filter((r) => r.status === 'created');
+    expect(created).toHaveLength(report.valid);
+    expect(rows.find((r) => r['Invoice Number'] === 'Total')?.error_code).toBe('SUMMARY_ROW');
+    expect(sim.ledger().some((e) => e.invoiceNumber === 'Total' || e.invoiceNumber === 'INV-0003')).toBe(false);
+    for (const row of created) {
+      const links = sim.ledger().filter((e) => e.invoiceNumber === row['Invoice Number']);
+      expect(links, row['Invoice Number']).toHaveLength(1);
+      expect(links[0]!.paymentId).toBe(row.payment_id);
+    }
+  });
+
   it('hold=true: held with its row errors by line; 409 for its output; released it runs; paged errors; discard and release only while held', async () => {
     const csv = invoicesCsv(6, 200, ['SRV-000200,12.00,duplicate of line 2', 'SRV-000299,abc,bad amount', ',5.00,no number']);
     const held = await api.upload('may.csv', csv, '?hold=true');

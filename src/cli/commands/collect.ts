@@ -11,7 +11,7 @@ export function addCollectCommand(program: Command, setExit: SetExit): void {
   withConfigFlags(program.command('collect'), 'redis')
     .description("Write a batch's output CSV, from any machine that reaches Redis.")
     .argument('<batch>', 'batch id')
-    .option('-o, --output <file>', 'output CSV (default: <input name>.out.csv here)')
+    .option('-o, --output <file>', 'output file: CSV, or an Excel workbook when it ends in .xlsx (default: <input name>.out.csv here)')
     .option('--wait', 'wait for the batch to finish first')
     .addHelpText('after', '\nExit codes: 0 every row created or exists, 1 some rows not, 2 fatal (or the batch is not finished and --wait was not given).')
     .action(

@@ -1,18 +1,17 @@
 /** `paylinks run FILE`: validate, submit, work and collect in this process. */
 import type { Command } from 'commander';
-import type { ColumnOverrides } from '../../intake/columns.js';
 import { runFile } from '../../pipeline/run.js';
 import { action, out, type SetExit } from '../action.js';
 import { exitCodeForBatch } from '../exit-codes.js';
-import { withConfigFlags, withInputFlags } from '../flags.js';
+import { intakeOptions, withConfigFlags, withInputFlags } from '../flags.js';
 import { interruption } from '../interruption.js';
 import { createProgress, formatSummary } from '../progress.js';
 
 export function addRunCommand(program: Command, setExit: SetExit): void {
   withConfigFlags(withInputFlags(program.command('run')), 'all')
     .description('Validate, submit, work and collect one file in this process; write the output CSV.')
-    .argument('<file>', 'CSV file of invoices')
-    .option('-o, --output <file>', 'output CSV (default: the input with .out.csv)')
+    .argument('<file>', 'invoice file: CSV or Excel workbook (.xlsx)')
+    .option('-o, --output <file>', 'output file: CSV, or an Excel workbook when it ends in .xlsx (default: the input with .out.csv)')
     .option('--simulate', 'start the Paywint simulator in this process and use it (no credentials needed)')
     .addHelpText('after', '\nExit codes: 0 every row created or exists, 1 some rows not, 2 fatal error, 130/143 interrupted (run it again to resume).')
     .action(
@@ -23,8 +22,7 @@ export function addRunCommand(program: Command, setExit: SetExit): void {
           const result = await runFile({
             file,
             output: opts.output as string | undefined,
-            columns: opts.columns as ColumnOverrides | undefined,
-            delimiter: opts.delimiter as string | undefined,
+            ...intakeOptions(opts),
             config,
             simulate: opts.simulate === true,
             logger,

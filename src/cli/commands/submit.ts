@@ -1,22 +1,21 @@
 /** `paylinks submit FILE`: validate, create the batch, queue its rows; print the batch id. */
 import type { Command } from 'commander';
-import type { ColumnOverrides } from '../../intake/columns.js';
 import { submitFile, submitResultToJson } from '../../pipeline/producer.js';
 import { action, out, requireAccount, withBackend, type SetExit } from '../action.js';
 import { EXIT } from '../exit-codes.js';
-import { withConfigFlags, withInputFlags } from '../flags.js';
+import { intakeOptions, withConfigFlags, withInputFlags } from '../flags.js';
 
 export function addSubmitCommand(program: Command, setExit: SetExit): void {
   withConfigFlags(withInputFlags(program.command('submit')), 'redis')
     .description('Validate a file, create its batch and queue its rows for the workers; print the batch id and exit.')
-    .argument('<file>', 'CSV file of invoices')
+    .argument('<file>', 'invoice file: CSV or Excel workbook (.xlsx)')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nNeeds PAYWINT_API_KEY (the account the batch runs under), not the secret.\nExit codes: 0 submitted, every row valid; 1 submitted, some rows invalid; 2 nothing submitted.')
     .action(
       action(setExit, async ({ config, logger, opts }, file: string) => {
         const account = requireAccount(config);
         const result = await withBackend(config, logger, (b) =>
-          submitFile(file, { redis: b.redis, store: b.store, queue: b.queue, account, logger, columns: opts.columns as ColumnOverrides | undefined, delimiter: opts.delimiter as string | undefined }),
+          submitFile(file, { redis: b.redis, store: b.store, queue: b.queue, account, logger, ...intakeOptions(opts) }),
         );
         await out(
           opts.json

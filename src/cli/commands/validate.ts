@@ -1,21 +1,20 @@
 /** `paylinks validate FILE`: check every row; send nothing. */
 import type { Command } from 'commander';
-import type { ColumnOverrides } from '../../intake/columns.js';
 import { formatReport, reportToJson, validateFile } from '../../intake/validate.js';
 import { coerceError, InputFileError } from '../../core/errors.js';
 import { out, fail, type SetExit } from '../action.js';
 import { EXIT } from '../exit-codes.js';
-import { withInputFlags } from '../flags.js';
+import { intakeOptions, withInputFlags, type Opts } from '../flags.js';
 
 export function addValidateCommand(program: Command, setExit: SetExit): void {
   withInputFlags(program.command('validate'))
     .description('Check an invoice file without sending anything. Needs neither Redis nor credentials.')
-    .argument('<file>', 'CSV file of invoices')
+    .argument('<file>', 'invoice file: CSV or Excel workbook (.xlsx)')
     .option('--json', 'print one JSON object instead of a summary')
     .addHelpText('after', '\nExit codes: 0 every row valid, 1 some rows invalid, 2 file error.')
-    .action(async (file: string, opts: { json?: boolean; columns?: ColumnOverrides; delimiter?: string }) => {
+    .action(async (file: string, opts: Opts) => {
       try {
-        const report = await validateFile(file, { columns: opts.columns, delimiter: opts.delimiter });
+        const report = await validateFile(file, intakeOptions(opts));
         await out(opts.json ? JSON.stringify(reportToJson(report)) : formatReport(report));
         setExit(report.invalid === 0 ? EXIT.OK : EXIT.ROWS_FAILED);
       } catch (error) {
