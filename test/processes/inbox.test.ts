@@ -7,6 +7,7 @@ import { appendFile, readdir, readFile, rename, writeFile } from 'node:fs/promis
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/cli.js';
 import { readOutputCsv } from '../helpers/csv.js';
 import { kill9, runCliToEnd, startInboxProcess, waitFor } from '../helpers/processes.js';
 import { testRedisUrl } from '../helpers/redis.js';
@@ -136,6 +137,25 @@ describe('drop folder', () => {
     expect(await files(path.join(drop, 'inbox'))).toEqual(['upload.csv.part', '~$broken.xlsx']);
     expect(sim.ledger()).toEqual([]);
     expect(await batches(env)).toEqual([]);
+  });
+
+  it('a workbook saved into the folder goes through like a CSV: its output in out/ as CSV, each valid invoice once', async () => {
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET });
+    const env = paylinksEnv({ redisUrl: testRedisUrl(), prefix: ws.prefix, sim, extra: { PAYLINKS_INBOX_POLL_MS: '200', PAYLINKS_INBOX_SETTLE_MS: '300' } });
+    const drop = path.join(ws.dir, 'drop');
+    await startInboxProcess(drop, env);
+    const workbook = path.join(REPO_ROOT, 'fixtures', 'workbooks', 'invoices.xlsx');
+    const report = await runCliToEnd(['validate', workbook, '--json'], { env });
+    const { rows: total, valid } = JSON.parse(report.stdout) as { rows: number; valid: number };
+    await writeFile(path.join(drop, 'inbox', 'march.xlsx'), await readFile(workbook));
+
+    await waitForFile(path.join(drop, 'out', 'march.out.csv'));
+    const { rows } = await readOutputCsv(path.join(drop, 'out', 'march.out.csv'));
+    expect(rows).toHaveLength(total);
+    expect(rows.filter((r) => r.status === 'created')).toHaveLength(valid);
+    expect(sim.ledger()).toHaveLength(valid);
+    expect(rows.filter((r) => r.status === 'created').map((r) => r.payment_id).sort()).toEqual(sim.ledger().map((e) => e.paymentId).sort());
+    expect(await files(path.join(drop, 'done'))).toEqual(['march.xlsx']);
   });
 
   it('the same file dropped twice makes no second link and says exists; files of the same name never overwrite each other', async () => {
