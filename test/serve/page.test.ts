@@ -79,13 +79,13 @@ describe('the web page, in Chromium', () => {
     expect(await page.getByRole('alert').isVisible()).toBe(false);
     await shot('02-upload');
     await page.locator('#file').setInputFiles(BAD_ROWS);
-    const create = page.getByRole('button', { name: /^Create 8 payment links \(total 1,505\.06\)$/ });
+    const create = page.getByRole('button', { name: /^Create 7 payment links \(total 1,490\.06\)$/ });
     await expect.poll(() => create.isVisible(), { timeout: 20_000 }).toBe(true);
     expect(await page.locator('#preview-rows').textContent()).toBe('26');
-    expect(await page.locator('#preview-valid').textContent()).toBe('8');
-    expect(await page.locator('#preview-invalid').textContent()).toBe('18');
+    expect(await page.locator('#preview-valid').textContent()).toBe('7');
+    expect(await page.locator('#preview-invalid').textContent()).toBe('19');
     const errorRows = await page.locator('#errors-body tr').allTextContents();
-    expect(errorRows).toHaveLength(18);
+    expect(errorRows).toHaveLength(19);
     expect(errorRows[0]).toMatch(/^3\(none\)the invoice number is empty$/);
     expect(errorRows.some((r) => r === '19INV-001the same invoice number is already on line 2; this row will not be sent')).toBe(true);
     await shot('03-preview');
@@ -94,13 +94,13 @@ describe('the web page, in Chromium', () => {
     // 3. Confirm. 4. Live progress.
     await create.click();
     await expect.poll(() => page.getByRole('heading', { name: /Creating payment links for bad-rows\.csv/ }).isVisible()).toBe(true);
-    await expect.poll(() => page.locator('#progress-text').textContent()).toMatch(/^[1-7] of 8 invoices sent$/);
-    expect(await page.locator('#progress-detail').textContent()).toContain('18 rows of the file not sent (invalid or duplicate)');
+    await expect.poll(() => page.locator('#progress-text').textContent()).toMatch(/^[1-6] of 7 invoices sent$/);
+    expect(await page.locator('#progress-detail').textContent()).toContain('19 rows of the file not sent (invalid or duplicate)');
     await shot('04-progress');
 
     // 5. Finished: counts, download.
     await expect.poll(() => page.getByRole('heading', { name: /Done, with problems: bad-rows\.csv/ }).isVisible(), { timeout: 30_000 }).toBe(true);
-    expect(await page.locator('#finished-summary').textContent()).toBe('8 invoices have a payment link, out of 26 rows.');
+    expect(await page.locator('#finished-summary').textContent()).toBe('7 invoices have a payment link, out of 26 rows.');
     expect(await page.getByRole('button', { name: 'Retry failed rows' }).isVisible()).toBe(false);
     await shot('05-finished');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download output CSV' }).click()]);
@@ -114,7 +114,7 @@ describe('the web page, in Chromium', () => {
       Object.fromEntries(headers!.map((h, i) => [h, (i < inputWidth ? cells[i] : cells[cells.length - (headers!.length - i)]) ?? ''])),
     );
     expect(rows).toHaveLength(26);
-    expect(rows.filter((r) => r.status === 'created')).toHaveLength(8);
+    expect(rows.filter((r) => r.status === 'created')).toHaveLength(7);
     // Each created row's link is the one link the simulator made for its invoice; nothing else was made.
     const created = rows.filter((r) => r.status === 'created');
     for (const row of created) expect(sim.ledger().filter((e) => e.invoiceNumber === row.invoice_number).map((e) => e.paymentId)).toEqual([row.payment_id]);
@@ -124,7 +124,7 @@ describe('the web page, in Chromium', () => {
     // 6. The recent batches.
     const recent = page.locator('#recent-body tr');
     await expect.poll(() => recent.count()).toBe(1);
-    expect(await recent.first().textContent()).toMatch(/^bad-rows\.csvDone, with problems26818/);
+    expect(await recent.first().textContent()).toMatch(/^bad-rows\.csvDone, with problems26719/);
     await page.getByRole('heading', { name: 'Recent batches' }).scrollIntoViewIfNeeded();
     await shot('06-recent');
 
