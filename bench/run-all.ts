@@ -6,6 +6,7 @@
  * 2,000-row realistic run); `npm run bench -- scale [--quick]`: the million-row batch, the 200,000-row cancel and
  * the 401 stop (see scale-bench.ts; `--quick`: 100,000 and 20,000 rows).
  */
+import { formatInboxLatency, runInboxLatencyBench } from './inbox-latency.js';
 import { formatPipelineBench, runPipelineBench } from './pipeline-bench.js';
 import { formatRealisticBench, runRealisticBench } from './realistic-bench.js';
 import { formatScaleBench, runScaleBench } from './scale-bench.js';
@@ -26,4 +27,6 @@ if (process.argv.includes('scale')) {
   console.log(formatRealisticBench(await runRealisticBench({ rows: quick ? 2_000 : 20_000 })));
   console.log('\nserve (upload of a large file over HTTP, private Redis with AOF on):');
   console.log(formatServeBench(await runServeBench({ rows: quick ? 100_000 : 1_100_000 })));
+  console.log('\ndrop folder pickup latency (private Redis, no workers):');
+  console.log(formatInboxLatency(await runInboxLatencyBench({ drops: quick ? 4 : 8, rows: 1000 }), 1000));
 }

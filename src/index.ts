@@ -45,3 +45,11 @@ export type { ServeContext } from './serve/context.js';
 export { PaywintClient, type PaywintClientOptions, type CreateLinkRequest, type CreatedLink } from './paywint/client.js';
 /** `paylinks simulate`: the Paywint simulator, with fault injection. */
 export { startSimulator, type SimulatorOptions, type SimulatorHandle } from './paywint/simulator/index.js';
+
+/** The drop folder: files dropped into `inbox/` become batches, outputs come back in `out/`; `close()` stops it. */
+export { startInbox, type InboxOptions, type InboxHandle, type InboxSubmitted } from './inbox/inbox.js';
+/** `paylinks inbox`: the drop folder and the workers in one process, until `stop` resolves. */
+export { runInboxService, type InboxServiceOptions } from './inbox/inbox-service.js';
+/** Notifications of finished batches (started by `startWorker` when configured); the webhook signature, for receivers. */
+export { startNotifier, type NotifierOptions, type NotifierHandle } from './notify/notifier.js';
+export { signatureHeader, verifySignature, type VerifyOptions } from './notify/signature.js';

@@ -54,6 +54,7 @@ export function configFlags(opts: Opts): ConfigFlags {
     metricsPort: pick('metricsPort'),
     httpHost: pick('host'),
     httpPort: pick('port'),
+    inbox: pick('inbox'),
   };
 }
 

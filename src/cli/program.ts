@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { fail, type SetExit } from './action.js';
 import { addCancelCommand } from './commands/cancel.js';
 import { addCollectCommand } from './commands/collect.js';
+import { addInboxCommand } from './commands/inbox.js';
 import { addLedgerCommand } from './commands/ledger.js';
 import { addRetryCommand } from './commands/retry.js';
 import { addRunCommand } from './commands/run.js';
@@ -25,7 +26,7 @@ export function buildProgram(setExit: SetExit): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addCollectCommand, addRetryCommand, addCancelCommand, addServeCommand, addLedgerCommand, addSimulateCommand]) {
+  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addCollectCommand, addRetryCommand, addCancelCommand, addServeCommand, addInboxCommand, addLedgerCommand, addSimulateCommand]) {
     add(program, setExit);
   }
   return program;

@@ -148,6 +148,76 @@ const FIELDS = {
     expects: 'megabytes, a number from 0.001 to 100000',
     schema: z.coerce.number().min(0.001).max(100_000).default(100),
   },
+  inbox: {
+    env: 'PAYLINKS_INBOX',
+    flag: '--inbox',
+    expects: 'a folder path (the drop folder; inbox/, processing/, done/, failed/ and out/ are made under it)',
+    schema: z.string().min(1).optional(),
+  },
+  inboxSettleMs: {
+    env: 'PAYLINKS_INBOX_SETTLE_MS',
+    flag: undefined,
+    expects: 'milliseconds, a whole number from 0 to 3600000',
+    schema: z.coerce.number().int().min(0).max(3_600_000).default(2000),
+  },
+  inboxPollMs: {
+    env: 'PAYLINKS_INBOX_POLL_MS',
+    flag: undefined,
+    expects: 'milliseconds, a whole number from 50 to 3600000',
+    schema: z.coerce.number().int().min(50).max(3_600_000).default(2000),
+  },
+  notifyUrls: {
+    env: 'PAYLINKS_NOTIFY_URL',
+    flag: undefined,
+    expects: 'http(s) URLs, comma-separated',
+    schema: z
+      .string()
+      .refine((v) => v.split(',').every((u) => z.url({ protocol: /^https?$/ }).safeParse(u.trim()).success))
+      .transform((v) => v.split(',').map((u) => u.trim()))
+      .optional(),
+  },
+  notifySecret: {
+    env: 'PAYLINKS_NOTIFY_SECRET',
+    flag: undefined,
+    expects: 'at least 16 characters (the key of the webhook signature)',
+    schema: z.string().min(16).optional(),
+    secret: true,
+  },
+  notifyRetryWindowMs: {
+    env: 'PAYLINKS_NOTIFY_RETRY_WINDOW_MS',
+    flag: undefined,
+    expects: 'milliseconds, a whole number from 0 to 604800000',
+    schema: z.coerce.number().int().min(0).max(604_800_000).default(3_600_000),
+  },
+  smtpUrl: {
+    env: 'PAYLINKS_SMTP_URL',
+    flag: undefined,
+    expects: 'an smtp:// or smtps:// URL such as smtps://user:password@mail.example.com:465',
+    schema: z.url({ protocol: /^smtps?$/ }).optional(),
+    secret: true,
+  },
+  notifyEmail: {
+    env: 'PAYLINKS_NOTIFY_EMAIL',
+    flag: undefined,
+    expects: 'e-mail addresses, comma-separated',
+    schema: z
+      .string()
+      .refine((v) => v.split(',').every((a) => z.email().safeParse(a.trim()).success))
+      .transform((v) => v.split(',').map((a) => a.trim()))
+      .optional(),
+  },
+  notifyEmailFrom: {
+    env: 'PAYLINKS_NOTIFY_EMAIL_FROM',
+    flag: undefined,
+    expects: 'an e-mail address',
+    schema: z.email().default('paylinks@localhost'),
+  },
+  publicUrl: {
+    env: 'PAYLINKS_PUBLIC_URL',
+    flag: undefined,
+    expects: 'an http(s) URL where the API is reached, such as https://paylinks.example.com',
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+  },
 } as const;
 
 type FieldName = keyof typeof FIELDS;
@@ -213,10 +283,38 @@ export interface Config {
   trustProxy: string | undefined;
   /** `PAYLINKS_MAX_UPLOAD_MB`: the largest upload `paylinks serve` accepts, in megabytes (10^6 bytes). Default 100. */
   maxUploadMb: number;
+  /** `PAYLINKS_INBOX`: the drop folder (see src/inbox/). Default: none. */
+  inbox: string | undefined;
+  /** `PAYLINKS_INBOX_SETTLE_MS`: a dropped file is taken once its size and time stay unchanged this long, ms. Default 2000. */
+  inboxSettleMs: number;
+  /** `PAYLINKS_INBOX_POLL_MS`: how often the drop folder is listed, ms. Default 2000. */
+  inboxPollMs: number;
+  /** Where and how a finished batch is announced (see src/notify/). */
+  notify: NotifySettings;
+}
+
+/** Notification settings; webhooks and e-mail are each off unless configured. */
+export interface NotifySettings {
+  /** `PAYLINKS_NOTIFY_URL`: webhook URLs, each gets one POST per finished batch. Default: none. */
+  urls: string[];
+  /** `PAYLINKS_NOTIFY_SECRET`: the HMAC key of `Paylinks-Signature`; required with URLs; never sent or logged. */
+  secret: string | undefined;
+  /** `PAYLINKS_NOTIFY_RETRY_WINDOW_MS`: a delivery is retried this long after its first try, ms. Default 3600000. */
+  retryWindowMs: number;
+  /** `PAYLINKS_SMTP_URL`: the mail server (its password is never logged). Default: none. */
+  smtpUrl: string | undefined;
+  /** `PAYLINKS_NOTIFY_EMAIL`: recipients of the summary e-mail. Default: none. */
+  emails: string[];
+  /** `PAYLINKS_NOTIFY_EMAIL_FROM`: the sender. Default `paylinks@localhost`. */
+  emailFrom: string;
+  /** `PAYLINKS_PUBLIC_URL`: the API's address, for the output link in a notification. Default: none. */
+  publicUrl: string | undefined;
 }
 
 /** Flags as the CLI parsed them, keyed like {@link Config}; undefined means "not given". */
-export type ConfigFlags = Partial<Record<Exclude<FieldName, 'apiSecret' | 'paywintEnv' | 'apiTokens' | 'maxUploadMb' | 'trustProxy' | 'retentionDays'>, string | number | undefined>>;
+export type ConfigFlags = Partial<Record<FlagFieldName, string | number | undefined>>;
+
+type FlagFieldName = { [K in FieldName]: (typeof FIELDS)[K]['flag'] extends string ? K : never }[FieldName];
 
 export interface LoadConfigOptions {
   /** The environment to read. Default `process.env`. */
@@ -276,6 +374,31 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     apiTokens: parsed.apiTokens ?? [],
     trustProxy: parsed.trustProxy,
     maxUploadMb: parsed.maxUploadMb,
+    inbox: parsed.inbox,
+    inboxSettleMs: parsed.inboxSettleMs,
+    inboxPollMs: parsed.inboxPollMs,
+    notify: checkNotify(parsed, source),
+  };
+}
+
+function checkNotify(parsed: ParsedConfig, source: Record<string, string>): NotifySettings {
+  const urls = parsed.notifyUrls ?? [];
+  if (urls.length > 0 && parsed.notifySecret === undefined) {
+    throw new ConfigError('CONFIG_MISSING', 'PAYLINKS_NOTIFY_SECRET', `PAYLINKS_NOTIFY_SECRET: expected ${FIELDS.notifySecret.expects}, got nothing (${source.notifyUrls ?? 'PAYLINKS_NOTIFY_URL'} is set: receivers check each webhook's signature with it)`);
+  }
+  const emails = parsed.notifyEmail ?? [];
+  if ((emails.length > 0) !== (parsed.smtpUrl !== undefined)) {
+    const [missing, given] = emails.length > 0 ? ['smtpUrl', 'PAYLINKS_NOTIFY_EMAIL'] as const : ['notifyEmail', 'PAYLINKS_SMTP_URL'] as const;
+    throw new ConfigError('CONFIG_MISSING', FIELDS[missing].env, `${FIELDS[missing].env}: expected ${FIELDS[missing].expects}, got nothing (${given} is set: e-mail needs both)`);
+  }
+  return {
+    urls,
+    secret: parsed.notifySecret,
+    retryWindowMs: parsed.notifyRetryWindowMs,
+    smtpUrl: parsed.smtpUrl,
+    emails,
+    emailFrom: parsed.notifyEmailFrom,
+    publicUrl: parsed.publicUrl?.replace(/\/+$/, ''),
   };
 }
 

@@ -101,6 +101,14 @@ export const OTHER_ERROR_CODES = [
   /** Collected before the batch finished: the row has no result yet. */
   'NOT_FINISHED',
   'INTERRUPTED',
+  /** The drop folder cannot be made, listed or written (see src/inbox/). */
+  'INBOX_UNAVAILABLE',
+  /** A webhook answered with a non-2xx status, or not within the timeout: the delivery is retried. */
+  'NOTIFY_WEBHOOK_FAILED',
+  /** The mail server refused or could not be reached: the e-mail is retried. */
+  'NOTIFY_EMAIL_FAILED',
+  /** A notification kept failing for the whole retry window: given up. */
+  'NOTIFY_GAVE_UP',
   'INTERNAL',
   /** The batch has not finished yet: its output cannot be downloaded. */
   'BATCH_NOT_FINISHED',

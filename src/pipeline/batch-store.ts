@@ -60,12 +60,18 @@ export interface NewBatch {
   rows: number;
   /** Records that will be sent. */
   valid: number;
+  /** Where the file came from, when not the command line: `inbox` (the drop folder). */
+  source?: string;
+  /** The source's own reference for the file (the drop folder's pickup id), to find its batch again. */
+  sourceRef?: string;
   /** Sum of the valid records' amounts, in cents (null for batches stored before it was kept). */
   validCents?: number | null;
 }
 
-export interface Batch extends NewBatch {
+export interface Batch extends Omit<NewBatch, 'source' | 'sourceRef'> {
   id: string;
+  source: string | null;
+  sourceRef: string | null;
   state: BatchState;
   createdAt: string;
   submittedAt: string | null;
@@ -153,6 +159,21 @@ end
 `;
 
 /**
+ * Lua: recordFinish(batchKey, eventsKey, nowMs) records the batch's finish event (`<batch>-f<n>`, n counting its
+ * finishes: a retried batch finishes again), once per finish: the `finish_event` field says this finish has its
+ * event, whichever process saw it first; taking rows back (a retry) clears it.
+ */
+const FINISH_EVENT_LUA = `
+local function recordFinish(batchKey, eventsKey, nowMs)
+  if redis.call('HEXISTS', batchKey, 'finish_event') == 1 then return 0 end
+  local n = redis.call('HINCRBY', batchKey, 'finishes', 1)
+  redis.call('HSET', batchKey, 'finish_event', n)
+  redis.call('ZADD', eventsKey, nowMs, redis.call('HGET', batchKey, 'id') .. '-f' .. n)
+  return 1
+end
+`;
+
+/**
  * Records the final results of a group of rows of one batch, each once: the
  * result, the batch counters, the ledger entry of a created link and the
  * release of the claim (keeping any unknown outcomes for the invoice's next
@@ -161,11 +182,16 @@ end
  * a lost lock) is never dropped: it goes to the ledger if the invoice has
  * none there, and the recorded row is flagged with both links.
  *
- * KEYS: results, batch, ledger, claims, unsettled, rows.
+ * The rows that finish the batch (its last results) also record its finish
+ * event in the same step, for the notifications to pick up (see
+ * FINISH_EVENT_LUA; a stopped batch's finish is recorded by whoever sees its
+ * last row accounted for, see {@link BatchStore.get}).
+ *
+ * KEYS: results, batch, ledger, claims, unsettled, rows, finish events.
  * ARGV: now ISO, now ms; then per row 9: row, stored result, status, invoice, claim owner, stored ledger entry,
  * amount cents, packed payment id, the link as the note about a second one shows it ('' when none).
  */
-const FINISH_ROWS = new LuaScript(`${RELEASE_CLAIM_LUA}${FIELDS_LUA}${EXPIRE_LUA}
+const FINISH_ROWS = new LuaScript(`${RELEASE_CLAIM_LUA}${FIELDS_LUA}${EXPIRE_LUA}${FINISH_EVENT_LUA}
 local out = {}
 local added = 0
 local claimed = false
@@ -218,6 +244,7 @@ if done >= tonumber(redis.call('HGET', KEYS[2], 'rows')) then
     state = final
   end
   redis.call('HSET', KEYS[2], 'finished_at', ARGV[1])
+  recordFinish(KEYS[2], KEYS[7], tonumber(ARGV[2]))
   if state ~= 'submitting' then expireBatch(KEYS[2], KEYS[6], KEYS[1], tonumber(ARGV[2])) end
 else
   -- Rows recorded after the batch stopped expire with the rest.
@@ -225,6 +252,14 @@ else
   if at then redis.call('PEXPIREAT', KEYS[1], at) end
 end
 return out
+`);
+
+// KEYS: batch, finish events. ARGV: now ms. Records the finish event of a stopped batch (cancelled or failed) whose
+// rows are all accounted for, once (see FINISH_EVENT_LUA); nothing when it runs again meanwhile (a retry).
+const STOPPED_FINISH = new LuaScript(`${FINISH_EVENT_LUA}
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'cancelled' and state ~= 'failed' then return 0 end
+return recordFinish(KEYS[1], KEYS[2], tonumber(ARGV[1]))
 `);
 
 // KEYS: batch, rows, results. ARGV: from-states (comma list), to-state, field to stamp, now ISO, stop code, stop
@@ -265,11 +300,13 @@ end
 if #reopened > 0 then
   redis.call('HINCRBY', KEYS[2], 'n_failed', -#reopened)
   redis.call('HINCRBY', KEYS[2], 'done', -#reopened)
+  -- Not finished any more: its next finish gets an event of its own.
+  redis.call('HDEL', KEYS[2], 'finish_event')
 end
 local state = redis.call('HGET', KEYS[2], 'state')
 if (#reopened > 0 or ARGV[1] == '1') and (state == 'completed' or state == 'completed_with_errors' or state == 'failed') then
   redis.call('HSET', KEYS[2], 'state', 'running')
-  redis.call('HDEL', KEYS[2], 'finished_at', 'stop_code', 'stop_message', 'stopped_at', 'expires_at_ms')
+  redis.call('HDEL', KEYS[2], 'finished_at', 'stop_code', 'stop_message', 'stopped_at', 'expires_at_ms', 'finish_event')
   redis.call('PERSIST', KEYS[1])
   redis.call('PERSIST', KEYS[3])
 end
@@ -391,6 +428,8 @@ export class BatchStore {
         layout: JSON.stringify(batch.layout),
         rows: batch.rows,
         valid: batch.valid,
+        ...(batch.source === undefined ? {} : { source: batch.source }),
+        ...(batch.sourceRef === undefined ? {} : { source_ref: batch.sourceRef }),
         ...(batch.validCents === undefined || batch.validCents === null ? {} : { valid_cents: batch.validCents }),
         chunk_rows: batch.chunkRows ?? 0,
         retention_ms: Math.round(batch.retentionMs ?? this.retentionMs),
@@ -419,6 +458,8 @@ export class BatchStore {
       const inFlight = await this.rowsInFlight(id, h.account ?? '');
       h = await this.redis.hgetall(this.keys.batch(id));
       unsent = Math.max(0, Number(h.rows ?? 0) - Number(h.done ?? 0) - inFlight);
+      // Every row accounted for: the stopped batch has finished. Whoever sees it first records its finish event.
+      if (inFlight === 0 && h.finish_event === undefined) await this.recordFinish(id);
     }
     const int = (k: string) => Number(h[k] ?? 0);
     const str = (k: string) => h[k] ?? null;
@@ -432,6 +473,8 @@ export class BatchStore {
       file: h.file ?? '',
       sha256: h.sha256 ?? '',
       account: h.account ?? '',
+      source: str('source'),
+      sourceRef: str('source_ref'),
       layout: JSON.parse(h.layout ?? '{}') as BatchLayout,
       rows,
       valid: int('valid'),
@@ -535,7 +578,7 @@ export class BatchStore {
   private finishArgs(id: string, rows: readonly FinishedRow[], ledger?: LedgerKeys): [string[], (string | number)[]] {
     // Without a claim, the batch hash stands in for the ledger and claims keys: never touched, same slot.
     const batchKey = this.keys.batch(id);
-    const keys = [this.keys.batchResults(id), batchKey, ledger?.ledgerKey ?? batchKey, ledger?.claimsKey ?? batchKey, ledger?.unsettledKey ?? batchKey, this.keys.batchRows(id)];
+    const keys = [this.keys.batchResults(id), batchKey, ledger?.ledgerKey ?? batchKey, ledger?.claimsKey ?? batchKey, ledger?.unsettledKey ?? batchKey, this.keys.batchRows(id), this.keys.finishEvents()];
     const now = new Date();
     const args: (string | number)[] = [now.toISOString(), now.getTime()];
     for (const r of rows) {
@@ -598,6 +641,27 @@ export class BatchStore {
   async markSubmitted(id: string): Promise<void> {
     await this.redis.hset(this.keys.batch(id), 'submitted_at', new Date().toISOString());
     await this.transition(id, ['submitting'], 'queued');
+  }
+
+  /**
+   * Records the finish event of a stopped batch (cancelled or failed) once
+   * (nothing when it has one, or runs again): for a batch whose submission
+   * failed half-way, and for one whose remaining rows are all accounted for
+   * by its state ({@link get} calls it when it sees that).
+   */
+  async recordFinish(id: string): Promise<void> {
+    await STOPPED_FINISH.run(this.redis, [this.keys.batch(id), this.keys.finishEvents()], [Date.now()]);
+  }
+
+  /** Finish events not yet turned into notifications, oldest first: `[event id, batch id]`. */
+  async pendingFinishes(limit: number): Promise<{ eventId: string; batchId: string }[]> {
+    const ids = await this.redis.zrange(this.keys.finishEvents(), '0', String(limit - 1));
+    return ids.map((eventId) => ({ eventId, batchId: eventId.replace(/-f\d+$/, '') }));
+  }
+
+  /** Forgets a finish event once its notifications are queued. */
+  async settleFinish(eventId: string): Promise<void> {
+    await this.redis.zrem(this.keys.finishEvents(), eventId);
   }
 
   /**

@@ -46,6 +46,16 @@ export class Keys {
     return this.key('batches', 'by-sha');
   }
 
+  /** Sorted set: finish events (`<batch>-f<n>`) by time, until their notifications are queued. */
+  finishEvents(): string {
+    return this.key('batches', 'finished');
+  }
+
+  /** String: which process holds a drop-folder pickup (see src/inbox/); expires unless renewed. */
+  inboxLock(pickupId: string): string {
+    return this.key('inbox', 'lock', pickupId);
+  }
+
   /** Hash: invoice number → the link created for it, per Paywint account (see `encodeLedgerEntry`). */
   ledger(apiKey: string): string {
     return this.key('ledger', apiKey);

@@ -51,6 +51,10 @@ export interface SubmitOptions extends IntakeOptions {
   resume?: boolean;
   /** Called once the whole file has been checked, before anything is queued. */
   onChecked?: () => Promise<void>;
+  /** Where the file came from (`inbox`), kept with the batch; default none (the command line). */
+  source?: string;
+  /** The source's own reference for this file, kept with the batch. */
+  sourceRef?: string;
   /**
    * Store the batch and record its invalid rows, but queue nothing: the batch
    * is `held` until {@link releaseBatch} queues it or {@link discardBatch}
@@ -125,6 +129,8 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
     layout: summary.layout,
     rows: summary.rows,
     valid: summary.valid,
+    source: options.source,
+    sourceRef: options.sourceRef,
     validCents: summary.totalCents,
     chunkRows,
   });
@@ -171,6 +177,7 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
   } catch (error) {
     await store
       .transition(batchId, ['submitting'], 'failed', { code: 'INTERNAL', message: `submission did not finish: ${(error as Error).message}` })
+      .then((state) => (state === 'failed' ? store.recordFinish(batchId) : undefined))
       .catch(() => undefined);
     throw error;
   }

@@ -73,7 +73,7 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
     const { endpoint, redis, queue, store } = backend;
 
     const startOurWorker = async () => {
-      const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, events: options.events });
+      const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, events: options.events, notify: config.notify });
       cleanups.push(() => worker.close(shutdownBoundMs(config)));
       return worker;
     };

@@ -47,6 +47,7 @@ export async function listRecentBatches(store: BatchStore, limit = 20): Promise<
 export const BatchStatusJsonSchema = z.object({
   id: z.string(),
   file: z.string(),
+  source: z.string().nullable().describe('where the file came from: `inbox` (the drop folder), `api` (an upload); null for the command line'),
   sha256: z.string(),
   state: z.enum(BATCH_STATES),
   rows: z.number().int(),
@@ -73,6 +74,7 @@ export function statusToJson(status: BatchStatus): BatchStatusJson {
   return {
     id: batch.id,
     file: batch.file,
+    source: batch.source,
     sha256: batch.sha256,
     state: batch.state,
     rows: batch.rows,
@@ -104,7 +106,7 @@ export function formatStatus(status: BatchStatus, now = Date.now()): string {
   const { batch } = status;
   const counts = ROW_STATUSES.map((s) => `${s} ${batch.counts[s]}`).join(', ');
   const lines = [
-    `Batch ${batch.id}  ${batch.state}  (${batch.file})`,
+    `Batch ${batch.id}  ${batch.state}  (${batch.file}${batch.source ? `, from the ${batch.source}` : ''})`,
     `  rows ${batch.done}/${batch.rows} done: ${counts}`,
     `  amount linked: ${formatCents(batch.createdCents + batch.existsCents)}`,
   ];
@@ -120,8 +122,8 @@ export function formatStatus(status: BatchStatus, now = Date.now()): string {
 
 export function formatBatchList(batches: readonly Batch[]): string {
   if (batches.length === 0) return 'No batches yet. Submit one with `paylinks submit FILE`.';
-  const rows = batches.map((b) => [b.id, b.state, `${b.done}/${b.rows}`, String(b.counts.failed + b.counts.conflict), b.createdAt.slice(0, 19).replace('T', ' '), b.file]);
-  const header = ['BATCH', 'STATE', 'DONE', 'PROBLEMS', 'CREATED (UTC)', 'FILE'];
+  const rows = batches.map((b) => [b.id, b.state, `${b.done}/${b.rows}`, String(b.counts.failed + b.counts.conflict), b.createdAt.slice(0, 19).replace('T', ' '), b.source ?? 'cli', b.file]);
+  const header = ['BATCH', 'STATE', 'DONE', 'PROBLEMS', 'CREATED (UTC)', 'SOURCE', 'FILE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }

@@ -28,7 +28,7 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<v
     const backend = await openBackend({ config, logger, name: 'paylinks-worker-admin' });
     cleanups.push(() => backend.close());
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
-    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, events: metrics.events });
+    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, events: metrics.events, notify: config.notify });
     cleanups.push(() => worker.close(shutdownBoundMs(config)));
     const server = await serveMetrics({
       port: config.metricsPort,

@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { Worker, type Job } from 'bullmq';
 import { BatchStore } from './batch-store.js';
-import type { Config, Credentials } from '../core/config.js';
+import type { Config, Credentials, NotifySettings } from '../core/config.js';
 import { coerceError } from '../core/errors.js';
 import { Keys, QUEUE_NAME } from './keys.js';
 import { Ledger } from './ledger.js';
@@ -19,6 +19,7 @@ import { connect } from '../core/redis.js';
 import { backoffBetweenJobsMs } from './retry-policy.js';
 import { Slots } from '../core/slots.js';
 import { removeQueuedJobs } from './cancel.js';
+import { notificationsConfigured, startNotifier } from '../notify/notifier.js';
 import { createLinkProcessor, type CreateLinkEvents, CreateLinkDataSchema } from '../../jobs/create-link.js';
 
 /** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
@@ -32,6 +33,11 @@ export interface WorkerOptions {
   settings: WorkerSettings;
   logger: Logger;
   events?: CreateLinkEvents;
+  /**
+   * Notifications of finished batches (webhooks, e-mail): when any is
+   * configured, this process also delivers them. Default: none.
+   */
+  notify?: NotifySettings;
 }
 
 /** How long a worker may take to stop: the requests in flight finish, each bounded by the timeout. */
@@ -90,6 +96,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     // Every job in flight listens to it (waits for a rate-limit slot, p-retry's delays).
     setMaxListeners(0, shutdown.signal);
     const store = new BatchStore(redis, keys);
+    if (options.notify && notificationsConfigured(options.notify)) {
+      // Started before the worker, so it is closed after it: a batch its last rows finish is still announced.
+      const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger });
+      cleanups.push(() => notifier.close());
+    }
     const processor = createLinkProcessor({
       store,
       ledger: new Ledger(redis, keys, options.credentials.apiKey),

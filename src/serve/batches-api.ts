@@ -71,6 +71,7 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
           logger: ctx.logger,
           ...intake,
           fileName: file.name,
+          source: 'api',
           hold: options.hold,
           holdTtlSeconds: ctx.holdTtlSeconds,
           resume: true,

@@ -85,7 +85,7 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
     const worker =
       withWorker && paywint
-        ? await startWorker({ redisUrl: backend.endpoint.url, credentials: paywint.credentials, baseUrl: paywint.baseUrl, settings: config, logger, events: metrics.events })
+        ? await startWorker({ redisUrl: backend.endpoint.url, credentials: paywint.credentials, baseUrl: paywint.baseUrl, settings: config, logger, events: metrics.events, notify: config.notify })
         : undefined;
     if (worker) cleanups.push(() => worker.close(shutdownBoundMs(config)));
 

@@ -12,6 +12,8 @@ function batch(done: number, extra: Partial<Batch> = {}): Batch {
     file: 'invoices.csv',
     sha256: 'x',
     account: 'k',
+    source: null,
+    sourceRef: null,
     layout: { headers: [], invoice: 0, amount: 1, description: null, delimiter: ',', encoding: 'utf-8' },
     rows: 10,
     valid: 10,

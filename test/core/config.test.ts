@@ -85,3 +85,32 @@ describe('loadConfig', () => {
     expect(missing.code).toBe('CONFIG_MISSING');
   });
 });
+
+describe('drop folder and notification settings', () => {
+  it('has documented defaults: nothing on, 2 s settle and poll, a 1 h retry window', () => {
+    const c = loadConfig({ env: {}, dotenvPath: false });
+    expect(c).toMatchObject({ inbox: undefined, inboxSettleMs: 2000, inboxPollMs: 2000 });
+    expect(c.notify).toEqual({ urls: [], secret: undefined, retryWindowMs: 3_600_000, smtpUrl: undefined, emails: [], emailFrom: 'paylinks@localhost', publicUrl: undefined });
+  });
+
+  it('reads webhook URLs and recipients as comma-separated lists', () => {
+    const c = loadConfig({
+      env: { PAYLINKS_NOTIFY_URL: 'https://a.example/hook, http://10.0.0.2:8080/x', PAYLINKS_NOTIFY_SECRET: 'a-secret-of-16-chars', PAYLINKS_SMTP_URL: 'smtp://mail:25', PAYLINKS_NOTIFY_EMAIL: 'a@example.com,b@example.com', PAYLINKS_PUBLIC_URL: 'https://paylinks.example/' },
+      dotenvPath: false,
+    });
+    expect(c.notify).toMatchObject({ urls: ['https://a.example/hook', 'http://10.0.0.2:8080/x'], emails: ['a@example.com', 'b@example.com'], publicUrl: 'https://paylinks.example' });
+  });
+
+  it('names the variable at fault, and never echoes a secret', () => {
+    expect(configError(() => loadConfig({ env: { PAYLINKS_NOTIFY_URL: 'ftp://x' }, dotenvPath: false })).message).toMatch(/^PAYLINKS_NOTIFY_URL: expected http\(s\) URLs/);
+    const noSecret = configError(() => loadConfig({ env: { PAYLINKS_NOTIFY_URL: 'https://a.example/hook' }, dotenvPath: false }));
+    expect(noSecret.variable).toBe('PAYLINKS_NOTIFY_SECRET');
+    const short = configError(() => loadConfig({ env: { PAYLINKS_NOTIFY_URL: 'https://a.example/hook', PAYLINKS_NOTIFY_SECRET: 'tooshort' }, dotenvPath: false }));
+    expect(short.message).toBe('PAYLINKS_NOTIFY_SECRET: expected at least 16 characters (the key of the webhook signature), got a value of 8 characters');
+    const smtp = configError(() => loadConfig({ env: { PAYLINKS_SMTP_URL: 'http://user:hunter2@mail' }, dotenvPath: false }));
+    expect(smtp.variable).toBe('PAYLINKS_SMTP_URL');
+    expect(smtp.message).not.toContain('hunter2');
+    expect(configError(() => loadConfig({ env: { PAYLINKS_NOTIFY_EMAIL: 'a@example.com' }, dotenvPath: false })).variable).toBe('PAYLINKS_SMTP_URL');
+    expect(configError(() => loadConfig({ env: { PAYLINKS_INBOX_SETTLE_MS: '-1' }, dotenvPath: false })).message).toMatch(/^PAYLINKS_INBOX_SETTLE_MS: expected milliseconds/);
+  });
+});

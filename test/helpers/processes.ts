@@ -261,3 +261,14 @@ export async function startOwnRedis(dataDir: string, port?: number, extraArgs: s
   };
   return own;
 }
+
+/**
+ * Starts `paylinks serve --inbox DIR` (the API on any free port, the workers,
+ * the drop folder) and waits until it listens and looks at the folder.
+ */
+export async function startInboxProcess(dir: string, env: Record<string, string>, name = 'serve --inbox', readyTimeoutMs = 30_000): Promise<SpawnedProcess> {
+  const proc = await spawnCli(['serve', '--port', '0', '--inbox', dir], { env, name });
+  await proc.waitForLine(/"msg":"drop folder ready"/, readyTimeoutMs);
+  await proc.waitForLine(/paylinks serving on http:\/\//, readyTimeoutMs);
+  return proc;
+}

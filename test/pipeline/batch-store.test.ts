@@ -99,3 +99,37 @@ describe('two runs of one row (a job re-run while its first run was still sendin
     expect(result).toMatchObject({ status: 'created', paymentId: 'p-first', errorCode: null });
   });
 });
+
+describe('finish events', () => {
+  const failed = { status: 'failed' as const, errorCode: 'PAYWINT_SERVER_ERROR', errorMessage: 'gave up', attempts: 8 };
+  const created = { status: 'created' as const, paymentId: 'p', paymentLink: 'https://pay.example/p', attempts: 1 };
+
+  it('one per finish: none while rows are left, one when the last row is recorded (however often rows are recorded again), another after a retry finishes it again', async () => {
+    const id = await newBatch(3);
+    await store.markSubmitted(id);
+    expect(await store.finishRow(id, 0, created)).toBe(true);
+    expect(await store.finishRow(id, 1, failed)).toBe(true);
+    expect(await store.pendingFinishes(10), 'no event for a running batch').toEqual([]);
+    expect(await store.finishRow(id, 2, created)).toBe(true);
+    expect(await store.finishRow(id, 2, created)).toBe(false);
+    expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f1`, batchId: id }]);
+
+    await store.settleFinish(`${id}-f1`);
+    expect(await store.reopenRow(id, 1)).toBe(true);
+    expect(await store.pendingFinishes(10)).toEqual([]);
+    expect(await store.finishRow(id, 1, created)).toBe(true);
+    expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f2`, batchId: id }]);
+  });
+
+  it('a batch cancelled before its rows ran finishes, with one event, once its remaining rows are recorded', async () => {
+    const id = await newBatch(2);
+    await store.markSubmitted(id);
+    expect(await store.transition(id, ['queued', 'running'], 'cancelled', { code: 'BATCH_CANCELLED', message: 'cancelled by a user' })).toBe('cancelled');
+    expect(await store.pendingFinishes(10)).toEqual([]);
+    const cancelled = { status: 'failed' as const, errorCode: 'BATCH_CANCELLED', errorMessage: 'not sent', attempts: 0 };
+    await store.finishRow(id, 0, cancelled);
+    await store.finishRow(id, 1, cancelled);
+    expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f1`, batchId: id }]);
+    expect((await store.get(id))?.state).toBe('cancelled');
+  });
+});

@@ -9,14 +9,14 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { killSpawned } from '../helpers/processes.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { API_KEY, API_SECRET, paylinksEnv, tempDir } from '../processes/support.js';
-import { startServe, TOKEN, type RunningServe } from './support.js';
+import { launchChromium, startServe, TOKEN, type RunningServe } from './support.js';
 
 const SHOTS = path.join(REPO_ROOT, 'test-results', 'screenshots');
 const BAD_ROWS = path.join(REPO_ROOT, 'fixtures', 'bad-rows.csv');
@@ -35,7 +35,7 @@ beforeAll(async () => {
   // Slow enough to watch the progress: 2 rows at a time, 300 ms each.
   sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET, latencyMs: 300 });
   serve = await startServe(paylinksEnv({ redisUrl: testRedisUrl(), prefix, sim, extra: { PAYLINKS_API_TOKENS: TOKEN, PAYLINKS_CONCURRENCY: '2' } }));
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await launchChromium();
   page = await (await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true })).newPage();
 }, 120_000);
 

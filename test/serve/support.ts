@@ -3,6 +3,7 @@
  * simulator behind it, and a small HTTP client that keeps every answer so a
  * test can check that none of them carries the Paywint secret.
  */
+import { chromium, type Browser } from 'playwright-core';
 import { expect } from 'vitest';
 import { spawnCli, type SpawnedProcess } from '../helpers/processes.js';
 
@@ -14,6 +15,11 @@ export interface RunningServe {
   url: string;
   /** What the process printed on stdout (the sign-in URL, when it made a token). */
   stdout(): string;
+}
+
+/** Debian's Chromium, headless, as the README's page tests run it. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 }
 
 /** Spawns `paylinks serve --port 0 ...args` and waits until it listens. */

@@ -1,5 +1,6 @@
 /** `paylinks serve`: the HTTP API, the web page and (unless --no-worker) the workers, until SIGINT/SIGTERM. */
 import type { Command } from 'commander';
+import { inboxPlugin } from '../../inbox/plugin.js';
 import { startServer } from '../../serve/server.js';
 import { action, out, type SetExit } from '../action.js';
 import { withConfigFlags } from '../flags.js';
@@ -12,6 +13,7 @@ export function addServeCommand(program: Command, setExit: SetExit): void {
     .option('--port <port>', 'port to listen on (PAYLINKS_HTTP_PORT, default 8080; 0: any free port)')
     .option('--simulate', 'start the Paywint simulator in this process and use it (no credentials needed)')
     .option('--no-worker', 'run no workers here: separate `paylinks worker` processes do the work')
+    .option('--inbox <dir>', 'also watch this drop folder (PAYLINKS_INBOX): files dropped into DIR/inbox become batches, outputs appear in DIR/out')
     .addHelpText(
       'after',
       [
@@ -25,7 +27,8 @@ export function addServeCommand(program: Command, setExit: SetExit): void {
       action(setExit, async ({ config, logger, opts }) => {
         const stop = interruption();
         try {
-          const server = await startServer({ config, logger, simulate: opts.simulate === true, worker: opts.worker !== false });
+          const plugins = config.inbox === undefined ? [] : [inboxPlugin(config.inbox)];
+          const server = await startServer({ config, logger, simulate: opts.simulate === true, worker: opts.worker !== false, plugins });
           await out(
             server.signInUrl === undefined
               ? `paylinks serving on ${server.url}   (Ctrl-C to stop)`

@@ -371,7 +371,14 @@ async function loadRecent() {
   $('recent-table').hidden = batches.length === 0;
   for (const b of batches) {
     const tr = document.createElement('tr');
-    cell(tr, b.file, 'file');
+    const fileCell = cell(tr, b.file, 'file');
+    if (b.source === 'inbox') {
+      // Dropped into the shared folder rather than uploaded here: its output is in the folder's out/ too.
+      const from = document.createElement('span');
+      from.className = 'source';
+      from.textContent = ' (drop folder)';
+      fileCell.appendChild(from);
+    }
     const sent = b.counts.created + b.counts.exists + b.counts.conflict + b.counts.failed;
     const percent = ['queued', 'running'].includes(b.state) && b.valid > 0 ? ` (${Math.floor((100 * sent) / b.valid)}%)` : '';
     cell(tr, `${STATE_LABELS[b.state] || b.state}${percent}`, `state state-${b.state}`);
