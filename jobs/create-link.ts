@@ -373,6 +373,8 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
 
     let next = 0;
     let halted = false;
+    /** A row found the batch stopped (cancelled, or refused by Paywint). */
+    let stopSeen = false;
     let recorded = 0;
     let left = 0;
     const errors: unknown[] = [];
@@ -390,7 +392,10 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
           try {
             const end = await processRow(batchId, r, owner, runs, release);
             if (end === 'recorded') recorded += 1;
-            if (end === 'stopped') halted = true;
+            if (end === 'stopped') {
+              halted = true;
+              stopSeen = true;
+            }
           } catch (error) {
             left += 1;
             if (!deps.signal?.aborted) {
@@ -406,7 +411,11 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
     // Twice as many lanes as row slots: a lane whose row is being recorded has given its slot to another.
     await Promise.all(Array.from({ length: Math.min(2 * slots.size, rows.length) }, lane));
     if (errors.length > 0) throw errors[0];
-    if (left > 0 && !(await isStopped(batchId))) {
+    const stopped = (stopSeen || left > 0) && (await isStopped(batchId));
+    // Reading a stopped batch records its finish event once no row of it is in flight any more (see BatchStore.get):
+    // the last chunk to let its rows go sees that.
+    if (stopped) await store.get(batchId);
+    if (left > 0 && !stopped) {
       // The worker is shutting down: the chunk goes back to the queue; its rows with a result are skipped next time.
       throw new PaylinksError('INTERRUPTED', `the worker stopped with ${left} row(s) of the chunk left: they run again`, { retryable: true });
     }

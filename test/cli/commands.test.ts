@@ -297,6 +297,9 @@ describe('a large batch', () => {
     const cancelled = await cancelBatch(backend.store, backend.queue, submitted.batchId);
 
     expect(cancelled).toEqual({ batchId: submitted.batchId, state: 'cancelled', cancelledRows: ROWS });
+    // Finished at once: one finish event (for the notifications), recorded by the cancel itself, and only one.
+    const events = async () => (await backend.store.pendingFinishes(100)).filter((e) => e.batchId === submitted.batchId);
+    expect(await events()).toEqual([{ eventId: `${submitted.batchId}-f1`, batchId: submitted.batchId }]);
     const { batch } = await getBatchStatus(backend.store, submitted.batchId);
     expect(batch).toMatchObject({ state: 'cancelled', done: ROWS + 1, counts: { failed: ROWS, invalid: 1, created: 0 } });
     expect(await backend.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized')).toEqual({ waiting: 0, delayed: 0, active: 0, prioritized: 0 });
@@ -317,12 +320,16 @@ describe('a large batch', () => {
   it('stopped by a 401: a handful of requests, then every row accounted, the queue emptied', async () => {
     const submitted = await submitLarge();
     const w = await startWorker({ redisUrl: testRedisUrl(), credentials: { apiKey: API_KEY, apiSecret: 'a-secret-paywint-refuses' }, baseUrl: sim.url, settings: { ...config, ...LARGE }, logger: silentLogger() });
+    const events = async () => (await backend.store.pendingFinishes(100)).filter((e) => e.batchId === submitted.batchId);
     let batch;
     try {
+      // Nobody reads the batch meanwhile: the worker whose chunk lets the last row in flight go records the finish event.
+      await expect.poll(events, { timeout: 30_000, interval: 50 }).toHaveLength(1);
       batch = await waitForBatch(backend.store, submitted.batchId, { pollMs: 50 });
     } finally {
       await w.close();
     }
+    expect(await events()).toEqual([{ eventId: `${submitted.batchId}-f1`, batchId: submitted.batchId }]);
 
     expect(batch).toMatchObject({ state: 'failed', stopCode: 'BATCH_STOPPED_AUTH', done: ROWS + 1, counts: { failed: ROWS, invalid: 1 } });
     expect(sim.stats().requests).toBeLessThanOrEqual(25);

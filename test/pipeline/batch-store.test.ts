@@ -115,7 +115,7 @@ describe('finish events', () => {
     expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f1`, batchId: id }]);
 
     await store.settleFinish(`${id}-f1`);
-    expect(await store.reopenRow(id, 1)).toBe(true);
+    expect(await store.reopenRows(id, [1])).toEqual([1]);
     expect(await store.pendingFinishes(10)).toEqual([]);
     expect(await store.finishRow(id, 1, created)).toBe(true);
     expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f2`, batchId: id }]);
@@ -131,5 +131,27 @@ describe('finish events', () => {
     await store.finishRow(id, 1, cancelled);
     expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f1`, batchId: id }]);
     expect((await store.get(id))?.state).toBe('cancelled');
+  });
+
+  it('a stopped batch whose rows were never sent finishes at once, with one event, whoever reads it; a retry makes it finish again', async () => {
+    const id = await newBatch(3);
+    await store.markSubmitted(id);
+    expect(await store.finishRow(id, 0, created)).toBe(true);
+    expect(await store.transition(id, ['queued', 'running'], 'failed', { code: 'BATCH_STOPPED_AUTH', message: 'refused' })).toBe('failed');
+    // Nothing in flight: the state accounts for rows 1 and 2; reading the batch records its finish, once.
+    const [first, second] = await Promise.all([store.get(id), store.get(id)]);
+    expect(first).toMatchObject({ done: 3, unsent: 2, counts: { created: 1, failed: 2 } });
+    expect(second).toMatchObject({ done: 3, unsent: 2 });
+    expect(await store.get(id)).toMatchObject({ done: 3 });
+    expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f1`, batchId: id }]);
+    await store.settleFinish(`${id}-f1`);
+
+    // A retry runs the stopped batch again: no event while its rows are out, one when they are recorded.
+    await store.reopenRows(id, [], true);
+    expect(await store.get(id)).toMatchObject({ state: 'running', done: 1 });
+    expect(await store.pendingFinishes(10)).toEqual([]);
+    await store.finishRow(id, 1, created);
+    await store.finishRow(id, 2, created);
+    expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f2`, batchId: id }]);
   });
 });
