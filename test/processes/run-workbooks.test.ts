@@ -163,6 +163,26 @@ describe('paylinks run on CSV exports with traps (spawned)', () => {
     ]);
   }, 120_000);
 
+  it('--decimal comma on a workbook: number cells are sent as the sheet holds them (the worker reads their stored decimals with a point)', async () => {
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET });
+    const file = await fixtureCopy('workbooks/invoices.xlsx');
+
+    const result = await run(sim, file, '--decimal', 'comma');
+
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).toMatch(/^Batch \S+ completed_with_errors: 12 rows \(created 6, invalid 6\)$/m);
+    expect(ledgerOf(sim).sort()).toEqual(
+      [
+        ['000123', '89.99'],
+        ['123', '1250'],
+        ['INV-0004', '1339.99'],
+        ['INV-0009', '45.5'],
+        ['124', '75.25'],
+        ['INV-0012', '0.3'],
+      ].sort(),
+    );
+  }, 120_000);
+
   it('decimal marks: a comma file sends 1.234,56 as 1234.56; an unclear file sends nothing ambiguous, and --decimal point sends 1,234 as 1234', async () => {
     const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET });
     const comma = await fixtureCopy('workbooks/decimal-comma.csv');
