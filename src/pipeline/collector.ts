@@ -79,13 +79,18 @@ export async function writeBatchOutput(store: BatchStore, batchId: string, file:
   return { file, rows: writer.rowCount };
 }
 
-/** The result of a row without one: a stopped batch's state accounts for it. */
-function pendingResult(batch: Batch): RowResult {
+/** The result of a stopped batch's row without one: its state accounts for it (undefined while the batch is not stopped). */
+export function unsentResult(batch: Batch): RowResult | undefined {
   if (batch.state === 'cancelled') return { status: 'failed', errorCode: 'BATCH_CANCELLED', errorMessage: 'not sent: the batch was cancelled', attempts: 0 };
   if (batch.state === 'failed') {
     return { status: 'failed', errorCode: batch.stopCode ?? 'BATCH_CANCELLED', errorMessage: `not sent: the batch stopped (${batch.stopMessage ?? 'failed'})`, attempts: 0 };
   }
-  return { status: 'failed', errorCode: 'NOT_FINISHED', errorMessage: `no result yet: the batch is ${batch.state}`, attempts: 0 };
+  return undefined;
+}
+
+/** The result of a row without one, as the output shows it. */
+function pendingResult(batch: Batch): RowResult {
+  return unsentResult(batch) ?? { status: 'failed', errorCode: 'NOT_FINISHED', errorMessage: `no result yet: the batch is ${batch.state}`, attempts: 0 };
 }
 
 /** The batch's records and results were removed after its retention. */

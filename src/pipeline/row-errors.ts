@@ -2,9 +2,12 @@
  * A batch's row errors, a page at a time: every row whose result carries an
  * error code (invalid, duplicate, conflict, failed, and created rows flagged
  * `POSSIBLE_DUPLICATE_LINK`), in file order, with the line a person can fix.
+ * A stopped batch's rows it never sent have no result of their own: they are
+ * listed as the output shows them (its state accounts for them).
  */
 import type { BatchStore } from './batch-store.js';
 import { PaylinksError } from '../core/errors.js';
+import { expiredError, unsentResult } from './collector.js';
 import type { RowStatus } from './output.js';
 
 /** Rows read per Redis round trip. */
@@ -35,6 +38,8 @@ export interface RowErrorsPage {
 export async function readRowErrors(store: BatchStore, batchId: string, options: RowErrorsPageOptions = {}): Promise<RowErrorsPage> {
   const batch = await store.get(batchId);
   if (!batch) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId}`);
+  if (batch.rows > 0 && !(await store.hasRecords(batchId))) throw expiredError(batchId, batch.expiresAt ?? null);
+  const unsent = unsentResult(batch);
   const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
   const errors: RowErrorJson[] = [];
   let row = Math.max(options.from ?? 0, 0);
@@ -43,7 +48,7 @@ export async function readRowErrors(store: BatchStore, batchId: string, options:
     const [rows, results] = await Promise.all([store.readRows(batchId, row, count), store.readResults(batchId, row, count)]);
     let i = 0;
     for (; i < rows.length && errors.length < limit; i += 1) {
-      const result = results[i];
+      const result = results[i] ?? unsent;
       if (!result?.errorCode) continue;
       const stored = rows[i]!;
       errors.push({

@@ -15,6 +15,7 @@ import { loadConfig, type Config } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { submitFile } from '../../src/pipeline/producer.js';
 import { retryFailedRows } from '../../src/pipeline/retry-rows.js';
+import { readRowErrors } from '../../src/pipeline/row-errors.js';
 import { runWorkerService } from '../../src/pipeline/worker-service.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { Keys } from '../../src/pipeline/keys.js';
@@ -309,6 +310,11 @@ describe('a large batch', () => {
     const rows = await outputOf(submitted.batchId);
     expect(rows).toHaveLength(ROWS + 1);
     expect(rows.slice(0, ROWS).every((r) => r.status === 'failed' && r.error_code === 'BATCH_CANCELLED' && r.error_message === 'not sent: the batch was cancelled')).toBe(true);
+    // The row errors (the page's and the API's) list them as the output does.
+    const page = await readRowErrors(backend.store, submitted.batchId, { from: 0, limit: 100 });
+    expect(page.errors).toHaveLength(100);
+    expect(page.errors[0]).toEqual({ line: 2, invoice_number: expect.any(String) as string, status: 'failed', code: 'BATCH_CANCELLED', message: 'not sent: the batch was cancelled' });
+    expect(page.next).toBe(100);
     expect(rows[ROWS]).toMatchObject({ status: 'invalid', error_code: 'MISSING_INVOICE_NUMBER' });
     // A worker that comes later sends nothing.
     const w = await worker(LARGE);
