@@ -117,7 +117,7 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
             errors: z.array(RowProblemJsonSchema.extend({ status: z.enum(ROW_STATUSES) })),
             next: z.number().int().nullable().describe('from of the next page; null at the end'),
           }),
-          ...errors(401, 404),
+          ...errors(401, 404, 410),
         },
       },
     },
