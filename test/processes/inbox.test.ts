@@ -155,6 +155,8 @@ describe('drop folder', () => {
     expect(rows.filter((r) => r.status === 'created')).toHaveLength(valid);
     expect(sim.ledger()).toHaveLength(valid);
     expect(rows.filter((r) => r.status === 'created').map((r) => r.payment_id).sort()).toEqual(sim.ledger().map((e) => e.paymentId).sort());
+    // The output is published first, then the file moves to done/: wait for that too (a loaded machine may lag).
+    await waitForFile(path.join(drop, 'done', 'march.xlsx'));
     expect(await files(path.join(drop, 'done'))).toEqual(['march.xlsx']);
   });
 
