@@ -98,17 +98,24 @@ function unknownOutcomeNote(claim: Claim): string {
   return `${claim.unknown} earlier request(s) for this invoice got no answer after being sent; Paywint may hold another link for it: look for it before mailing`;
 }
 
-/** The valid rows among a chunk's records (invalid and duplicate ones were recorded at submission). */
-function workRows(from: number, records: readonly { line: number; cells: string[] }[], layout: BatchLayout): WorkRow[] {
+/**
+ * The valid rows among a chunk's records, and the others with the result that
+ * says why (invalid and duplicate ones were recorded at submission, so those
+ * results are recorded already; a stored row the checks now refuse is recorded
+ * by them, so it can never leave its batch unfinished).
+ */
+function workRows(from: number, records: readonly { line: number; cells: string[] }[], layout: BatchLayout): { rows: WorkRow[]; refused: { row: number; result: RowResult }[] } {
   const rows: WorkRow[] = [];
+  const refused: { row: number; result: RowResult }[] = [];
   records.forEach((r, i) => {
     const stored = { ...layout, encoding: 'utf-8' as const };
     let record = checkRecord({ line: r.line, cells: r.cells }, from + i, stored);
     // A workbook's number cells are stored as plain decimals (89.99), whatever its text amounts decided.
     if (record.status !== 'valid' && layout.format === 'workbook') record = checkRecord({ line: r.line, cells: r.cells }, from + i, { ...stored, decimal: 'point' });
     if (record.status === 'valid') rows.push({ row: from + i, invoiceNumber: record.invoiceNumber, amountCents: record.amountCents, description: record.description });
+    else refused.push({ row: from + i, result: { status: record.status, errorCode: record.code, errorMessage: record.message, attempts: 0 } });
   });
-  return rows;
+  return { rows, refused };
 }
 
 export function createLinkProcessor(deps: CreateLinkDeps) {
@@ -367,7 +374,11 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
     // A stopped batch's rows are accounted for by its state: nothing to do, and nothing to touch.
     if (batch.state === 'cancelled' || batch.state === 'failed') return { recorded: 0 };
     const records = await store.readRows(batchId, data.from, data.to - data.from);
-    const rows = workRows(data.from, records, batch.layout);
+    const { rows, refused } = workRows(data.from, records, batch.layout);
+    // Recorded before already, except for a stored row the checks refuse now: then it is recorded here, never skipped.
+    if (refused.length > 0 && (await store.finishRows(batchId, refused)).some((now) => now)) {
+      logger.warn({ batchId, rows: refused.map((r) => r.row) }, 'stored rows the checks refuse were recorded as invalid, not sent');
+    }
     const runs = data.runs ?? 0;
     const priority = (started += 1);
 

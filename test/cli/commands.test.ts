@@ -15,6 +15,7 @@ import { loadConfig, type Config } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { submitFile } from '../../src/pipeline/producer.js';
 import { retryFailedRows } from '../../src/pipeline/retry-rows.js';
+import { releaseBatch } from '../../src/pipeline/hold.js';
 import { readRowErrors } from '../../src/pipeline/row-errors.js';
 import { runWorkerService } from '../../src/pipeline/worker-service.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
@@ -145,6 +146,33 @@ describe('retry', () => {
     expect(batch.state).toBe('completed_with_errors'); // the duplicate stays
     expect(sim.ledger().map((e) => e.invoiceNumber).sort()).toEqual(['CMD-1', 'CMD-2', 'CMD-3', 'CMD-4']);
     expect(await retryFailedRows(backend.store, backend.queue, submitted.batchId)).toEqual({ batchId: submitted.batchId, requeued: 0 });
+  });
+});
+
+describe('a stored row the checks refuse when its job runs', () => {
+  it('is recorded as invalid with its code, never skipped: the batch still finishes, the other rows get their links', async () => {
+    const file = path.join(dir, 'held.csv');
+    await writeInvoices(file, invoices(3));
+    const held = await submitFile(file, { redis: backend.redis, store: backend.store, queue: backend.queue, account: API_KEY, logger: silentLogger(), hold: true, holdTtlSeconds: 3600 });
+    // The stored cells of CMD-2 no longer pass the checks (as a stored row and the checks could come to disagree).
+    const rowsKey = new Keys(prefix).batchRows(held.batchId);
+    const stored = (await backend.redis.lindex(rowsKey, 1))!;
+    expect(stored).toContain('2.50');
+    await backend.redis.lset(rowsKey, 1, stored.replace('2.50', 'abc'));
+    await releaseBatch(backend.store, backend.queue, held.batchId);
+    const w = await worker();
+    const batch = await waitForBatch(backend.store, held.batchId, { signal: AbortSignal.timeout(20_000) });
+    await w.close();
+    expect(batch.counts).toMatchObject({ created: 2, invalid: 1 });
+    const out = path.join(dir, 'held.out.csv');
+    await writeBatchOutput(backend.store, held.batchId, out);
+    const { rows } = await readOutputCsv(out);
+    expect(rows.map((r) => [r.invoice_number, r.status, r.error_code])).toEqual([
+      ['CMD-1', 'created', ''],
+      ['CMD-2', 'invalid', 'INVALID_AMOUNT'],
+      ['CMD-3', 'created', ''],
+    ]);
+    expect(sim.ledger().map((e) => e.invoiceNumber).sort()).toEqual(['CMD-1', 'CMD-3']);
   });
 });
 
