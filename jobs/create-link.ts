@@ -127,7 +127,8 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
   /** Chunks in the order they started here: the earliest gets row slots first. */
   let started = 0;
   const claims = new GroupCall<ClaimRequest, ClaimOutcome>((batchId, requests) => ledger.claimRows(store.rowRef(batchId, 0), requests, limiter));
-  const finishes = new GroupCall<FinishedRow, boolean>((batchId, rows) => store.finishRows(batchId, rows, ledger));
+  // Results go after the claims of the same turn: rows wait on their claims, nothing waits on a result.
+  const finishes = new GroupCall<FinishedRow, boolean>((batchId, rows) => store.finishRows(batchId, rows, ledger), { deferred: true });
 
   function finish(batchId: string, r: WorkRow, result: RowResult, owner?: string, created?: CreatedLink): Promise<boolean> {
     return finishes.call(batchId, {

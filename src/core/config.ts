@@ -62,8 +62,8 @@ const FIELDS = {
   rateLimit: {
     env: 'PAYLINKS_RATE_LIMIT',
     flag: '--rate-limit',
-    expects: 'requests per second to Paywint, a number from 0.1 to 10000',
-    schema: z.coerce.number().min(0.1).max(10_000).default(10),
+    expects: 'requests per second to Paywint, a number from 0.1 to 100000',
+    schema: z.coerce.number().min(0.1).max(100_000).default(10),
   },
   concurrency: {
     env: 'PAYLINKS_CONCURRENCY',

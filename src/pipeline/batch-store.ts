@@ -195,11 +195,14 @@ const FINISH_ROWS = new LuaScript(`${RELEASE_CLAIM_LUA}${FIELDS_LUA}${EXPIRE_LUA
 local out = {}
 local added = 0
 local claimed = false
+-- The batch's counters, added up over the group and written once each.
+local counts = {}
+local function count(field, n) counts[field] = (counts[field] or 0) + n end
 for i = 3, #ARGV, 9 do
   local row, result, status, invoice, owner, entry, cents, pid, shown = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
   local linked = entry ~= ''
-  local recorded = redis.call('HGET', KEYS[1], row)
-  if recorded then
+  if redis.call('HSETNX', KEYS[1], row, result) == 0 then
+    local recorded = redis.call('HGET', KEYS[1], row)
     if linked then
       local r = fields(recorded)
       if r[2] ~= pid then
@@ -214,11 +217,10 @@ for i = 3, #ARGV, 9 do
     if owner ~= '' then releaseClaim(KEYS[4], KEYS[5], invoice, owner, linked) end
     out[#out + 1] = 0
   else
-    redis.call('HSET', KEYS[1], row, result)
-    redis.call('HINCRBY', KEYS[2], 'n_' .. status, 1)
+    count('n_' .. status, 1)
     added = added + 1
     if linked then redis.call('HSET', KEYS[3], invoice, entry) end
-    if status == 'created' or status == 'exists' then redis.call('HINCRBY', KEYS[2], 'cents_' .. status, cents) end
+    if status == 'created' or status == 'exists' then count('cents_' .. status, tonumber(cents)) end
     if owner ~= '' then
       releaseClaim(KEYS[4], KEYS[5], invoice, owner, linked)
       claimed = true
@@ -227,6 +229,7 @@ for i = 3, #ARGV, 9 do
   end
 end
 if added == 0 then return out end
+for field, n in pairs(counts) do redis.call('HINCRBY', KEYS[2], field, string.format('%.0f', n)) end
 local done = redis.call('HINCRBY', KEYS[2], 'done', added)
 local state = redis.call('HGET', KEYS[2], 'state')
 -- Only a fully submitted batch starts running: one still being submitted stays \`submitting\`, so a

@@ -162,7 +162,9 @@ local function releaseClaim(claimsKey, unsettledKey, invoice, owner, linked)
   if c.owner ~= owner then return 0 end
   redis.call('HDEL', claimsKey, invoice)
   local unknown = c.unknown + c.inFlight
-  if linked or unknown == 0 then redis.call('HDEL', unsettledKey, invoice)
+  if linked or unknown == 0 then
+    -- A claim's unknown count starts from the invoice's entry there: none to remove when it is 0.
+    if c.unknown > 0 then redis.call('HDEL', unsettledKey, invoice) end
   else redis.call('HSET', unsettledKey, invoice, unknown) end
   return 1
 end
@@ -174,11 +176,16 @@ end
 // The row's own checks come first, in the same step: already finished, its batch stopped (a claim it still holds is
 // released: the batch's state accounts for the row), or submitted for another Paywint account (its links belong to
 // that account's ledger, and this caller's credentials would make them elsewhere).
+// The rate schedule is read once and written once for the whole group: the script is atomic, so its slots are
+// reserved one after the other at one "now", exactly as reserveSlot would one call each.
 const CLAIM_ROWS = new LuaScript(`${RESERVE_SLOT_LUA}${BEGIN_LUA}${RELEASE_CLAIM_LUA}
 local state = redis.call('HGET', KEYS[4], 'state')
 local account = redis.call('HGET', KEYS[4], 'account')
 local stopped = state == 'cancelled' or state == 'failed'
 local out = {}
+local interval, tolerance = tonumber(ARGV[2]), tonumber(ARGV[3])
+local now, tat
+local reserved = false
 local function claimOne(invoice, owner, row, attempt)
   if redis.call('HEXISTS', KEYS[3], row) == 1 then return 'recorded', '' end
   if not state then return 'no-batch', '' end
@@ -204,9 +211,18 @@ local function claimOne(invoice, owner, row, attempt)
   end
   -- Requests of earlier, released claims whose outcome is unknown: this claim's link will be flagged.
   local fresh = {owner = owner, attempts = 0, unknown = tonumber(redis.call('HGET', KEYS[6], invoice) or '0'), inFlight = 0, firstAt = 0}
-  if attempt ~= '' and slotDueNow(KEYS[5], tonumber(ARGV[3])) then
-    reserveSlot(KEYS[5], tonumber(ARGV[2]), tonumber(ARGV[3]))
-    return 'begun', beginOn(KEYS[2], invoice, fresh, tonumber(ARGV[1]), attempt)
+  if attempt ~= '' then
+    if not now then
+      now = nowUs()
+      tat = tonumber(redis.call('GET', KEYS[5]) or '0')
+    end
+    -- The slot is due now (within the burst tolerance): take it and begin the attempt.
+    if tat - tolerance <= now then
+      if tat < now then tat = now end
+      tat = tat + interval
+      reserved = true
+      return 'begun', beginOn(KEYS[2], invoice, fresh, tonumber(ARGV[1]), attempt)
+    end
   end
   claim = cjson.encode(fresh)
   redis.call('HSET', KEYS[2], invoice, claim)
@@ -217,6 +233,7 @@ for i = 5, #ARGV, 4 do
   out[#out + 1] = kind
   out[#out + 1] = value
 end
+if reserved then redis.call('SET', KEYS[5], string.format('%.0f', tat), 'PX', math.floor((tat - now) / 1000) + 60000) end
 return out
 `);
 

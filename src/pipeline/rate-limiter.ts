@@ -26,9 +26,6 @@ local function nowUs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local function slotDueNow(key, tolerance)
-  return tonumber(redis.call('GET', key) or '0') - tolerance <= nowUs()
-end
 local function reserveSlot(key, interval, tolerance)
   local now = nowUs()
   local tat = tonumber(redis.call('GET', key) or '0')
