@@ -20,8 +20,10 @@ export interface WaitOptions {
   /** How often to read the counters, ms. Default 200. */
   pollMs?: number;
   signal?: AbortSignal;
-  /** Called with every reading. */
+  /** Called with the first reading, the last, and one at least `progressEveryMs` after the one before. */
   onProgress?: (batch: Batch) => void;
+  /** Default: every reading. */
+  progressEveryMs?: number;
 }
 
 /** Whether every row of the batch has its final result. */
@@ -36,11 +38,16 @@ export function requireFinished(batch: Batch): Batch {
 }
 
 export async function waitForBatch(store: BatchStore, batchId: string, options: WaitOptions = {}): Promise<Batch> {
+  let reported = -Infinity;
   for (;;) {
     const batch = await store.get(batchId);
     if (!batch) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId}`);
-    options.onProgress?.(batch);
-    if (isFinished(batch)) return batch;
+    const finished = isFinished(batch);
+    if (finished || performance.now() - reported >= (options.progressEveryMs ?? 0)) {
+      reported = performance.now();
+      options.onProgress?.(batch);
+    }
+    if (finished) return batch;
     await sleep(options.pollMs ?? 200, undefined, { signal: options.signal });
   }
 }
@@ -64,9 +71,17 @@ export async function writeBatchOutput(store: BatchStore, batchId: string, file:
     ? new WorkbookOutputWriter(file, { headers: batch.layout.headers, amountColumn: batch.layout.amount, decimal: batch.layout.decimal })
     : new OutputWriter(file, { headers: batch.layout.headers });
   try {
-    for (let start = 0; start < batch.rows; start += CHUNK_ROWS) {
+    const read = (start: number) => {
       const count = Math.min(CHUNK_ROWS, batch.rows - start);
-      const [rows, results] = await Promise.all([store.readRows(batchId, start, count), store.readResults(batchId, start, count)]);
+      const both = Promise.all([store.readRows(batchId, start, count), store.readResults(batchId, start, count)]);
+      both.catch(() => {}); // awaited below; a write failing first must not leave it unhandled
+      return both;
+    };
+    // The next rows are read while these are written.
+    let next = batch.rows > 0 ? read(0) : undefined;
+    for (let start = 0; next; start += CHUNK_ROWS) {
+      const [rows, results] = await next;
+      next = start + CHUNK_ROWS < batch.rows ? read(start + CHUNK_ROWS) : undefined;
       for (let i = 0; i < rows.length; i += 1) {
         await writer.write(rows[i]!.cells, results[i] ?? pendingResult(batch));
       }

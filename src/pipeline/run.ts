@@ -19,6 +19,9 @@ import { openPaywintTarget } from './paywint-target.js';
 import { shutdownBoundMs, startWorker } from './worker.js';
 import type { CreateLinkEvents } from '../../jobs/create-link.js';
 
+/** How often `run` looks whether its batch has finished, ms. */
+const FINISH_POLL_MS = 20;
+
 export interface RunOptions extends IntakeOptions {
   file: string;
   /** Output path: a CSV, or an Excel workbook when it ends in `.xlsx`. Default: the input's, with `.out.csv`. */
@@ -100,7 +103,8 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
 
     let batch: Batch;
     try {
-      batch = await waitForBatch(store, submitted.batchId, { signal: options.signal, onProgress: options.onProgress });
+      // Read often (one small read each time), so the output is written as soon as the last row is in; progress as usual.
+      batch = await waitForBatch(store, submitted.batchId, { signal: options.signal, onProgress: options.onProgress, pollMs: FINISH_POLL_MS, progressEveryMs: 200 });
     } catch (error) {
       if (!options.signal?.aborted) throw error;
       logger.warn({ batchId: submitted.batchId }, 'interrupted: finishing the rows in flight; run the same command again to resume');
