@@ -79,7 +79,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   };
 
   try {
-    const redis = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker-cmd', autoPipelining: true });
+    const redis = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker-cmd' });
     cleanups.push(() => redis.quit());
     redis.on('error', (e) => logger.warn({ err: e.message }, 'Redis connection error (will reconnect)'));
     const queue = openQueue(redis, keys);
