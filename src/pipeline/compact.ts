@@ -46,11 +46,55 @@ local function joinFields(t, n)
 end
 `;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Value of each lower-case hex digit by character code; -1 for any other character. */
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i += 1) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Where a UUID's dashes are. */
+const UUID_DASHES = new Set([8, 13, 18, 23]);
+/** The 16 bytes of the UUID being packed (one at a time: no allocation per id). */
+const uuidBytes = new Uint8Array(18);
 
-/** A payment id: a lower-case UUID as its 16 bytes in base64url (22 characters), anything else as `~` and itself. */
+/** The last id packed and its packing: a row's result and ledger entry pack the same id one after the other. */
+let lastPacked: { id: string; packed: string } = { id: '', packed: '~' };
+
+/**
+ * A payment id: a lower-case UUID as its 16 bytes in base64url (22
+ * characters, no padding), anything else as `~` and itself. Done by hand,
+ * once per id: it is on the path of every created link (about a tenth of the
+ * time of a Buffer round trip and a regular expression).
+ */
 export function packId(id: string): string {
-  return UUID.test(id) ? Buffer.from(id.replace(/-/g, ''), 'hex').toString('base64url') : `~${id}`;
+  if (id === lastPacked.id) return lastPacked.packed;
+  const packed = packUuid(id) ?? `~${id}`;
+  lastPacked = { id, packed };
+  return packed;
+}
+
+function packUuid(id: string): string | undefined {
+  if (id.length !== 36) return undefined;
+  let n = 0;
+  for (let i = 0; i < 36; i += 2) {
+    if (UUID_DASHES.has(i)) {
+      if (id.charCodeAt(i) !== 45) return undefined;
+      i -= 1; // the next pair starts right after the dash
+      continue;
+    }
+    const hi = HEX_VALUE[id.charCodeAt(i)] ?? -1;
+    const lo = HEX_VALUE[id.charCodeAt(i + 1)] ?? -1;
+    if (hi < 0 || lo < 0) return undefined;
+    uuidBytes[n++] = (hi << 4) | lo;
+  }
+  if (n !== 16) return undefined;
+  uuidBytes[16] = 0;
+  uuidBytes[17] = 0;
+  let out = '';
+  for (let i = 0; i < 18; i += 3) {
+    const v = (uuidBytes[i]! << 16) | (uuidBytes[i + 1]! << 8) | uuidBytes[i + 2]!;
+    out += BASE64URL[(v >> 18) & 63]! + BASE64URL[(v >> 12) & 63]! + BASE64URL[(v >> 6) & 63]! + BASE64URL[v & 63]!;
+  }
+  // 16 bytes are 22 characters; the last two of 24 come from the padding bytes.
+  return out.slice(0, 22);
 }
 
 export function unpackId(packed: string): string {
@@ -85,6 +129,16 @@ const BATCH_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})-([0-9a-f]{6})$/;
 
 /** A batch id as paylinks makes them (`20261125T030457-a1b2c3`) in 13 characters: `*`, the seconds in base 36, the hex tail. */
 export function packBatchId(id: string): string {
+  if (id === lastBatch.id) return lastBatch.packed;
+  const packed = packNewBatchId(id);
+  lastBatch = { id, packed };
+  return packed;
+}
+
+/** The last batch id packed: every row of a group belongs to one batch. */
+let lastBatch: { id: string; packed: string } = { id: '', packed: '~' };
+
+function packNewBatchId(id: string): string {
   const m = BATCH_ID.exec(id);
   if (!m) return `~${id}`;
   const seconds = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) / 1000;
