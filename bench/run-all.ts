@@ -8,7 +8,7 @@
  */
 import { formatInboxLatency, runInboxLatencyBench } from './inbox-latency.js';
 import { formatPipelineBench, runPipelineBench } from './pipeline-bench.js';
-import { formatRealisticBench, runRealisticBench } from './realistic-bench.js';
+import { formatRealisticBench, runRealisticBenchInChild } from './realistic-bench.js';
 import { formatScaleBench, runScaleBench } from './scale-bench.js';
 import { formatServeBench, runServeBench } from './serve-bench.js';
 import { formatTable, runValidateBench } from './validate-bench.js';
@@ -24,7 +24,7 @@ if (process.argv.includes('scale')) {
   console.log('\npipeline (Paywint simulator in its own process, private Redis with AOF on):');
   console.log(formatPipelineBench(await runPipelineBench({ rows: quick ? 5_000 : 20_000 })));
   console.log('\nrealistic conditions (Paywint simulator in its own process, private Redis with AOF on):');
-  console.log(formatRealisticBench(await runRealisticBench({ rows: quick ? 2_000 : 20_000 })));
+  console.log(formatRealisticBench(await runRealisticBenchInChild({ rows: quick ? 2_000 : 20_000 })));
   console.log('\nserve (upload of a large file over HTTP, private Redis with AOF on):');
   console.log(formatServeBench(await runServeBench({ rows: quick ? 100_000 : 1_100_000 })));
   console.log('\ndrop folder pickup latency (private Redis, no workers):');
