@@ -221,7 +221,9 @@ local function claimOne(invoice, owner, row, attempt)
       if tat < now then tat = now end
       tat = tat + interval
       reserved = true
-      return 'begun', beginOn(KEYS[2], invoice, fresh, tonumber(ARGV[1]), attempt)
+      beginOn(KEYS[2], invoice, fresh, tonumber(ARGV[1]), attempt)
+      -- The caller knows the rest of a claim begun now: only its count of unknown outcomes goes back.
+      return 'begun', tostring(fresh.unknown)
     end
   end
   claim = cjson.encode(fresh)
@@ -362,7 +364,8 @@ export class Ledger {
   /** {@link claim} for several rows of one batch, in one script call. */
   async claimRows(batch: Omit<RowRef, 'row'>, requests: readonly ClaimRequest[], limiter?: RateLimiter): Promise<ClaimOutcome[]> {
     const attempts = requests.map((r) => (limiter && r.begin ? randomUUID() : ''));
-    const args: (string | number)[] = limiter ? [Date.now(), limiter.intervalUs, limiter.toleranceUs, this.apiKey] : ['', '', '', this.apiKey];
+    const nowMs = Date.now();
+    const args: (string | number)[] = limiter ? [nowMs, limiter.intervalUs, limiter.toleranceUs, this.apiKey] : ['', '', '', this.apiKey];
     requests.forEach((r, i) => args.push(r.invoiceNumber, r.owner, r.row, attempts[i]!));
     const keys = [this.ledgerKey, this.claimsKey, batch.resultsKey, batch.batchKey, limiter?.key ?? batch.batchKey, this.unsettledKey];
     const reply = (await CLAIM_ROWS.run(this.redis, keys, args)) as string[];
@@ -371,7 +374,11 @@ export class Ledger {
       const raw = reply[2 * i + 1]!;
       if (kind === 'recorded' || kind === 'no-batch' || kind === 'stopped') return { kind };
       if (kind === 'other-account') return { kind, account: raw };
-      if (kind === 'begun') return { kind: 'claimed', claim: readClaim(raw), attempt: attempts[i] };
+      if (kind === 'begun') {
+        // As BEGIN_LUA wrote it: a fresh claim, its first request begun now.
+        const claim: Claim = { owner: r.owner, attempts: 1, unknown: Number(raw), inFlight: 1, firstAt: nowMs, attempt: attempts[i] };
+        return { kind: 'claimed', claim, attempt: attempts[i] };
+      }
       if (kind === 'exists') {
         const entry = decodeLedgerEntry(raw);
         return sameInvoice(entry, r.amountCents, r.description) ? { kind: 'exists', entry } : { kind: 'conflict', entry };
