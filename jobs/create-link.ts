@@ -94,6 +94,14 @@ interface WorkRow {
   description: string | null;
 }
 
+/** The time now as an ISO string, made once per millisecond (rows answered together share it). */
+let isoNow = { ms: -1, iso: '' };
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== isoNow.ms) isoNow = { ms, iso: new Date(ms).toISOString() };
+  return isoNow.iso;
+}
+
 function unknownOutcomeNote(claim: Claim): string {
   return `${claim.unknown} earlier request(s) for this invoice got no answer after being sent; Paywint may hold another link for it: look for it before mailing`;
 }
@@ -144,7 +152,7 @@ export function createLinkProcessor(deps: CreateLinkDeps) {
         description: r.description,
         batchId,
         row: r.row,
-        createdAt: new Date().toISOString(),
+        createdAt: nowIso(),
       },
     });
   }

@@ -188,8 +188,8 @@ end
  * last row accounted for, see {@link BatchStore.get}).
  *
  * KEYS: results, batch, ledger, claims, unsettled, rows, finish events.
- * ARGV: now ISO, now ms; then per row 9: row, stored result, status, invoice, claim owner, stored ledger entry,
- * amount cents, packed payment id, the link as the note about a second one shows it ('' when none).
+ * ARGV: now ISO, now ms; then per row 8: row, stored result, status, invoice, claim owner, stored ledger entry,
+ * amount cents, the link as the note about a second one shows it ('' when none).
  */
 const FINISH_ROWS = new LuaScript(`${RELEASE_CLAIM_LUA}${FIELDS_LUA}${EXPIRE_LUA}${FINISH_EVENT_LUA}
 local out = {}
@@ -198,14 +198,15 @@ local claimed = false
 -- The batch's counters, added up over the group and written once each.
 local counts = {}
 local function count(field, n) counts[field] = (counts[field] or 0) + n end
-for i = 3, #ARGV, 9 do
-  local row, result, status, invoice, owner, entry, cents, pid, shown = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+for i = 3, #ARGV, 8 do
+  local row, result, status, invoice, owner, entry, cents, shown = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
   local linked = entry ~= ''
   if redis.call('HSETNX', KEYS[1], row, result) == 0 then
     local recorded = redis.call('HGET', KEYS[1], row)
     if linked then
       local r = fields(recorded)
-      if r[2] ~= pid then
+      -- The packed payment id leads both the stored result's fields (after the status) and the entry's.
+      if r[2] ~= fields(entry)[1] then
         redis.call('HSETNX', KEYS[3], invoice, entry)
         local note = 'another run of this row also created link ' .. shown .. ': Paywint holds two links for this invoice; cancel one before mailing'
         if r[5] and r[5] ~= '' then note = r[5] .. '; ' .. note end
@@ -594,7 +595,6 @@ export class BatchStore {
         ledger ? (r.claimOwner ?? '') : '',
         entry ? encodeLedgerEntry(entry) : '',
         r.amountCents ?? 0,
-        entry ? packId(entry.paymentId) : '',
         entry ? shownLink(entry) : '',
       );
     }

@@ -39,6 +39,13 @@ export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
  * must change with the encoding.
  */
 
+/** The last time read by {@link msOf}: entries recorded together share their time. */
+let lastTime = { iso: '', ms: 0 };
+function msOf(iso: string): number {
+  if (iso !== lastTime.iso) lastTime = { iso, ms: Date.parse(iso) };
+  return lastTime.ms;
+}
+
 /**
  * The ledger's stored form of an entry: fixed fields in a fixed order (see
  * compact.ts): payment id, link, amount in cents, created at (ms since the
@@ -47,7 +54,7 @@ export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
  * and a 20-character description, against about 250 as JSON.
  */
 export function encodeLedgerEntry(entry: LedgerEntry): string {
-  const fields = [packId(entry.paymentId), packLink(entry.paymentLink, entry.paymentId), packInt(entry.amountCents), packInt(Date.parse(entry.createdAt)), packBatchId(entry.batchId), packInt(entry.row)];
+  const fields = [packId(entry.paymentId), packLink(entry.paymentLink, entry.paymentId), packInt(entry.amountCents), packInt(msOf(entry.createdAt)), packBatchId(entry.batchId), packInt(entry.row)];
   if (entry.description !== null) fields.push(entry.description);
   return joinFields(fields);
 }
