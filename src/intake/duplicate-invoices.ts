@@ -6,14 +6,22 @@
  */
 
 /**
- * Notes that `invoiceNumber` is on `line`. `firstLine` maps each invoice
- * number seen so far to the line of its first row; it is updated. Returns the
- * line of an earlier row with the same invoice number, if there is one.
+ * Each invoice number's first line in a file. A second read of the same file
+ * (the producer stores what it checked) takes the first read's map as it is
+ * instead of building its own: one set of invoice numbers in memory, not two.
  */
-export function earlierLineOf(firstLine: Map<string, number>, invoiceNumber: string, line: number): number | undefined {
-  const earlier = firstLine.get(invoiceNumber);
-  if (earlier === undefined) firstLine.set(invoiceNumber, line);
-  return earlier;
+export type FirstLines = Map<string, number>;
+
+/**
+ * Notes that `invoiceNumber` is on `line`. `firstLine` maps each invoice
+ * number seen so far (or, on a second read of the file, every one of the
+ * file) to the line of its first row; it is updated. Returns the line of an
+ * earlier row with the same invoice number, if there is one.
+ */
+export function earlierLineOf(firstLine: FirstLines, invoiceNumber: string, line: number): number | undefined {
+  const first = firstLine.get(invoiceNumber);
+  if (first === undefined) firstLine.set(invoiceNumber, line);
+  return first === undefined || first === line ? undefined : first;
 }
 
 /** What a duplicate row is told. */

@@ -25,6 +25,7 @@ import { hashFile, readHead } from './file-bytes.js';
 import type { DecimalMark } from './money.js';
 import { RecordReader, type RawRecord } from './record-reader.js';
 import { RowChecker, type IntakeRecord, type PendingRecord } from './row-checks.js';
+import type { FirstLines } from './duplicate-invoices.js';
 import { looksLikeZip, Workbook, type SheetInfo } from './workbook.js';
 
 export type { ColumnLayout, ColumnOverrides } from './columns.js';
@@ -57,6 +58,12 @@ export interface IntakeOptions {
   decimal?: DecimalMark;
 }
 
+/** How a file is read: as the user asked, and what another read of it found (see FirstLines). */
+export interface ReadOptions extends IntakeOptions {
+  /** The invoice numbers' first lines, to fill or, filled by an earlier read of the same file, to use. Default: a map of its own. */
+  firstLines?: FirstLines;
+}
+
 export interface InvoiceFile {
   file: string;
   layout: ColumnLayout;
@@ -85,7 +92,7 @@ interface RecordSource {
  * FILE_MISSING_SHEET, FILE_UNTERMINATED_QUOTE or FILE_MALFORMED (the header
  * is unusable); a {@link ConfigError} for a bad option.
  */
-export async function openInvoiceFile(file: string, options: IntakeOptions = {}): Promise<InvoiceFile> {
+export async function openInvoiceFile(file: string, options: ReadOptions = {}): Promise<InvoiceFile> {
   if (options.delimiter !== undefined && (options.delimiter.length !== 1 || '"\r\n'.includes(options.delimiter))) {
     throw new ConfigError('CONFIG_INVALID', 'delimiter', `delimiter: expected one character other than a quote or a line break, got ${JSON.stringify(options.delimiter)}`);
   }
@@ -119,7 +126,7 @@ export async function openInvoiceFile(file: string, options: IntakeOptions = {})
   return {
     file,
     layout,
-    records: { [Symbol.asyncIterator]: () => checkedRecords(file, source(), layout, options.decimal) },
+    records: { [Symbol.asyncIterator]: () => checkedRecords(file, source(), layout, options.decimal, options.firstLines) },
     sha256() {
       if (digest === undefined) throw new Error('sha256() is known only after the records have been read to the end');
       return digest;
@@ -127,7 +134,7 @@ export async function openInvoiceFile(file: string, options: IntakeOptions = {})
   };
 }
 
-async function openWorkbookFile(file: string, options: IntakeOptions): Promise<InvoiceFile> {
+async function openWorkbookFile(file: string, options: ReadOptions): Promise<InvoiceFile> {
   const workbook = await Workbook.open(file);
   let sheet: SheetInfo;
   let top: RawRecord[];
@@ -151,7 +158,7 @@ async function openWorkbookFile(file: string, options: IntakeOptions): Promise<I
   async function* records(): AsyncGenerator<IntakeRecord> {
     const reading = await Workbook.open(file, parts);
     const picked = reading.pickSheet(sheet.name);
-    yield* checkedRecords(file, sheetSource(reading, picked, () => reading.close()), layout, options.decimal);
+    yield* checkedRecords(file, sheetSource(reading, picked, () => reading.close()), layout, options.decimal, options.firstLines);
     digest = await hashFile(file);
   }
   return {
@@ -228,8 +235,8 @@ function headerCells(cells: readonly string[]): string[] {
   return headers;
 }
 
-async function* checkedRecords(file: string, source: RecordSource, layout: ColumnLayout, decimal: DecimalMark | undefined): AsyncGenerator<IntakeRecord> {
-  const checker = new RowChecker(layout, decimal);
+async function* checkedRecords(file: string, source: RecordSource, layout: ColumnLayout, decimal: DecimalMark | undefined, firstLines?: FirstLines): AsyncGenerator<IntakeRecord> {
+  const checker = new RowChecker(layout, decimal, firstLines);
   const headerLine = layout.headerLine ?? 1;
   let index = 0;
   let pending: (IntakeRecord | PendingRecord)[] = [];

@@ -20,7 +20,7 @@
  */
 import type { ColumnLayout } from './columns.js';
 import type { RowErrorCode } from '../core/errors.js';
-import { duplicateMessage, earlierLineOf } from './duplicate-invoices.js';
+import { duplicateMessage, earlierLineOf, type FirstLines } from './duplicate-invoices.js';
 import { plainAmountCents, readAmount, roundDecimal, type DecimalMark } from './money.js';
 import type { RawRecord } from './record-reader.js';
 import { CellKind, columnName } from './workbook.js';
@@ -75,7 +75,7 @@ export interface PendingRecord {
  */
 export class RowChecker {
   readonly #layout: ColumnLayout;
-  readonly #firstLine = new Map<string, number>();
+  readonly #firstLine: FirstLines;
   /** The header's invoice-number and amount cells, lower case: a row that repeats them is the header again. */
   readonly #headerInvoice: string;
   readonly #headerAmount: string;
@@ -83,9 +83,13 @@ export class RowChecker {
   /** Why the mark is what it is, for messages: ` (--decimal comma)`, ` (line 3: "12,50")`. */
   #because = '';
 
-  /** `decimal`: the file's decimal mark when the user stated it (`--decimal`). */
-  constructor(layout: ColumnLayout, decimal?: DecimalMark) {
+  /**
+   * `decimal`: the file's decimal mark when the user stated it (`--decimal`).
+   * `firstLines`: the invoice numbers' first lines, shared with another read of the same file (see FirstLines).
+   */
+  constructor(layout: ColumnLayout, decimal?: DecimalMark, firstLines: FirstLines = new Map()) {
     this.#layout = layout;
+    this.#firstLine = firstLines;
     this.#headerInvoice = (layout.headers[layout.invoice] ?? '').toLowerCase();
     this.#headerAmount = (layout.headers[layout.amount] ?? '').toLowerCase();
     if (decimal !== undefined) {

@@ -7,6 +7,7 @@ import { describeDelimiter, ROLE_LABELS } from './columns.js';
 import type { FileEncoding } from './decode.js';
 import { InputFileError, type RowErrorCode } from '../core/errors.js';
 import { openInvoiceFile, type ColumnLayout, type IntakeOptions } from './invoice-file.js';
+import type { FirstLines } from './duplicate-invoices.js';
 import { formatCents } from './money.js';
 
 /** How to read the file: columns, delimiter, sheet, decimal mark (see {@link IntakeOptions}). */
@@ -44,6 +45,8 @@ export const MAX_LISTED_ERRORS = 50;
 export interface CheckOptions extends ValidateOptions {
   /** Keep at most this many row errors in `errors` (the counts still cover every row). Default: all. */
   maxErrors?: number;
+  /** Filled with the invoice numbers' first lines, for a second read of the file (see FirstLines). */
+  firstLines?: FirstLines;
 }
 
 /** A {@link ValidationReport} and the SHA-256 (hex) of the file's bytes. */
@@ -57,7 +60,7 @@ export interface CheckedFile extends ValidationReport {
  * used (FILE_NO_ROWS included). The one pass `validate` and `submit` share.
  */
 export async function checkInvoiceFile(file: string, options: CheckOptions = {}): Promise<CheckedFile> {
-  const invoices = await openInvoiceFile(file, { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal });
+  const invoices = await openInvoiceFile(file, { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal, firstLines: options.firstLines });
   const maxErrors = options.maxErrors ?? Infinity;
   let rows = 0;
   let valid = 0;

@@ -7,13 +7,15 @@
  * (the collector never needs the file), records invalid and duplicate rows
  * at once, and adds one job per chunk of rows (the worker reads the rows
  * from the batch). Memory holds one flush of records, whatever the file's
- * size (beyond the first pass's set of invoice numbers, for duplicates).
+ * size, beyond the set of invoice numbers the first pass collects for
+ * duplicates, which the second reads rather than building its own.
  */
 import path from 'node:path';
 import type { Queue } from 'bullmq';
 import { BatchStore, FINISHED_STATES, rowsJobId, type BatchState } from './batch-store.js';
 import { InputFileError } from '../core/errors.js';
 import { openInvoiceFile, type IntakeOptions, type IntakeRecord } from '../intake/invoice-file.js';
+import type { FirstLines } from '../intake/duplicate-invoices.js';
 import { formatCents } from '../intake/money.js';
 import { checkInvoiceFile, rowProblemToJson, type RowProblem } from '../intake/validate.js';
 import type { RedisClient } from '../core/lua.js';
@@ -108,7 +110,9 @@ function resultOf(record: IntakeRecord): RowResult | undefined {
 export async function submitFile(file: string, options: SubmitOptions): Promise<SubmitResult> {
   const { redis, store, queue, logger } = options;
   const intake: IntakeOptions = { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal };
-  const summary = await checkInvoiceFile(file, { ...intake, maxErrors: options.maxErrors ?? 100 });
+  // The check's invoice numbers serve the second read too: one set of them in memory, not two.
+  const firstLines: FirstLines = new Map();
+  const summary = await checkInvoiceFile(file, { ...intake, maxErrors: options.maxErrors ?? 100, firstLines });
   const checked = { totalCents: summary.totalCents, errors: summary.errors };
   await options.onChecked?.();
 
@@ -137,7 +141,7 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
   logger.debug({ batchId, rows: summary.rows, valid: summary.valid, chunkRows }, 'batch created');
 
   try {
-    const input = await openInvoiceFile(file, intake);
+    const input = await openInvoiceFile(file, { ...intake, firstLines });
     const flushRows = chunkRows * Math.ceil(FLUSH_ROWS / chunkRows);
     let buffer: IntakeRecord[] = [];
     const flush = async () => {
