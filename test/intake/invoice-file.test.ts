@@ -434,3 +434,31 @@ describe('openInvoiceFile: spreadsheet traps in files made here', () => {
     expect(sha).toBe(createHash('sha256').update(readFileSync(fixture('workbooks/invoices.xlsx'))).digest('hex'));
   });
 });
+
+describe('a second read of a file with the first read\'s invoice numbers (as submit does)', () => {
+  const statuses = async (options: Parameters<typeof openInvoiceFile>[1]) => {
+    const file = await openInvoiceFile(fixture('bad-rows.csv'), options);
+    const out: [number, string, string, string | undefined][] = [];
+    for await (const r of file.records) out.push([r.line, r.invoiceNumber, r.status, r.status === 'valid' ? undefined : r.message]);
+    return out;
+  };
+
+  it('finds the same duplicates, naming the same earlier lines, and never calls a first row a duplicate of itself', async () => {
+    const fresh = await statuses({});
+    const firstLines = new Map<string, number>();
+    const first = await statuses({ firstLines });
+    const sizeAfterFirst = firstLines.size;
+    const second = await statuses({ firstLines });
+    expect(first).toEqual(fresh);
+    expect(second).toEqual(fresh);
+    // The second read only looked the numbers up.
+    expect(firstLines.size).toBe(sizeAfterFirst);
+    const duplicates = second.filter(([, , status]) => status === 'duplicate');
+    expect(duplicates.length).toBeGreaterThan(0);
+    for (const [line, invoice, , message] of duplicates) {
+      const earlier = firstLines.get(invoice)!;
+      expect(earlier).toBeLessThan(line);
+      expect(message).toContain(`line ${earlier}`);
+    }
+  });
+});
