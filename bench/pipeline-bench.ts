@@ -23,7 +23,7 @@ import { Queue, Worker } from 'bullmq';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -176,6 +176,8 @@ export interface OverheadResult {
   /** BullMQ alone (one job per row, the HTTP call and nothing else), and its ratio to the plain script. */
   bullmqRowsPerSecond: number;
   bullmqRatio: number;
+  /** The machine's 1-minute load average at the end: the plain script's speed follows it (19,600 to 38,000 rows/s seen). */
+  loadAverage: number;
 }
 
 /**
@@ -206,7 +208,7 @@ export async function overhead(sim: Sim, redis: RedisServer, dir: string, rows: 
     if (result.batch.counts.created !== rows) throw new Error(`overhead run created ${result.batch.counts.created} of ${rows}`);
     paylinks = Math.max(paylinks, rows / seconds);
   }
-  return { rows, concurrency, plainRowsPerSecond: plain, paylinksRowsPerSecond: paylinks, ratio: paylinks / plain, bullmqRowsPerSecond: bullmq, bullmqRatio: bullmq / plain };
+  return { rows, concurrency, plainRowsPerSecond: plain, paylinksRowsPerSecond: paylinks, ratio: paylinks / plain, bullmqRowsPerSecond: bullmq, bullmqRatio: bullmq / plain, loadAverage: loadavg()[0]! };
 }
 
 export interface RateResult {
@@ -308,7 +310,7 @@ export function formatPipelineBench(r: PipelineBenchResult): string {
     const o = r.overhead;
     lines.push(
       `overhead (${o.rows} rows, concurrency ${o.concurrency}, no latency): plain script ${o.plainRowsPerSecond.toFixed(0)} rows/s, ` +
-        `paylinks run ${o.paylinksRowsPerSecond.toFixed(0)} rows/s, ratio ${o.ratio.toFixed(2)} (goal ≥ 0.50)`,
+        `paylinks run ${o.paylinksRowsPerSecond.toFixed(0)} rows/s, ratio ${o.ratio.toFixed(2)} (goal ≥ 0.50); load average ${o.loadAverage.toFixed(1)} on ${cpus().length} cores`,
     );
     lines.push(
       `  floor of the former design (one job per row), same rounds: BullMQ alone (the HTTP call and nothing else) ${o.bullmqRowsPerSecond.toFixed(0)} rows/s, ` +
