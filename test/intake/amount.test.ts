@@ -3,7 +3,7 @@
  * everything it accepts, and leave everything else to parseAmount.
  */
 import { describe, expect, it } from 'vitest';
-import { parseAmount, plainAmountCents } from '../../src/intake/money.js';
+import { parseAmount, plainAmountCents } from '../../src/core/money.js';
 
 describe('plainAmountCents', () => {
   it.each([
