@@ -9,7 +9,7 @@
 import { Pool } from 'undici';
 import { z } from 'zod';
 import { ConfigError, PaywintError } from '../core/errors.js';
-import { centsToJsonNumber } from '../intake/money.js';
+import { centsToJsonNumber } from '../core/money.js';
 import { describeIssue, isSuccess, parseEnvelope, protocolError, readsBody, statusError, transportError, type Answer } from './outcomes.js';
 import { LIST_RECEIVED_PATH, listBody, paymentPath, readListAnswer, readPaymentAnswer, type PaywintPayment, type ReceivedPaymentsPage, type RowsPerPage } from './payments.js';
 
