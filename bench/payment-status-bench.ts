@@ -87,7 +87,7 @@ export async function runStatusBytesBench(options: { invoices?: number } = {}): 
         const paymentId = ids[i]!;
         const slot = slotOf(paymentId);
         const status = { state: 'paid' as const, paymentId, amountPaidCents: 10_000 + (i % 90_000), paidAt: new Date(now - 40_000).toISOString(), failureReason: null, confirmedAt: new Date(now).toISOString(), confirmedBy: 'webhook' as const };
-        pipeline.hset(store.bucketKey(slot), slot.field, encodeRecord(`INV-${String(i).padStart(7, '0')}`, status, paymentId));
+        pipeline.hset(store.bucketKey(slot), slot.field, encodeRecord(`INV-${String(i).padStart(7, '0')}`, status, paymentId, status.amountPaidCents));
       }
       await pipeline.exec();
     }
