@@ -23,9 +23,9 @@
 import type { ColumnLayout } from './columns.js';
 import type { RowErrorCode } from '../core/errors.js';
 import { duplicateMessage, earlierLineOf, type FirstLines } from './duplicate-invoices.js';
-import { plainAmountCents, readAmount, roundDecimal, type DecimalMark } from './money.js';
-import { nonUsdCurrency } from './currency.js';
-import { quoteValue } from './quote.js';
+import { plainAmountCents, readAmount, roundDecimal, type DecimalMark } from '../core/money.js';
+import { nonUsdCurrency } from '../core/currency.js';
+import { quoteValue } from '../core/quote.js';
 import type { RawRecord } from './record-reader.js';
 import { CellKind, columnName } from './workbook.js';
 

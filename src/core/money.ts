@@ -4,8 +4,8 @@
  * Nothing here goes through a binary float: amounts are parsed digit by digit
  * into a bigint-safe integer count of cents, and formatted back the same way.
  */
-import type { RowErrorCode } from '../core/errors.js';
 import { foreignCurrencyIn } from './currency.js';
+import type { RowErrorCode } from './errors.js';
 import { quoteValue } from './quote.js';
 
 /**
