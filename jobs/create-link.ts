@@ -269,14 +269,16 @@ export function createLinkProcessor(deps: CreateLinkDeps): (job: Job) => Promise
           deps.events?.onRateLimitWait?.(pauseMs);
           continue;
         }
-        if (err.code === 'PAYWINT_AUTH') {
+        if (err.code === 'PAYWINT_AUTH' || err.code === 'PAYWINT_WRONG_BASE_URL') {
+          // No row can succeed: stop the batch rather than fail every row one by one.
+          const auth = err.code === 'PAYWINT_AUTH';
           const state = await store.transition(batchId, ['submitting', 'queued', 'running'], 'failed', {
-            code: 'BATCH_STOPPED_AUTH',
-            message: `Paywint refused the credentials (${err.message})`,
+            code: auth ? 'BATCH_STOPPED_AUTH' : 'BATCH_STOPPED_BASE_URL',
+            message: auth ? `Paywint refused the credentials (${err.message})` : err.message,
           });
           if (state === 'failed' && !refused.has(batchId)) {
             refused.add(batchId);
-            logger.error({ batchId, code: err.code }, 'Paywint refused the credentials: batch stopped');
+            logger.error({ batchId, code: err.code, err: err.message }, auth ? 'Paywint refused the credentials: batch stopped' : 'PAYWINT_BASE_URL is not Paywint\'s API: batch stopped');
             deps.onBatchStopped?.(batchId);
           }
           await finish(batchId, r, failed(err, after.attempts, note), owner);

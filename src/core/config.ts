@@ -45,6 +45,16 @@ const FIELDS = {
     expects: 'an http(s) URL such as https://api.sandbox.paywint.com',
     schema: z.url({ protocol: /^https?$/ }).optional(),
   },
+  linkHosts: {
+    env: 'PAYWINT_LINK_HOSTS',
+    flag: undefined,
+    expects: 'host names, comma-separated (e.g. pay.paywint.com,paywint.com): a payment link is accepted only on one of them or a subdomain',
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== ''))
+      .pipe(z.array(z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/)).min(1))
+      .optional(),
+  },
   redisUrl: {
     env: 'REDIS_URL',
     flag: '--redis-url',
@@ -245,6 +255,11 @@ export interface Config {
   apiSecret: string | undefined;
   /** `PAYWINT_BASE_URL`, else the URL for `PAYWINT_ENV` (default sandbox). No trailing slash. */
   baseUrl: string;
+  /**
+   * `PAYWINT_LINK_HOSTS`: a link Paywint returns is accepted only on these hosts or their subdomains
+   * (anything else is a protocol error, nothing recorded). Default: from the base URL, see {@link paywintLinkHosts}.
+   */
+  linkHosts: string[];
   /** `REDIS_URL`. Default: none, meaning the embedded Redis of {@link Config.home} (see `redis.ts`). */
   redisUrl: string | undefined;
   /**
@@ -370,6 +385,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     apiKey: parsed.apiKey,
     apiSecret: parsed.apiSecret,
     baseUrl,
+    linkHosts: parsed.linkHosts ?? paywintLinkHosts(baseUrl),
     redisUrl: parsed.redisUrl,
     home: parsed.home === undefined ? defaultPaylinksHome(env) : path.resolve(parsed.home),
     prefix: parsed.prefix,
@@ -413,6 +429,23 @@ function checkNotify(parsed: ParsedConfig, source: Record<string, string>): Noti
     emailFrom: parsed.notifyEmailFrom,
     publicUrl: parsed.publicUrl?.replace(/\/+$/, ''),
   };
+}
+
+/**
+ * Where Paywint's payment links may be, from its API's base URL: `api.X`
+ * gives X and its subdomains (`https://api.sandbox.paywint.com` →
+ * `sandbox.paywint.com`, so `pay.sandbox.paywint.com`); a base URL that is
+ * not Paywint's own API host (the simulator, a proxy) gives `paywint.com`.
+ */
+export function paywintLinkHosts(baseUrl: string): string[] {
+  let host: string;
+  try {
+    host = new URL(baseUrl).hostname.toLowerCase();
+  } catch {
+    return ['paywint.com'];
+  }
+  const api = /^api\.(.+\..+)$/.exec(host);
+  return [api?.[1] ?? 'paywint.com'];
 }
 
 /** Paywint credentials, once checked present. */

@@ -67,6 +67,8 @@ export const PAYWINT_ERROR_CODES = [
   'PAYWINT_NOT_FOUND',
   'PAYWINT_VALIDATION',
   'PAYWINT_UNEXPECTED_STATUS',
+  /** A 404 or a redirect on the create endpoint: PAYWINT_BASE_URL is not Paywint's API (nothing was created). */
+  'PAYWINT_WRONG_BASE_URL',
   /** A 200 whose body is not a success with a payment id and an https link. */
   'PAYWINT_PROTOCOL',
 ] as const;
@@ -94,6 +96,8 @@ export const OTHER_ERROR_CODES = [
   'REDIS_UNAVAILABLE',
   'BATCH_NOT_FOUND',
   'BATCH_STOPPED_AUTH',
+  /** Paywint's create endpoint is not at PAYWINT_BASE_URL (a 404 or a redirect): the batch stopped. */
+  'BATCH_STOPPED_BASE_URL',
   'BATCH_CANCELLED',
   /** The batch's rows and results were removed, PAYLINKS_RETENTION_DAYS after it finished (its links stay in the ledger). */
   'BATCH_EXPIRED',

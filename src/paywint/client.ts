@@ -8,9 +8,11 @@
  */
 import { Pool } from 'undici';
 import { z } from 'zod';
+import type { Readable } from 'node:stream';
+import { paywintLinkHosts } from '../core/config.js';
 import { ConfigError, PaywintError } from '../core/errors.js';
 import { centsToJsonNumber } from '../core/money.js';
-import { describeIssue, isSuccess, parseEnvelope, protocolError, readsBody, statusError, transportError, type Answer } from './outcomes.js';
+import { describeIssue, isSuccess, parseEnvelope, protocolError, readsBody, statusError, transportError, wrongBaseUrlError, type Answer } from './outcomes.js';
 import { LIST_RECEIVED_PATH, listBody, paymentPath, readListAnswer, readPaymentAnswer, type PaywintPayment, type ReceivedPaymentsPage, type RowsPerPage } from './payments.js';
 
 export interface PaywintClientOptions {
@@ -31,6 +33,11 @@ export interface PaywintClientOptions {
    * connection is reported as `PAYWINT_TIMEOUT` (outcome unknown) too.
    */
   connections?: number;
+  /**
+   * Hosts a payment link may be on (or a subdomain of them); a link anywhere
+   * else is a protocol error. Default: from `baseUrl` (see `paywintLinkHosts`).
+   */
+  linkHosts?: readonly string[];
 }
 
 export interface CreateLinkRequest {
@@ -65,6 +72,8 @@ export const CREATE_PAYMENT_LINK_PATH = '/api/user-api/payment/create-payment-li
 const DEFAULT_CONNECTIONS = 64;
 /** Upper bound of the connect phase alone; a connect timeout means nothing was sent. */
 const MAX_CONNECT_TIMEOUT_MS = 10_000;
+/** The largest answer body read (Paywint's are a few hundred bytes): a bigger one is a protocol error, read no further. */
+export const MAX_BODY_BYTES = 1_048_576;
 
 /** The payment id and link of a created link, as Paywint must send them (also the rules for links imported into the ledger). */
 export const CreatedLinkData = z.object({
@@ -85,6 +94,7 @@ export class PaywintClient {
   readonly timeoutMs: number;
   readonly #pool: Pool;
   readonly #pathPrefix: string;
+  readonly #linkHosts: readonly string[];
   /** Built once; private so that neither `util.inspect` nor `JSON.stringify` of the client shows the secret. */
   readonly #headers: Record<string, string>;
   #closing: Promise<void> | undefined;
@@ -104,6 +114,8 @@ export class PaywintClient {
     this.baseUrl = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
     this.timeoutMs = options.timeoutMs;
     this.#pathPrefix = url.pathname.replace(/\/+$/, '');
+    this.#linkHosts = options.linkHosts ?? paywintLinkHosts(this.baseUrl);
+    if (this.#linkHosts.length === 0) throw invalidOption('linkHosts', 'expected at least one host');
     this.#headers = {
       'X-Api-Key': options.apiKey,
       'X-Api-Secret': options.apiSecret,
@@ -133,6 +145,7 @@ export class PaywintClient {
       `"description":${JSON.stringify(request.description)},` +
       `"invoice_number":${JSON.stringify(request.invoiceNumber)}}`;
     const answer = await this.#send({ method: 'POST', path: CREATE_PAYMENT_LINK_PATH, body, creates: true, signal: options.signal });
+    if (answer.status === 404 || (answer.status >= 300 && answer.status < 400)) throw wrongBaseUrlError(answer, this.baseUrl);
     if (!isSuccess(answer.status)) throw statusError(answer, true);
     const envelope = parseEnvelope(answer, true);
     if (!envelope.success) throw protocolError(answer.status, 'success: false', envelope.message, false);
@@ -141,6 +154,12 @@ export class PaywintClient {
     }
     const data = CreatedLinkData.safeParse(envelope.data);
     if (!data.success) throw protocolError(answer.status, `a link that is not usable (${describeIssue(data.error)})`, envelope.message, true);
+    if (!isOnLinkHosts(data.data.payment_link, this.#linkHosts)) {
+      // Never mailed: a link elsewhere could be anyone's. Paywint may still have made one, so the outcome is unknown.
+      const host = URL.parse(data.data.payment_link)?.host.slice(0, 60) ?? '?';
+      const what = `a link on ${host}, not on Paywint's hosts (${this.#linkHosts.join(', ')}; PAYWINT_LINK_HOSTS sets them)`;
+      throw protocolError(answer.status, what, envelope.message, true);
+    }
     return { paymentId: data.data.payment_id, paymentLink: data.data.payment_link };
   }
 
@@ -197,18 +216,46 @@ export class PaywintClient {
       });
       const status = response.statusCode;
       if (isSuccess(status) || readsBody(status)) {
-        return { status, headers: response.headers, text: await response.body.text() };
+        return { status, headers: response.headers, text: await readCapped(response.body, status, call.creates) };
       }
       // The status says it all; a failure while discarding the body changes nothing.
       await response.body.dump().catch(() => undefined);
       return { status, headers: response.headers, text: undefined };
     } catch (error) {
+      if (error instanceof PaywintError) throw error;
       throw transportError(error, stoppedBy, call.creates, this.timeoutMs, this.baseUrl);
     } finally {
       clearTimeout(timer);
       call.signal?.removeEventListener('abort', onCallerAbort);
     }
   }
+}
+
+/**
+ * The body as text, read no further than {@link MAX_BODY_BYTES}: beyond it
+ * the connection is dropped and the answer is a protocol error (the outcome
+ * unknown for a call that creates: the link may exist).
+ */
+async function readCapped(body: Readable, status: number, creates: boolean): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > MAX_BODY_BYTES) {
+      body.destroy();
+      throw protocolError(status, `a body larger than ${MAX_BODY_BYTES} bytes (read no further)`, undefined, creates);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, bytes).toString('utf8');
+}
+
+/** Whether `link` is an https URL on one of `hosts` (or a subdomain), with no user name or password in it. */
+export function isOnLinkHosts(link: string, hosts: readonly string[]): boolean {
+  const url = URL.parse(link);
+  if (url === null || url.protocol !== 'https:' || url.username !== '' || url.password !== '') return false;
+  const host = url.hostname.toLowerCase();
+  return hosts.some((h) => host === h || host.endsWith(`.${h}`));
 }
 
 function invalidOption(name: keyof PaywintClientOptions, message: string): ConfigError {

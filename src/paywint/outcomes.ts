@@ -125,6 +125,27 @@ export function statusError(answer: Answer, creates: boolean): PaywintError {
   return fail('PAYWINT_UNEXPECTED_STATUS', head, status >= 500);
 }
 
+/**
+ * A 404 or a redirect from the create endpoint: the request did not reach
+ * Paywint's API (nothing was created), and no row will fare better, so the
+ * batch stops, as on a 401. The message says what to check.
+ */
+export function wrongBaseUrlError(answer: Answer, baseUrl: string): PaywintError {
+  const { status } = answer;
+  const head = `Paywint answered ${status}${STATUS_CODES[status] === undefined ? '' : ` ${STATUS_CODES[status]}`} to the create request`;
+  const location = answer.headers.location;
+  const target = typeof location === 'string' ? clip(location).slice(0, 80) : undefined;
+  const toHttps = target !== undefined && baseUrl.startsWith('http://') && target.startsWith('https://');
+  const why =
+    status === 404
+      ? `there is no create endpoint under PAYWINT_BASE_URL ${baseUrl}`
+      : `PAYWINT_BASE_URL ${baseUrl} redirects${target === undefined ? '' : ` to ${target}`}, and a create request is never followed to another address`;
+  const hint = toHttps
+    ? ': use https:// in PAYWINT_BASE_URL, not http://'
+    : `: check PAYWINT_BASE_URL (https://api.sandbox.paywint.com or https://api.paywint.com; https, not http; no path after the host)`;
+  return new PaywintError('PAYWINT_WRONG_BASE_URL', `${head}: ${why}${hint}`, { status, retryable: false, outcomeUnknown: false });
+}
+
 /** The 2xx envelope; a body that is not one leaves the outcome unknown when the call `creates`. */
 export function parseEnvelope(answer: Answer, creates: boolean): z.infer<typeof Envelope> {
   let json: unknown;

@@ -24,7 +24,8 @@ import { CreateLinkDataSchema, type CreateLinkEvents } from './create-link-job.j
 import type { Processors } from './processors.js';
 
 /** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
-export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs' | 'lockDurationMs'>;
+export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs' | 'lockDurationMs'> &
+  Partial<Pick<Config, 'linkHosts'>>;
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -93,6 +94,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       apiSecret: options.credentials.apiSecret,
       timeoutMs: settings.timeoutMs,
       connections: Math.max(8, settings.concurrency),
+      linkHosts: settings.linkHosts,
     });
     cleanups.push(() => client.close());
     const shutdown = new AbortController();

@@ -113,4 +113,16 @@ describe('drop folder and notification settings', () => {
     expect(configError(() => loadConfig({ env: { PAYLINKS_NOTIFY_EMAIL: 'a@example.com' }, dotenvPath: false })).variable).toBe('PAYLINKS_SMTP_URL');
     expect(configError(() => loadConfig({ env: { PAYLINKS_INBOX_SETTLE_MS: '-1' }, dotenvPath: false })).message).toMatch(/^PAYLINKS_INBOX_SETTLE_MS: expected milliseconds/);
   });
+
+  it('payment links: on the hosts derived from the base URL, unless PAYWINT_LINK_HOSTS says otherwise; PAYLINKS_HOME defaults under the XDG data directory', () => {
+    expect(loadConfig({ env: {}, dotenvPath: false }).linkHosts).toEqual(['sandbox.paywint.com']);
+    expect(loadConfig({ env: { PAYWINT_ENV: 'production' }, dotenvPath: false }).linkHosts).toEqual(['paywint.com']);
+    // The simulator or a proxy: Paywint's own domain.
+    expect(loadConfig({ env: { PAYWINT_BASE_URL: 'http://127.0.0.1:4010' }, dotenvPath: false }).linkHosts).toEqual(['paywint.com']);
+    expect(loadConfig({ env: { PAYWINT_LINK_HOSTS: ' Pay.Example.com , links.example.org' }, dotenvPath: false }).linkHosts).toEqual(['pay.example.com', 'links.example.org']);
+    expect(configError(() => loadConfig({ env: { PAYWINT_LINK_HOSTS: 'https://pay.example.com/' }, dotenvPath: false })).message).toMatch(/^PAYWINT_LINK_HOSTS: expected host names/);
+    expect(loadConfig({ env: { HOME: '/home/u' }, dotenvPath: false }).home).toBe('/home/u/.local/share/paylinks');
+    expect(loadConfig({ env: { HOME: '/home/u', XDG_DATA_HOME: '/xdg' }, dotenvPath: false }).home).toBe('/xdg/paylinks');
+    expect(loadConfig({ env: { HOME: '/home/u', PAYLINKS_HOME: '/srv/pl' }, dotenvPath: false }).home).toBe('/srv/pl');
+  });
 });

@@ -242,6 +242,9 @@ describe('PaywintClient against a raw server', () => {
     ['an http link', 200, { success: true, data: { ...okLink, payment_link: 'http://pay.paywint.com/l/1' } }, true, /payment_link/],
     ['a payment id that is not a uuid', 200, { success: true, data: { ...okLink, payment_id: '12345' } }, true, /payment_id/],
     ['a JSON array', 200, [], true, /unknown shape/],
+    ['a link on another host', 200, { success: true, data: { ...okLink, payment_link: 'https://evil.example/x' } }, true, /a link on evil\.example, not on Paywint's hosts \(paywint\.com; PAYWINT_LINK_HOSTS sets them\)/],
+    ['a link on a host that ends like Paywint\'s', 200, { success: true, data: { ...okLink, payment_link: 'https://evilpaywint.com/l/1' } }, true, /not on Paywint's hosts/],
+    ['a link with Paywint\'s host as its user name', 200, { success: true, data: { ...okLink, payment_link: 'https://pay.paywint.com@evil.example/l/1' } }, true, /not on Paywint's hosts/],
   ])('maps a 2xx with %s to PAYWINT_PROTOCOL', async (_name, status, body, outcomeUnknown, message) => {
     answer = (_req, res) => reply(res, status, body);
     const error = await failure(client.createPaymentLink(request));
@@ -252,9 +255,9 @@ describe('PaywintClient against a raw server', () => {
   it.each([
     [400, 'PAYWINT_BAD_REQUEST', { detail: 'Invoice closed' }, false, false],
     [403, 'PAYWINT_AUTH', { detail: 'Forbidden' }, false, false],
-    [404, 'PAYWINT_NOT_FOUND', { detail: 'Not Found' }, false, false],
+    [404, 'PAYWINT_WRONG_BASE_URL', { detail: 'Not Found' }, false, false],
     [409, 'PAYWINT_UNEXPECTED_STATUS', { detail: 'Conflict' }, false, false],
-    [302, 'PAYWINT_UNEXPECTED_STATUS', '', false, false],
+    [302, 'PAYWINT_WRONG_BASE_URL', '', false, false],
     [500, 'PAYWINT_SERVER_ERROR', 'Internal Server Error', true, false],
     [502, 'PAYWINT_SERVER_ERROR', '<html>Bad Gateway</html>', true, true],
     [503, 'PAYWINT_SERVER_ERROR', { detail: 'Service Unavailable' }, true, false],
@@ -263,6 +266,54 @@ describe('PaywintClient against a raw server', () => {
     answer = (_req, res) => reply(res, status, body);
     const error = await failure(client.createPaymentLink(request));
     expect(error).toMatchObject({ code, status, retryable, outcomeUnknown });
+  });
+
+  it('a 404 or a redirect on the create endpoint says PAYWINT_BASE_URL is wrong; a redirect from http to https says to use https', async () => {
+    answer = (_req, res) => reply(res, 404, { detail: 'Not Found' });
+    const notFound = await failure(client.createPaymentLink(request));
+    expect(notFound.message).toBe(
+      `Paywint answered 404 Not Found to the create request: there is no create endpoint under PAYWINT_BASE_URL ${server.url}: ` +
+        'check PAYWINT_BASE_URL (https://api.sandbox.paywint.com or https://api.paywint.com; https, not http; no path after the host)',
+    );
+    answer = (_req, res) => reply(res, 301, '', { location: 'https://api.sandbox.paywint.com/api/user-api/payment/create-payment-link' });
+    const moved = await failure(client.createPaymentLink(request));
+    expect(moved).toMatchObject({ code: 'PAYWINT_WRONG_BASE_URL', status: 301, outcomeUnknown: false });
+    expect(moved.message).toMatch(/^Paywint answered 301 Moved Permanently to the create request: PAYWINT_BASE_URL http:\/\/127\.0\.0\.1:\d+ redirects to https:\/\/api\.sandbox\.paywint\.com\/.*: use https:\/\/ in PAYWINT_BASE_URL, not http:\/\/$/);
+  });
+
+  it('accepts links only on the hosts it is given (PAYWINT_LINK_HOSTS), subdomains included', async () => {
+    const own = new PaywintClient({ baseUrl: server.url, apiKey: 'k', apiSecret: 's', timeoutMs: 2_000, linkHosts: ['links.example.org'] });
+    try {
+      answer = (_req, res) => reply(res, 200, { success: true, data: { ...okLink, payment_link: 'https://pay.links.example.org/l/1' } });
+      await expect(own.createPaymentLink(request)).resolves.toMatchObject({ paymentLink: 'https://pay.links.example.org/l/1' });
+      answer = (_req, res) => reply(res, 200, { success: true, data: okLink });
+      expect(await failure(own.createPaymentLink(request))).toMatchObject({ code: 'PAYWINT_PROTOCOL', outcomeUnknown: true });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('reads no more than 1 MB of a body: a bigger one is a protocol error, the outcome unknown, the connection dropped early', async () => {
+    let written = 0;
+    answer = (_req, res) => {
+      // 250 MB of a JSON string, written as fast as the client reads it.
+      const total = 250 * 1024 * 1024;
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(total) });
+      const pump = () => {
+        while (written < total) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      res.on('close', () => res.removeAllListeners('drain'));
+      pump();
+    };
+    const error = await failure(client.createPaymentLink(request));
+    expect(error).toMatchObject({ code: 'PAYWINT_PROTOCOL', status: 200, outcomeUnknown: true, retryable: false });
+    expect(error.message).toBe('Paywint answered 200 with a body larger than 1048576 bytes (read no further); the link may have been created');
+    expect(written).toBeLessThan(32 * 1024 * 1024);
   });
 
   it('puts Paywint\'s explanation of a 400 in the message', async () => {
