@@ -20,9 +20,10 @@ import type { RedisClient } from '../../src/core/lua.js';
 import { BatchStore } from '../../src/pipeline/batch-store.js';
 import { Keys } from '../../src/pipeline/keys.js';
 import { Ledger } from '../../src/pipeline/ledger.js';
+import { CREATE_LINK_JOB } from '../../src/pipeline/create-link-job.js';
 import { openQueue } from '../../src/pipeline/queue.js';
 import { RateLimiter } from '../../src/pipeline/rate-limiter.js';
-import { runFile, type RunResult } from '../../src/pipeline/run.js';
+import { runFile, type RunResult } from '../../src/index.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -157,7 +158,7 @@ describe('a worker meeting an invoice another job holds', () => {
     const holder = `${holderBatch}-0-1`;
     const queue = openQueue(redis, keys);
     try {
-      await queue.add('create-link', { batchId: holderBatch, from: 0, to: 1 }, { jobId: holder, delay: 3_600_000 });
+      await queue.add(CREATE_LINK_JOB, { batchId: holderBatch, from: 0, to: 1 }, { jobId: holder, delay: 3_600_000 });
       expect(await ledger.claim('INV-3', holder, 350, 'Invoice 3', store.rowRef(holderBatch, 0))).toMatchObject({ kind: 'claimed' });
 
       const file = path.join(dir, 'held.csv');
