@@ -17,11 +17,11 @@ import { submitFile } from '../../src/pipeline/producer.js';
 import { retryFailedRows } from '../../src/pipeline/retry-rows.js';
 import { releaseBatch } from '../../src/pipeline/hold.js';
 import { readRowErrors } from '../../src/pipeline/row-errors.js';
-import { runWorkerService } from '../../src/pipeline/worker-service.js';
+import { runWorkerService } from '../../src/index.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { Keys } from '../../src/pipeline/keys.js';
 import { getBatchStatus, listRecentBatches, statusToJson } from '../../src/pipeline/status.js';
-import { startWorker } from '../../src/pipeline/worker.js';
+import { startWorker } from '../../src/index.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
@@ -259,6 +259,7 @@ describe('accounts', () => {
 
     expect(sim.stats().requests).toBe(0);
     expect(batch).toMatchObject({ state: 'completed_with_errors', counts: { failed: 3 } });
+    expect(rows).toHaveLength(3);
     for (const row of rows) {
       expect(row).toMatchObject({ status: 'failed', error_code: 'ACCOUNT_MISMATCH', payment_link: '' });
       expect(row.error_message).toContain(`submitted for Paywint API key …${API_KEY.slice(-4)}, this worker runs with …${otherKey.slice(-4)}`);
