@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import type { RedisClient } from '../core/lua.js';
 import { openInvoiceFile, type IntakeOptions } from '../intake/invoice-file.js';
-import { formatCents } from '../intake/money.js';
+import { formatCents } from '../core/money.js';
 import { checkRecord } from '../intake/row-checks.js';
 import type { Batch, BatchStore } from './batch-store.js';
 import { decodeLedgerEntry, sameInvoice } from './ledger.js';
