@@ -116,7 +116,7 @@ describe('the web page, in Chromium', () => {
     // 3. Confirm. 4. Live progress.
     await create.click();
     await expect.poll(() => page.getByRole('heading', { name: /Creating payment links for bad-rows\.csv/ }).isVisible()).toBe(true);
-    await expect.poll(() => page.locator('#progress-text').textContent()).toMatch(/^[1-6] of 7 invoices sent$/);
+    await expect.poll(() => page.locator('#progress-text').textContent(), { timeout: 15_000 }).toMatch(/^[1-6] of 7 invoices sent$/);
     expect(await page.locator('#progress-detail').textContent()).toContain('19 rows of the file not sent (invalid or duplicate)');
     await shot('04-progress');
 
@@ -259,7 +259,7 @@ describe('the web page, in Chromium', () => {
     expect(made).toBeGreaterThan(0);
     expect(made).toBeLessThan(120);
     // The cut-off list says so, and shows more on asking.
-    expect(await page.locator('#finished-errors .shown-count').textContent()).toMatch(/^Showing 50 of \d+ rows\.$/);
+    await expect.poll(() => page.locator('#finished-errors .shown-count').textContent(), { timeout: 10_000 }).toMatch(/^Showing 50 of \d+ rows\.$/);
     await page.locator('#finished-errors').getByRole('button', { name: 'Show 50 more' }).click();
     await expect.poll(() => page.locator('#finished-errors tbody tr').count()).toBeGreaterThan(50);
     await shot('14-cancelled');
