@@ -32,6 +32,8 @@ export const ROW_ERROR_CODES = [
   'ROW_HIDDEN',
   /** An invoice number in scientific notation (`1.23E+11`): a spreadsheet wrote a number as displayed, and its digits are lost. */
   'INVOICE_NUMBER_SCIENTIFIC',
+  /** An invoice number like `123.0`: a spreadsheet turned it into a decimal number. */
+  'INVOICE_NUMBER_DECIMAL',
 ] as const;
 
 /** Problems with a whole input file: nothing from it is sent. */

@@ -1,12 +1,14 @@
 /**
- * The duplicate-invoice check. A row whose invoice number (trimmed, compared
- * exactly, so `inv-1` and `INV-1` differ, as they do for Paywint) appeared on
- * an earlier row, valid or not, is a duplicate and is not sent; the first one
- * is. Only the invoice numbers seen so far are kept, never the rows.
+ * The duplicate-invoice check. A row whose invoice number appeared on an
+ * earlier row, valid or not, is a duplicate and is not sent; the first one
+ * is. Numbers compare by {@link invoiceKey} (trimmed, NFC, case ignored:
+ * `INV-7`, ` INV-7 ` and `inv-7` are one invoice); each row keeps its number
+ * as written. Only the keys seen so far are kept, never the rows.
  */
+import { invoiceKey } from '../core/invoice-key.js';
 
 /**
- * Each invoice number's first line in a file. A second read of the same file
+ * Each invoice number's first line in a file, by {@link invoiceKey}. A second read of the same file
  * (the producer stores what it checked) takes the first read's map as it is
  * instead of building its own: one set of invoice numbers in memory, not two.
  */
@@ -19,8 +21,9 @@ export type FirstLines = Map<string, number>;
  * earlier row with the same invoice number, if there is one.
  */
 export function earlierLineOf(firstLine: FirstLines, invoiceNumber: string, line: number): number | undefined {
-  const first = firstLine.get(invoiceNumber);
-  if (first === undefined) firstLine.set(invoiceNumber, line);
+  const key = invoiceKey(invoiceNumber);
+  const first = firstLine.get(key);
+  if (first === undefined) firstLine.set(key, line);
   return first === undefined || first === line ? undefined : first;
 }
 

@@ -6,7 +6,8 @@
  * - A row has one error code: the first problem in the order: a totals line
  *   (`SUMMARY_ROW`), the header again (`HEADER_ROW`), a hidden workbook row,
  *   more values than columns (`TOO_MANY_FIELDS`), the invoice number
- *   (error value, missing, scientific notation, too long, duplicate) → the
+ *   (error value, missing, scientific notation, a whole number written as a
+ *   decimal, too long, duplicate: compared by invoiceKey) → the
  *   amount → the description.
  * - Cells: every cell of the record as read (not trimmed), one per column: a
  *   record shorter than the header is padded with `''`; cells beyond the
@@ -40,6 +41,8 @@ const SUMMARY_LABEL = /^(?:sub[\s-]?total|grand[\s-]?total|totals?|sum)(?:\s*:|\
 const ERROR_VALUE = /^(?:#(?:N\/A|REF!|DIV\/0!|VALUE!|NAME\?|NUM!|NULL!|SPILL!|CALC!|FIELD!|BLOCKED!|CONNECT!|UNKNOWN!|GETTING_DATA)|Err:\d{3})$/i;
 /** A number as a spreadsheet displays it in scientific format: `1.23E+11`, `4,5E+03`. */
 const SCIENTIFIC = /^\d+(?:[.,]\d+)?E[+-]\d+$/i;
+/** A whole number written as a decimal, `123.0` or `123,00`: a spreadsheet (or a script) read the invoice number as a number. */
+const WHOLE_AS_DECIMAL = /^\d+[.,]0+$/;
 
 export type IntakeRecord =
   | {
@@ -158,6 +161,17 @@ export class RowChecker {
         'INVOICE_NUMBER_SCIENTIFIC',
         `the invoice number "${invoiceNumber}" is a number as a spreadsheet displays it in scientific format: its digits are lost. ` +
           'Format the column as text (or as a plain number) and save the file again, or give paylinks the workbook itself',
+      );
+    }
+    if (invoiceKind === CellKind.text && isDigit(invoiceNumber.charCodeAt(0)) && WHOLE_AS_DECIMAL.test(invoiceNumber)) {
+      return problem(
+        index,
+        line,
+        cells,
+        invoiceNumber,
+        'INVOICE_NUMBER_DECIMAL',
+        `the invoice number "${invoiceNumber}" looks like a number that a spreadsheet turned into a decimal: is it ${invoiceNumber.replace(/[.,]0+$/, '')}? ` +
+          'Format the column as text and save the file again (or fix the number), so that the invoice number is sent as it is on the invoice',
       );
     }
     const invoiceLength = characters(invoiceNumber, MAX_INVOICE_NUMBER_LENGTH);

@@ -259,6 +259,7 @@ describe('accounts', () => {
 
     expect(sim.stats().requests).toBe(0);
     expect(batch).toMatchObject({ state: 'completed_with_errors', counts: { failed: 3 } });
+    expect(rows).toHaveLength(3);
     for (const row of rows) {
       expect(row).toMatchObject({ status: 'failed', error_code: 'ACCOUNT_MISMATCH', payment_link: '' });
       expect(row.error_message).toContain(`submitted for Paywint API key …${API_KEY.slice(-4)}, this worker runs with …${otherKey.slice(-4)}`);

@@ -3,17 +3,16 @@
  * collects what a user sees: exit code, stdout, stderr.
  *
  * The executable loads the compiled CLI (dist/src/main.js), so the code must
- * be built first: `npm test` runs `npm run build` before vitest; when running
- * vitest alone, run `npm run build` yourself or these tests see stale code.
+ * be built first: `npm test` runs `npm run build` before vitest; a bare
+ * `vitest run` on an out-of-date dist/ fails here saying so (see built.ts).
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertBuilt } from './built.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(REPO_ROOT, 'bin', 'paylinks.js');
-const COMPILED_CLI = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
 
 export interface CliResult {
   code: number | null;
@@ -31,9 +30,8 @@ export interface RunCliOptions {
 }
 
 export async function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliResult> {
-  if (!existsSync(COMPILED_CLI)) {
-    throw new Error(`${path.relative(REPO_ROOT, COMPILED_CLI)} is missing: run "npm run build" before these tests`);
-  }
+  // Never old code: dist/ must be built from the sources as they are now.
+  await assertBuilt();
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, ...options.env },

@@ -6,19 +6,19 @@
  * Every process spawned here is remembered until {@link killSpawned} (call it
  * in `afterEach`), which kills the ones still running, by their own handle.
  *
- * The CLI runs from `dist/` (bin/paylinks.js): run `npm run build` first.
+ * The CLI runs from `dist/` (bin/paylinks.js): run `npm run build` first; an
+ * out-of-date dist/ fails the first spawn saying so (see built.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedisServer, type RedisServer } from '../../src/core/redis.js';
+import { assertBuilt } from './built.js';
 import { REPO_ROOT } from './cli.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'paylinks.js');
-const COMPILED_CLI = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
 
 export interface ProcessExit {
   code: number | null;
@@ -71,9 +71,8 @@ async function neutralCwd(): Promise<string> {
 
 /** Spawns `node bin/paylinks.js ...args`. */
 export async function spawnCli(args: readonly string[], options: SpawnOptions): Promise<SpawnedProcess> {
-  if (!existsSync(COMPILED_CLI)) {
-    throw new Error(`${path.relative(REPO_ROOT, COMPILED_CLI)} is missing: run "npm run build" before these tests`);
-  }
+  // Never old code: dist/ must be built from the sources as they are now.
+  await assertBuilt();
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? (await neutralCwd()),
     env: { ...baseEnv(), ...options.env },

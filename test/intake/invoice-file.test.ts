@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, InputFileError } from '../../src/core/errors.js';
+import { invoiceKey } from '../../src/core/invoice-key.js';
 import { openInvoiceFile, type IntakeOptions, type IntakeRecord } from '../../src/intake/invoice-file.js';
 
 const fixture = (name: string) => path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'fixtures', name);
@@ -245,7 +246,7 @@ describe('openInvoiceFile: row checks', () => {
       [18, 'INV-013', 'valid', 2000],
       [19, 'INV-001', 'duplicate', 'DUPLICATE_INVOICE'],
       [20, 'INV-009', 'duplicate', 'DUPLICATE_INVOICE'],
-      [21, 'inv-001', 'valid', 3000],
+      [21, 'inv-018', 'valid', 3000],
       [22, 'INV-003', 'duplicate', 'DUPLICATE_INVOICE'],
       [23, '', 'invalid', 'MISSING_INVOICE_NUMBER'],
       [24, 'INV-014', 'invalid', 'INVALID_AMOUNT'],
@@ -456,7 +457,7 @@ describe('a second read of a file with the first read\'s invoice numbers (as sub
     const duplicates = second.filter(([, , status]) => status === 'duplicate');
     expect(duplicates.length).toBeGreaterThan(0);
     for (const [line, invoice, , message] of duplicates) {
-      const earlier = firstLines.get(invoice)!;
+      const earlier = firstLines.get(invoiceKey(invoice))!;
       expect(earlier).toBeLessThan(line);
       expect(message).toContain(`line ${earlier}`);
     }
