@@ -9,11 +9,11 @@
  * `prepack` and `prepare`).
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt } from '../helpers/built.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 interface Run {
@@ -69,9 +69,7 @@ describe('npm pack', () => {
   const app = (): string => path.join(work, 'app');
 
   beforeAll(async () => {
-    if (!existsSync(path.join(REPO_ROOT, 'dist', 'src', 'main.js'))) {
-      throw new Error('dist/src/main.js is missing: run "npm run build" before this test');
-    }
+    await assertBuilt();
     work = await mkdtemp(path.join(tmpdir(), 'paylinks-pack-'));
     const pack = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], REPO_ROOT);
     expect(pack.code, explain(pack)).toBe(0);
