@@ -36,8 +36,8 @@ import { PaywintClient } from '../src/paywint/client.js';
 import { submitFile } from '../src/pipeline/producer.js';
 import { openQueue } from '../src/pipeline/queue.js';
 import { connect, startRedisServer, type RedisServer } from '../src/core/redis.js';
-import { runFile } from '../src/pipeline/run.js';
-import { startWorker } from '../src/pipeline/worker.js';
+import { runFile } from '../src/index.js';
+import { startWorker } from '../src/index.js';
 
 export const API_KEY = '5b0d7c1e-8a2f-4e3b-9d6c-1f2e3a4b5c6d';
 export const API_SECRET = 'bench-secret-not-real';

@@ -21,7 +21,7 @@ import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../src/core/logger.js';
-import { runFile } from '../src/pipeline/run.js';
+import { runFile } from '../src/index.js';
 import { configFor, maxInWindow, withBenchEnvironment, writeInvoiceFile } from './pipeline-bench.js';
 
 export interface RealisticResult {

@@ -2,7 +2,8 @@
  * The `create-link` job: a chunk of a batch's rows (`[from, to)`), one
  * payment link per valid invoice among them.
  *
- * Its data schema and its processor. The rows of a chunk run concurrently,
+ * Its processor; its name and data are the queue's contract
+ * (src/pipeline/create-link-job.ts). The rows of a chunk run concurrently,
  * each holding one of the worker's row slots; each row claims its invoice
  * atomically (never two links from paylinks), counts every request against
  * the shared rate limit and its own retry budget, and records its result, the
@@ -14,68 +15,19 @@
  * own backoff; the chunk goes on. A crashed chunk runs again whole: rows with
  * a result are skipped, rows it had in flight are flagged as unknown outcomes.
  */
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import pRetry, { AbortError } from 'p-retry';
-import { z } from 'zod';
-import { rowsJobId, rowsOfJobId, type BatchLayout, type BatchStore, type FinishedRow } from '../src/pipeline/batch-store.js';
+import { rowsJobId, rowsOfJobId, type BatchLayout, type FinishedRow } from '../src/pipeline/batch-store.js';
 import { coerceError, PAYWINT_ERROR_CODES, PaylinksError, PaywintError, POSSIBLE_DUPLICATE_CODE, type PaywintErrorCode } from '../src/core/errors.js';
-import { type Claim, type ClaimOutcome, type ClaimRequest, type Ledger } from '../src/pipeline/ledger.js';
-import type { Logger } from '../src/core/logger.js';
-import { formatCents } from '../src/intake/money.js';
+import { type Claim, type ClaimOutcome, type ClaimRequest } from '../src/pipeline/ledger.js';
+import { formatCents } from '../src/core/money.js';
 import { checkRecord } from '../src/intake/row-checks.js';
 import type { RowResult } from '../src/pipeline/output.js';
-import type { CreatedLink, PaywintClient } from '../src/paywint/client.js';
-import type { RateLimiter } from '../src/pipeline/rate-limiter.js';
+import type { CreatedLink } from '../src/paywint/client.js';
 import { backoffBetweenJobsMs, isRetryable, rateLimitPauseMs, RETRY_POLICY, withinBudget } from '../src/pipeline/retry-policy.js';
 import { GroupCall } from '../src/core/group-call.js';
-import type { Slots } from '../src/core/slots.js';
 import { JOB_OPTIONS } from '../src/pipeline/queue.js';
-
-export const CREATE_LINK_JOB = 'create-link';
-
-/** What the worker needs, and nothing else (never credentials): the rows are read from the batch. */
-export const CreateLinkDataSchema = z.object({
-  batchId: z.string(),
-  /** First row (0-based index of the record in the input file). */
-  from: z.number().int().nonnegative(),
-  /** One past the last row. */
-  to: z.number().int().positive(),
-  /** Runs of these rows that ended in a retry before this job (a row's own retry job). Default 0. */
-  runs: z.number().int().nonnegative().optional(),
-});
-export type CreateLinkData = z.infer<typeof CreateLinkDataSchema>;
-
-/** What a finished job returns (kept by BullMQ only until it is removed). */
-export interface CreateLinkResult {
-  /** Rows this run recorded. */
-  recorded: number;
-}
-
-/** Counters for metrics; each is optional. */
-export interface CreateLinkEvents {
-  onRequest?(outcome: string): void;
-  onRetry?(code: string): void;
-  onRateLimitWait?(ms: number): void;
-}
-
-export interface CreateLinkDeps {
-  store: BatchStore;
-  ledger: Ledger;
-  limiter: RateLimiter;
-  client: PaywintClient;
-  /** The queue, to pause every worker after a 429, to look up a claim's holder and to queue a row's retry. */
-  queue: Queue;
-  /** The worker's row slots: rows in flight in this process, all chunks together. */
-  slots: Slots;
-  maxAttempts: number;
-  retryWindowMs: number;
-  logger: Logger;
-  /** Aborted when the worker shuts down: no new request starts, waits end. */
-  signal?: AbortSignal;
-  events?: CreateLinkEvents;
-  /** Called once when Paywint refused the credentials for a batch (to take its queued jobs out). */
-  onBatchStopped?: (batchId: string) => void;
-}
+import { CREATE_LINK_JOB, CreateLinkDataSchema, type CreateLinkData, type CreateLinkDeps, type CreateLinkResult } from '../src/pipeline/create-link-job.js';
 
 /** States of a BullMQ job that still intends to finish its rows. */
 const LIVE_JOB_STATES = new Set(['active', 'waiting', 'wait', 'delayed', 'prioritized', 'waiting-children']);
@@ -126,7 +78,7 @@ function workRows(from: number, records: readonly { line: number; cells: string[
   return { rows, refused };
 }
 
-export function createLinkProcessor(deps: CreateLinkDeps) {
+export function createLinkProcessor(deps: CreateLinkDeps): (job: Job) => Promise<CreateLinkResult> {
   const { store, ledger, limiter, client, queue, logger, slots } = deps;
   /** Batches of another account already reported (once each, not once per row). */
   const warnedAccount = new Set<string>();

@@ -1,68 +1,28 @@
 /**
  * The `notify` job: one delivery of one batch-finished event, to one webhook
- * URL or as one e-mail. Its data schema, its processor and its backoff.
+ * URL or as one e-mail. Its processor; its name, data and backoff are the
+ * queue's contract (src/pipeline/notify-job.ts).
  *
  * A job per delivery, so retries survive restarts (BullMQ keeps the delayed
- * job in Redis). Neither the webhook URL (it may carry a token) nor the
- * signing secret nor the SMTP password is in the job: the processing
- * process takes them from its own configuration.
+ * job in Redis).
  */
-import { createHash } from 'node:crypto';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
 import nodemailer from 'nodemailer';
-import { z } from 'zod';
-import type { NotifySettings } from '../src/core/config.js';
 import { coerceError, PaylinksError } from '../src/core/errors.js';
-import type { Logger } from '../src/core/logger.js';
-import type { BatchStore } from '../src/pipeline/batch-store.js';
 import { writeBatchOutput } from '../src/pipeline/collector.js';
 import { signatureHeader } from '../src/notify/signature.js';
 import { summarizeBatch } from '../src/notify/summary.js';
-
-export const NOTIFY_QUEUE = 'notify';
-export const NOTIFY_JOB = 'notify';
-/** Name of the backoff strategy the notifier's worker registers. */
-export const NOTIFY_BACKOFF = 'notify';
+import { notifyBackoffMs, NotifyDataSchema, outputUrlOf, webhookId, type NotifyData, type NotifyDeps } from '../src/pipeline/notify-job.js';
 
 /** A webhook gets its answer within this long, or the delivery is retried. */
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 /** Outputs larger than this are not attached (the e-mail says where to get them). */
 const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
 
-/** How long before the next try: about 1 s, doubling, at most 5 minutes. */
-export function notifyBackoffMs(attemptsMade: number): number {
-  return Math.min(1000 * 2 ** Math.max(0, attemptsMade - 1), 300_000);
-}
-
-/** A short stable id of a webhook URL: the job names it without holding it. */
-export function webhookId(url: string): string {
-  return createHash('sha256').update(url).digest('hex').slice(0, 16);
-}
-
-const Common = {
-  /** `Paylinks-Event-Id`: the same on every delivery and retry of this event. */
-  eventId: z.string().min(1),
-  batchId: z.string().min(1),
-  /** When the event was made (ms): deliveries stop a retry window after it. */
-  firstAt: z.number().int(),
-};
-
-export const NotifyDataSchema = z.discriminatedUnion('channel', [
-  z.object({ channel: z.literal('webhook'), ...Common, webhook: z.string().length(16), body: z.string() }),
-  z.object({ channel: z.literal('email'), ...Common }),
-]);
-export type NotifyData = z.infer<typeof NotifyDataSchema>;
-
-export interface NotifyDeps {
-  store: BatchStore;
-  settings: NotifySettings;
-  logger: Logger;
-}
-
-export function notifyProcessor(deps: NotifyDeps) {
+export function notifyProcessor(deps: NotifyDeps): (job: Job) => Promise<void> {
   const { settings, logger } = deps;
 
   async function deliverWebhook(data: Extract<NotifyData, { channel: 'webhook' }>): Promise<void> {
@@ -146,7 +106,3 @@ export function notifyProcessor(deps: NotifyDeps) {
   };
 }
 
-/** The API's address of a batch's output CSV. */
-export function outputUrlOf(publicUrl: string, batchId: string): string {
-  return `${publicUrl}/api/batches/${encodeURIComponent(batchId)}/output.csv`;
-}

@@ -1,7 +1,20 @@
 /**
  * paylinks as a library: the same functions the `paylinks` commands call, for
  * a program that embeds it. Every command of the CLI is one call here.
+ *
+ * This is an entry point: the functions that start workers get the job
+ * processors (jobs/) here unless the caller hands in its own.
  */
+import { PROCESSORS } from '../jobs/index.js';
+import type { Processors } from './pipeline/processors.js';
+import { runFile as runFileWith, type RunOptions, type RunResult } from './pipeline/run.js';
+import { startWorker as startWorkerWith, type WorkerOptions, type WorkerHandle } from './pipeline/worker.js';
+import { runWorkerService as runWorkerServiceWith, type WorkerServiceOptions } from './pipeline/worker-service.js';
+import { startNotifier as startNotifierWith, type NotifierOptions, type NotifierHandle } from './pipeline/notifier.js';
+
+/** Options whose `processors` may be left out (then paylinks' own are used). */
+type DefaultProcessors<T extends { processors: Processors }> = Omit<T, 'processors'> & { processors?: Processors };
+
 
 /** Loads the configuration: defaults < `.env` < environment < flags; throws a `ConfigError` naming a bad variable. */
 export { loadConfig, requireCredentials, type Config, type ConfigFlags, type LoadConfigOptions } from './core/config.js';
@@ -20,11 +33,23 @@ export { openBackend, type Backend, type OpenBackendOptions } from './pipeline/b
 /** `paylinks submit`: validates a file, stores its batch and queues its rows. */
 export { submitFile, type SubmitOptions, type SubmitResult } from './pipeline/producer.js';
 /** `paylinks run`: validate, submit, work and collect one file in this process. */
-export { runFile, type RunOptions, type RunResult } from './pipeline/run.js';
+export function runFile(options: DefaultProcessors<RunOptions>): Promise<RunResult> {
+  return runFileWith({ ...options, processors: options.processors ?? PROCESSORS });
+}
+export type { RunOptions, RunResult };
 /** Starts a worker in this process (the engine of `paylinks worker`); `close()` finishes the rows in flight. */
-export { startWorker, type WorkerOptions, type WorkerHandle } from './pipeline/worker.js';
+export function startWorker(options: DefaultProcessors<WorkerOptions>): Promise<WorkerHandle> {
+  return startWorkerWith({ ...options, processors: options.processors ?? PROCESSORS });
+}
+export type { WorkerOptions, WorkerHandle };
 /** `paylinks worker`: a worker with `/healthz` and `/metrics`, until `stop` resolves. */
-export { runWorkerService, type WorkerServiceOptions } from './pipeline/worker-service.js';
+export function runWorkerService(options: DefaultProcessors<WorkerServiceOptions>): Promise<void> {
+  return runWorkerServiceWith({ ...options, processors: options.processors ?? PROCESSORS });
+}
+export type { WorkerServiceOptions };
+/** The job processors the functions above hand to their workers by default. */
+export { PROCESSORS };
+export type { Processors } from './pipeline/processors.js';
 /** `paylinks status`: one batch's counts, rate and ETA, or the recent batches. */
 export { getBatchStatus, listRecentBatches, describeProgress, statusToJson, type BatchStatus } from './pipeline/status.js';
 /** `paylinks collect`: writes a batch's output CSV; `waitForBatch` waits for it to finish. */
@@ -51,5 +76,8 @@ export { startInbox, type InboxOptions, type InboxHandle, type InboxSubmitted } 
 /** `paylinks inbox`: the drop folder and the workers in one process, until `stop` resolves. */
 export { runInboxService, type InboxServiceOptions } from './inbox/inbox-service.js';
 /** Notifications of finished batches (started by `startWorker` when configured); the webhook signature, for receivers. */
-export { startNotifier, type NotifierOptions, type NotifierHandle } from './notify/notifier.js';
+export function startNotifier(options: Omit<NotifierOptions, 'processor'> & { processor?: NotifierOptions['processor'] }): Promise<NotifierHandle> {
+  return startNotifierWith({ ...options, processor: options.processor ?? PROCESSORS.notify });
+}
+export type { NotifierOptions, NotifierHandle };
 export { signatureHeader, verifySignature, type VerifyOptions } from './notify/signature.js';

@@ -6,7 +6,7 @@
 import cliProgress from 'cli-progress';
 import type { Batch } from '../pipeline/batch-store.js';
 import type { Logger } from '../core/logger.js';
-import { formatCents } from '../intake/money.js';
+import { formatCents } from '../core/money.js';
 import { ROW_STATUSES } from '../pipeline/output.js';
 import { stderrTerminal, type Terminal } from '../core/terminal.js';
 

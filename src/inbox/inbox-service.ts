@@ -9,6 +9,7 @@ import { requireCredentials, type Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { shutdownBoundMs, startWorker } from '../pipeline/worker.js';
 import { startInbox, type InboxSubmitted } from './inbox.js';
+import { PROCESSORS } from '../../jobs/index.js';
 
 export interface InboxServiceOptions {
   config: Config;
@@ -27,7 +28,7 @@ export async function runInboxService(options: InboxServiceOptions): Promise<voi
   try {
     const backend = await openBackend({ config, logger, name: 'paylinks-inbox' });
     cleanups.push(() => backend.close());
-    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, notify: config.notify });
+    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: PROCESSORS, notify: config.notify });
     cleanups.push(() => worker.close(shutdownBoundMs(config)));
     const inbox = await startInbox({
       dir: options.dir,

@@ -8,7 +8,7 @@
  * and `amount_due`.
  */
 import { InvalidArgumentError } from 'commander';
-import type { DecimalMark } from './money.js';
+import type { DecimalMark } from '../core/money.js';
 import type { FileEncoding } from './decode.js';
 
 /** Columns named explicitly (`--columns invoice=...,amount=...,description=...`), by header name. */

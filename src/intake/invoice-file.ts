@@ -22,7 +22,7 @@ import { detectDelimiter, resolveColumns, type ColumnLayout, type ColumnOverride
 import { InvoiceDecoder } from './decode.js';
 import { ConfigError, InputFileError } from '../core/errors.js';
 import { hashFile, readHead } from './file-bytes.js';
-import type { DecimalMark } from './money.js';
+import type { DecimalMark } from '../core/money.js';
 import { RecordReader, type RawRecord } from './record-reader.js';
 import { RowChecker, type IntakeRecord, type PendingRecord } from './row-checks.js';
 import type { FirstLines } from './duplicate-invoices.js';
@@ -30,7 +30,7 @@ import { looksLikeZip, Workbook, type SheetInfo } from './workbook.js';
 
 export type { ColumnLayout, ColumnOverrides } from './columns.js';
 export type { FileEncoding } from './decode.js';
-export type { DecimalMark } from './money.js';
+export type { DecimalMark } from '../core/money.js';
 export type { IntakeRecord } from './row-checks.js';
 
 /** How many non-blank lines from the top may come before the header (a title, an export date). */

@@ -22,7 +22,7 @@
 import type { ColumnLayout } from './columns.js';
 import type { RowErrorCode } from '../core/errors.js';
 import { duplicateMessage, earlierLineOf, type FirstLines } from './duplicate-invoices.js';
-import { plainAmountCents, readAmount, roundDecimal, type DecimalMark } from './money.js';
+import { plainAmountCents, readAmount, roundDecimal, type DecimalMark } from '../core/money.js';
 import type { RawRecord } from './record-reader.js';
 import { CellKind, columnName } from './workbook.js';
 

@@ -8,7 +8,7 @@ import type { FileEncoding } from './decode.js';
 import { InputFileError, type RowErrorCode } from '../core/errors.js';
 import { openInvoiceFile, type ColumnLayout, type IntakeOptions } from './invoice-file.js';
 import type { FirstLines } from './duplicate-invoices.js';
-import { formatCents } from './money.js';
+import { formatCents } from '../core/money.js';
 
 /** How to read the file: columns, delimiter, sheet, decimal mark (see {@link IntakeOptions}). */
 export type ValidateOptions = IntakeOptions;

@@ -26,7 +26,7 @@ import type { Readable } from 'node:stream';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { InputFileError } from '../core/errors.js';
-import { numberToDecimal } from './money.js';
+import { numberToDecimal } from '../core/money.js';
 
 /** What a cell holds. The cell's text in {@link SheetRow.cells} is as described for each kind. */
 export const CellKind = {

@@ -4,7 +4,7 @@
  * need someone (by line, invoice and reason).
  */
 import type { Batch, BatchStore } from '../pipeline/batch-store.js';
-import { formatCents } from '../intake/money.js';
+import { formatCents } from '../core/money.js';
 import { POSSIBLE_DUPLICATE_CODE } from '../core/errors.js';
 import { ROW_STATUSES, type RowStatus } from '../pipeline/output.js';
 

@@ -9,7 +9,7 @@
 import { Pool } from 'undici';
 import { z } from 'zod';
 import { ConfigError, PaywintError } from '../core/errors.js';
-import { centsToJsonNumber, parseAmount } from '../intake/money.js';
+import { centsToJsonNumber, parseAmount } from '../core/money.js';
 import { describeIssue, isSuccess, parseEnvelope, protocolError, readsBody, statusError, transportError, type Answer } from './outcomes.js';
 
 export interface PaywintClientOptions {

@@ -17,7 +17,7 @@
  * after the retention it was submitted with; the batch hash and the ledger stay.
  * A held batch's keys expire after its hold time instead, unless released.
  */
-import type { DecimalMark } from '../intake/money.js';
+import type { DecimalMark } from '../core/money.js';
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import { LuaScript, type RedisClient } from '../core/lua.js';

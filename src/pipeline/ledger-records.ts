@@ -34,7 +34,7 @@ import { LuaScript, type RedisClient } from '../core/lua.js';
 import { normaliseHeader } from '../intake/columns.js';
 import { checkRecord } from '../intake/row-checks.js';
 import { openInvoiceFile, type ColumnLayout, type IntakeRecord } from '../intake/invoice-file.js';
-import { formatCents } from '../intake/money.js';
+import { formatCents } from '../core/money.js';
 import { MAX_LISTED_ERRORS } from '../intake/validate.js';
 import { CreatedLinkData } from '../paywint/client.js';
 import type { Keys } from './keys.js';

@@ -16,13 +16,13 @@ import { BatchStore, FINISHED_STATES, rowsJobId, type BatchState } from './batch
 import { InputFileError } from '../core/errors.js';
 import { openInvoiceFile, type IntakeOptions, type IntakeRecord } from '../intake/invoice-file.js';
 import type { FirstLines } from '../intake/duplicate-invoices.js';
-import { formatCents } from '../intake/money.js';
+import { formatCents } from '../core/money.js';
 import { checkInvoiceFile, rowProblemToJson, type RowProblem } from '../intake/validate.js';
 import type { RedisClient } from '../core/lua.js';
 import type { Logger } from '../core/logger.js';
 import type { RowResult } from './output.js';
 import { JOB_OPTIONS } from './queue.js';
-import { CREATE_LINK_JOB, type CreateLinkData } from '../../jobs/create-link.js';
+import { CREATE_LINK_JOB, type CreateLinkData } from './create-link-job.js';
 
 /** Records per Redis round trip while submitting (rounded up to whole chunks). */
 const FLUSH_ROWS = 500;

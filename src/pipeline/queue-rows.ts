@@ -10,7 +10,7 @@ import { rowsJobId, type Batch, type BatchStore } from './batch-store.js';
 import type { RowResult } from './output.js';
 import { JOB_OPTIONS } from './queue.js';
 import { chunkRowsFor } from './producer.js';
-import { CREATE_LINK_JOB, type CreateLinkData } from '../../jobs/create-link.js';
+import { CREATE_LINK_JOB, type CreateLinkData } from './create-link-job.js';
 
 /** Rows whose results are read per Redis round trip. */
 const READ_ROWS = 1_000;

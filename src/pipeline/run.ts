@@ -17,7 +17,8 @@ import { submitFile } from './producer.js';
 import type { SimulatorOptions } from '../paywint/simulator/index.js';
 import { openPaywintTarget } from './paywint-target.js';
 import { shutdownBoundMs, startWorker } from './worker.js';
-import type { CreateLinkEvents } from '../../jobs/create-link.js';
+import type { CreateLinkEvents } from './create-link-job.js';
+import type { Processors } from './processors.js';
 
 /** How often `run` looks whether its batch has finished, ms. */
 const FINISH_POLL_MS = 20;
@@ -30,6 +31,8 @@ export interface RunOptions extends IntakeOptions {
   /** Start the Paywint simulator in-process and use it (its options, or true for defaults). */
   simulate?: boolean | SimulatorOptions;
   logger: Logger;
+  /** The job processors (jobs/index.ts), handed in by the entry point. */
+  processors: Processors;
   /** Called with the batch's counters while it runs. */
   onProgress?: (batch: Batch) => void;
   /** Called once the batch is known. */
@@ -76,7 +79,7 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
     const { endpoint, redis, queue, store } = backend;
 
     const startOurWorker = async () => {
-      const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, events: options.events, notify: config.notify });
+      const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, processors: options.processors, events: options.events, notify: config.notify });
       cleanups.push(() => worker.close(shutdownBoundMs(config)));
       return worker;
     };

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { BATCH_STATES, type Batch, type BatchStore } from './batch-store.js';
 import { PaylinksError } from '../core/errors.js';
-import { formatCents } from '../intake/money.js';
+import { formatCents } from '../core/money.js';
 import { ROW_STATUSES } from './output.js';
 
 export interface BatchStatus {

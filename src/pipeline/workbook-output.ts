@@ -15,7 +15,7 @@
 import { rename, rm } from 'node:fs/promises';
 import ExcelJS from 'exceljs';
 import { PaylinksError } from '../core/errors.js';
-import { readAmount, type DecimalMark } from '../intake/money.js';
+import { readAmount, type DecimalMark } from '../core/money.js';
 import { RESULT_COLUMNS, type RowResult, type RowWriter } from './output.js';
 
 /** Rows a worksheet holds, the header included (Excel's limit). */

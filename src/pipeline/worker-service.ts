@@ -6,12 +6,15 @@
 import { openBackend } from './backend.js';
 import { requireCredentials, type Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import { createWorkerMetrics, serveMetrics } from '../core/metrics.js';
+import { createWorkerMetrics, serveMetrics } from './metrics.js';
+import type { Processors } from './processors.js';
 import { shutdownBoundMs, startWorker } from './worker.js';
 
 export interface WorkerServiceOptions {
   config: Config;
   logger: Logger;
+  /** The job processors (jobs/index.ts), handed in by the entry point. */
+  processors: Processors;
   /** Resolves when the service should stop (e.g. on a signal). */
   stop: Promise<unknown>;
   /** Host for the metrics server. Default 127.0.0.1. */
@@ -28,7 +31,7 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<v
     const backend = await openBackend({ config, logger, name: 'paylinks-worker-admin' });
     cleanups.push(() => backend.close());
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
-    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, events: metrics.events, notify: config.notify });
+    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: options.processors, events: metrics.events, notify: config.notify });
     cleanups.push(() => worker.close(shutdownBoundMs(config)));
     const server = await serveMetrics({
       port: config.metricsPort,

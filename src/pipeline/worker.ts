@@ -19,8 +19,9 @@ import { connect } from '../core/redis.js';
 import { backoffBetweenJobsMs } from './retry-policy.js';
 import { Slots } from '../core/slots.js';
 import { removeQueuedJobs } from './cancel.js';
-import { notificationsConfigured, startNotifier } from '../notify/notifier.js';
-import { createLinkProcessor, type CreateLinkEvents, CreateLinkDataSchema } from '../../jobs/create-link.js';
+import { notificationsConfigured, startNotifier } from './notifier.js';
+import { CreateLinkDataSchema, type CreateLinkEvents } from './create-link-job.js';
+import type { Processors } from './processors.js';
 
 /** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
 export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs' | 'lockDurationMs'>;
@@ -32,6 +33,8 @@ export interface WorkerOptions {
   baseUrl: string;
   settings: WorkerSettings;
   logger: Logger;
+  /** The job processors (jobs/index.ts), handed in by the entry point. */
+  processors: Processors;
   events?: CreateLinkEvents;
   /**
    * Notifications of finished batches (webhooks, e-mail): when any is
@@ -98,10 +101,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const store = new BatchStore(redis, keys);
     if (options.notify && notificationsConfigured(options.notify)) {
       // Started before the worker, so it is closed after it: a batch its last rows finish is still announced.
-      const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger });
+      const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger, processor: options.processors.notify });
       cleanups.push(() => notifier.close());
     }
-    const processor = createLinkProcessor({
+    const processor = options.processors.createLink({
       store,
       ledger: new Ledger(redis, keys, options.credentials.apiKey),
       limiter: new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit }),

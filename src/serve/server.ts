@@ -11,7 +11,7 @@ import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { requireApiKey, type Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import { createWorkerMetrics } from '../core/metrics.js';
+import { createWorkerMetrics } from '../pipeline/metrics.js';
 import { openBackend } from '../pipeline/backend.js';
 import { openPaywintTarget } from '../pipeline/paywint-target.js';
 import { HOLD_TTL_SECONDS } from '../pipeline/producer.js';
@@ -26,6 +26,7 @@ import { healthRoute, metricsRoutes } from './ops.js';
 import { pageRoutes } from './page.js';
 import { securityHeadersPlugin } from './security-headers.js';
 import { acceptRawFiles } from './upload.js';
+import { PROCESSORS } from '../../jobs/index.js';
 
 /** How long requests in flight (uploads) may take to finish once the server closes; then their connections are cut. */
 export const HTTP_SHUTDOWN_MS = 60_000;
@@ -85,7 +86,7 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
     const worker =
       withWorker && paywint
-        ? await startWorker({ redisUrl: backend.endpoint.url, credentials: paywint.credentials, baseUrl: paywint.baseUrl, settings: config, logger, events: metrics.events, notify: config.notify })
+        ? await startWorker({ redisUrl: backend.endpoint.url, credentials: paywint.credentials, baseUrl: paywint.baseUrl, settings: config, logger, processors: PROCESSORS, events: metrics.events, notify: config.notify })
         : undefined;
     if (worker) cleanups.push(() => worker.close(shutdownBoundMs(config)));
 

@@ -17,11 +17,11 @@ import { submitFile } from '../../src/pipeline/producer.js';
 import { retryFailedRows } from '../../src/pipeline/retry-rows.js';
 import { releaseBatch } from '../../src/pipeline/hold.js';
 import { readRowErrors } from '../../src/pipeline/row-errors.js';
-import { runWorkerService } from '../../src/pipeline/worker-service.js';
+import { runWorkerService } from '../../src/index.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { Keys } from '../../src/pipeline/keys.js';
 import { getBatchStatus, listRecentBatches, statusToJson } from '../../src/pipeline/status.js';
-import { startWorker } from '../../src/pipeline/worker.js';
+import { startWorker } from '../../src/index.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 

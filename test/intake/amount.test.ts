@@ -3,7 +3,7 @@
  * everything it accepts, and leave everything else to parseAmount.
  */
 import { describe, expect, it } from 'vitest';
-import { parseAmount, plainAmountCents } from '../../src/intake/money.js';
+import { parseAmount, plainAmountCents } from '../../src/core/money.js';
 
 /** About 9,900 of the 20,000 generated texts take the fast path (seed 42); far fewer means the generator broke. */
 const COMPARED_AT_LEAST = 5_000;

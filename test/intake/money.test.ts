@@ -1,6 +1,6 @@
 /** parseAmount and formatCents at their edges: what a finance export may hold. */
 import { describe, expect, it } from 'vitest';
-import { centsToJsonNumber, formatCents, MAX_AMOUNT_CENTS, parseAmount } from '../../src/intake/money.js';
+import { centsToJsonNumber, formatCents, MAX_AMOUNT_CENTS, parseAmount } from '../../src/core/money.js';
 
 describe('parseAmount', () => {
   it.each([

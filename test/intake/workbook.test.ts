@@ -4,7 +4,7 @@
  * The rules on real files are in test/cli/validate-workbooks.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { numberToDecimal, readAmount, roundDecimal } from '../../src/intake/money.js';
+import { numberToDecimal, readAmount, roundDecimal } from '../../src/core/money.js';
 import { columnName, describeFormat, serialToIso } from '../../src/intake/workbook.js';
 
 describe('numberToDecimal: the shortest decimal that round-trips, never in exponent form', () => {

@@ -2,7 +2,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { signatureHeader, verifySignature } from '../../src/notify/signature.js';
-import { notifyBackoffMs } from '../../jobs/notify.js';
+import { notifyBackoffMs } from '../../src/pipeline/notify-job.js';
 
 const SECRET = 'whsec_unit-test-secret-123';
 

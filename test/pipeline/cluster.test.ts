@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { freePort, startRedisServer, type RedisServer } from '../../src/core/redis.js';
-import { runFile } from '../../src/pipeline/run.js';
+import { runFile } from '../../src/index.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
 import { uniquePrefix } from '../helpers/redis.js';

@@ -13,7 +13,7 @@ import { openBackend, type Backend } from '../../src/pipeline/backend.js';
 import { discardBatch, releaseBatch } from '../../src/pipeline/hold.js';
 import { submitFile } from '../../src/pipeline/producer.js';
 import { listRecentBatches } from '../../src/pipeline/status.js';
-import type { CreateLinkData } from '../../jobs/create-link.js';
+import type { CreateLinkData } from '../../src/pipeline/create-link-job.js';
 import { writeInvoices } from '../helpers/csv.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 

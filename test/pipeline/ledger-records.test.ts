@@ -12,7 +12,7 @@ import { loadConfig, type Config } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Keys } from '../../src/pipeline/keys.js';
 import { exportLedger, formatImportReport, importLedger, parseIsoInstant } from '../../src/pipeline/ledger-records.js';
-import { runFile } from '../../src/pipeline/run.js';
+import { runFile } from '../../src/index.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';

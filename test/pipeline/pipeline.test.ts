@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { runFile } from '../../src/pipeline/run.js';
+import { runFile } from '../../src/index.js';
 import { PaylinksError } from '../../src/core/errors.js';
 import { openBackend } from '../../src/pipeline/backend.js';
 import { writeBatchOutput } from '../../src/pipeline/collector.js';

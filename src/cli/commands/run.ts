@@ -1,5 +1,6 @@
 /** `paylinks run FILE`: validate, submit, work and collect in this process. */
 import type { Command } from 'commander';
+import { PROCESSORS } from '../../../jobs/index.js';
 import { runFile } from '../../pipeline/run.js';
 import { action, out, type SetExit } from '../action.js';
 import { exitCodeForBatch } from '../exit-codes.js';
@@ -26,6 +27,7 @@ export function addRunCommand(program: Command, setExit: SetExit): void {
             config,
             simulate: opts.simulate === true,
             logger,
+            processors: PROCESSORS,
             signal: stop.signal,
             onBatch: (b) => logger.info({ batchId: b.batchId, rows: b.rows, valid: b.valid }, b.resumed ? 'resuming the unfinished batch of this file' : 'batch submitted'),
             onProgress: (b) => progress.update(b),

@@ -1,5 +1,6 @@
 /** `paylinks worker`: a long-running worker with /healthz and /metrics. */
 import type { Command } from 'commander';
+import { PROCESSORS } from '../../../jobs/index.js';
 import { runWorkerService } from '../../pipeline/worker-service.js';
 import { action, type SetExit } from '../action.js';
 import { withConfigFlags } from '../flags.js';
@@ -15,7 +16,7 @@ export function addWorkerCommand(program: Command, setExit: SetExit): void {
       action(setExit, async ({ config, logger, opts }) => {
         const stop = interruption();
         try {
-          await runWorkerService({ config, logger, stop: stop.stopped, metricsHost: opts.metricsHost as string });
+          await runWorkerService({ config, logger, processors: PROCESSORS, stop: stop.stopped, metricsHost: opts.metricsHost as string });
           return stop.exitCode();
         } finally {
           stop.dispose();

@@ -4,7 +4,7 @@
  * Nothing here goes through a binary float: amounts are parsed digit by digit
  * into a bigint-safe integer count of cents, and formatted back the same way.
  */
-import type { RowErrorCode } from '../core/errors.js';
+import type { RowErrorCode } from './errors.js';
 
 /**
  * The largest amount accepted, in cents (9,999,999,999.99). Far above any real

@@ -13,10 +13,10 @@ import type { NotifySettings } from '../core/config.js';
 import { coerceError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { connect } from '../core/redis.js';
-import { BatchStore } from '../pipeline/batch-store.js';
-import type { Keys } from '../pipeline/keys.js';
-import { describeProgress, statusToJson } from '../pipeline/status.js';
-import { NOTIFY_BACKOFF, NOTIFY_JOB, NOTIFY_QUEUE, notifyBackoffMs, notifyProcessor, outputUrlOf, webhookId, type NotifyData } from '../../jobs/notify.js';
+import { BatchStore } from './batch-store.js';
+import type { Keys } from './keys.js';
+import { NOTIFY_BACKOFF, NOTIFY_JOB, NOTIFY_QUEUE, notifyBackoffMs, outputUrlOf, webhookId, type NotifyData, type NotifyProcessor } from './notify-job.js';
+import { describeProgress, statusToJson } from './status.js';
 
 /** Whether any notification is configured (otherwise no notifier runs, and events wait for a process that has one). */
 export function notificationsConfigured(settings: NotifySettings): boolean {
@@ -39,6 +39,8 @@ export interface NotifierOptions {
   keys: Keys;
   settings: NotifySettings;
   logger: Logger;
+  /** The `notify` jobs' processor (jobs/notify.ts, handed in by the entry point). */
+  processor: NotifyProcessor;
   /** How often pending finish events are looked for, ms. Default 1000. */
   pollMs?: number;
   /** Deliveries in flight at once. Default 5. */
@@ -114,7 +116,7 @@ export async function startNotifier(options: NotifierOptions): Promise<NotifierH
     const workerConnection = connect(options.redisUrl, { forWorker: true, name: 'paylinks-notify-worker' });
     workerConnection.on('error', () => {});
     cleanups.push(() => workerConnection.quit());
-    const worker = new Worker(NOTIFY_QUEUE, notifyProcessor({ store, settings, logger }), {
+    const worker = new Worker(NOTIFY_QUEUE, options.processor({ store, settings, logger }), {
       connection: workerConnection,
       prefix: keys.bullPrefix,
       concurrency: options.concurrency ?? 5,

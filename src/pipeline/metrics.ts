@@ -6,9 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BatchStore } from '../pipeline/batch-store.js';
-import { FINISHED_STATES } from '../pipeline/batch-store.js';
-import type { CreateLinkEvents } from '../../jobs/create-link.js';
+import type { BatchStore } from './batch-store.js';
+import { FINISHED_STATES } from './batch-store.js';
+import type { CreateLinkEvents } from './create-link-job.js';
 
 export interface WorkerMetrics {
   registry: Registry;

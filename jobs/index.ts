@@ -1,0 +1,9 @@
+/**
+ * Every job processor paylinks has: what the entry points hand to the
+ * workers (see src/pipeline/processors.ts).
+ */
+import type { Processors } from '../src/pipeline/processors.js';
+import { createLinkProcessor } from './create-link.js';
+import { notifyProcessor } from './notify.js';
+
+export const PROCESSORS: Processors = { createLink: createLinkProcessor, notify: notifyProcessor };
