@@ -34,6 +34,8 @@ export const ROW_ERROR_CODES = [
   'INVOICE_NUMBER_SCIENTIFIC',
   /** An invoice number like `123.0`: a spreadsheet turned it into a decimal number. */
   'INVOICE_NUMBER_DECIMAL',
+  /** The row's currency column names a currency other than US dollars: Paywint charges USD. */
+  'CURRENCY_NOT_USD',
 ] as const;
 
 /** Problems with a whole input file: nothing from it is sent. */

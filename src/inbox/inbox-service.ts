@@ -26,7 +26,7 @@ export async function runInboxService(options: InboxServiceOptions): Promise<voi
   const credentials = requireCredentials(config);
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
-    const backend = await openBackend({ config, logger, name: 'paylinks-inbox' });
+    const backend = await openBackend({ config, logger, account: credentials.apiKey, name: 'paylinks-inbox' });
     cleanups.push(() => backend.close());
     const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: PROCESSORS, notify: config.notify });
     cleanups.push(() => worker.close(shutdownBoundMs(config)));

@@ -212,7 +212,7 @@ async function readTop(source: RecordSource): Promise<RawRecord[]> {
  * number and amount columns (title lines above it are not rows of the table).
  * When none does, the first record's problem is the file's.
  */
-function findHeader(file: string, top: RawRecord[], overrides: ColumnOverrides | undefined, sheet?: string): Pick<ColumnLayout, 'headers' | 'invoice' | 'amount' | 'description' | 'headerLine'> {
+function findHeader(file: string, top: RawRecord[], overrides: ColumnOverrides | undefined, sheet?: string): Pick<ColumnLayout, 'headers' | 'invoice' | 'amount' | 'description' | 'currency' | 'headerLine'> {
   const first = top[0];
   if (first === undefined) {
     const what = sheet === undefined ? 'the file has no header line: it has only blank lines' : `sheet ${JSON.stringify(sheet)} is empty`;
@@ -222,7 +222,7 @@ function findHeader(file: string, top: RawRecord[], overrides: ColumnOverrides |
   for (const record of top) {
     const headers = headerCells(record.cells);
     const found = resolveColumns(headers, overrides, sheet !== undefined);
-    if (found.ok) return { headers, invoice: found.invoice, amount: found.amount, description: found.description, headerLine: record.line };
+    if (found.ok) return { headers, invoice: found.invoice, amount: found.amount, description: found.description, ...(found.currency === undefined ? {} : { currency: found.currency }), headerLine: record.line };
     firstProblem ??= new InputFileError(found.code, file, found.message, record.line);
   }
   throw firstProblem!;

@@ -74,7 +74,7 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
     cleanups.push(() => paywint.close());
     const { credentials, baseUrl } = paywint;
 
-    const backend = await openBackend({ config, logger, allowStart: true, name: 'paylinks-run' });
+    const backend = await openBackend({ config, logger, account: credentials.apiKey, name: 'paylinks-run' });
     cleanups.push(() => backend.close());
     const { endpoint, redis, queue, store } = backend;
 

@@ -80,8 +80,7 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
     if (paywint) cleanups.push(() => paywint.close());
     const account = paywint?.credentials.apiKey ?? requireApiKey(config);
 
-    // Workers here may use a Redis started for this process; without them, others must reach it.
-    const backend = await openBackend({ config, logger, allowStart: withWorker, name: 'paylinks-serve' });
+    const backend = await openBackend({ config, logger, account, name: 'paylinks-serve' });
     cleanups.push(() => backend.close());
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
     const worker =
