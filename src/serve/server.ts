@@ -22,7 +22,7 @@ import { batchesApi } from './batches-api.js';
 import type { ServeContext } from './context.js';
 import { eventsApi } from './events.js';
 import { errorHandlerPlugin } from './http-errors.js';
-import { healthRoute, metricsRoutes } from './ops.js';
+import { healthRoute, metricsRoutes, serverInfoRoute } from './ops.js';
 import { pageRoutes } from './page.js';
 import { securityHeadersPlugin } from './security-headers.js';
 import { acceptRawFiles } from './upload.js';
@@ -94,6 +94,7 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
       logger,
       backend,
       account,
+      simulated: Boolean(options.simulate),
       maxUploadBytes: Math.round(config.maxUploadMb * 1e6),
       holdTtlSeconds: options.holdTtlSeconds ?? HOLD_TTL_SECONDS,
       eventsIntervalMs: options.eventsIntervalMs ?? 1000,
@@ -176,6 +177,7 @@ export async function buildApp(ctx: ServeContext, plugins: readonly ServePlugin[
     await authed.register(batchesApi, ctx);
     await authed.register(eventsApi, ctx);
     await authed.register(metricsRoutes, ctx);
+    await authed.register(serverInfoRoute, ctx);
   });
   for (const plugin of plugins) await app.register(plugin, ctx);
   await app.ready();
