@@ -17,7 +17,9 @@
  */
 import type { Job } from 'bullmq';
 import pRetry, { AbortError } from 'p-retry';
-import { rowsJobId, rowsOfJobId, type BatchLayout, type FinishedRow } from '../src/pipeline/batch-store.js';
+import type { BatchLayout, FinishedRow } from '../src/pipeline/batch-store.js';
+import { isStoppedState, LIVE_STATES } from '../src/pipeline/batch-states.js';
+import { rowsJobId, rowsOfJobId } from '../src/pipeline/job-ids.js';
 import { coerceError, PAYWINT_ERROR_CODES, PaylinksError, PaywintError, POSSIBLE_DUPLICATE_CODE, type PaywintErrorCode } from '../src/core/errors.js';
 import { type Claim, type ClaimOutcome, type ClaimRequest } from '../src/pipeline/ledger.js';
 import { formatCents } from '../src/core/money.js';
@@ -171,7 +173,7 @@ export function createLinkProcessor(deps: CreateLinkDeps): (job: Job) => Promise
   /** Whether the batch was stopped (its state accounts for its rows without a result). */
   async function isStopped(batchId: string): Promise<boolean> {
     const state = await store.getState(batchId);
-    return state === undefined || state === 'cancelled' || state === 'failed';
+    return state === undefined || isStoppedState(state);
   }
 
   /** Whether a BullMQ job still intends to finish its rows. */
@@ -270,7 +272,7 @@ export function createLinkProcessor(deps: CreateLinkDeps): (job: Job) => Promise
           continue;
         }
         if (err.code === 'PAYWINT_AUTH') {
-          const state = await store.transition(batchId, ['submitting', 'queued', 'running'], 'failed', {
+          const state = await store.transition(batchId, LIVE_STATES, 'failed', {
             code: 'BATCH_STOPPED_AUTH',
             message: `Paywint refused the credentials (${err.message})`,
           });
@@ -332,8 +334,12 @@ export function createLinkProcessor(deps: CreateLinkDeps): (job: Job) => Promise
       logger.warn({ batchId, from: data.from, to: data.to }, 'job of a batch that no longer exists: dropped');
       return { recorded: 0 };
     }
-    // A stopped batch's rows are accounted for by its state: nothing to do, and nothing to touch.
-    if (batch.state === 'cancelled' || batch.state === 'failed') return { recorded: 0 };
+    // A stopped batch's rows are accounted for by its state: nothing to do, and nothing to touch but
+    // settling it (this job's claims, left by a run that died, are no longer in flight).
+    if (isStoppedState(batch.state)) {
+      await store.settleStopped(batchId, owner);
+      return { recorded: 0 };
+    }
     const records = await store.readRows(batchId, data.from, data.to - data.from);
     const { rows, refused } = workRows(data.from, records, batch.layout);
     // Recorded before already, except for a stored row the checks refuse now: then it is recorded here, never skipped.
@@ -383,10 +389,10 @@ export function createLinkProcessor(deps: CreateLinkDeps): (job: Job) => Promise
     // Twice as many lanes as row slots: a lane whose row is being recorded has given its slot to another.
     await Promise.all(Array.from({ length: Math.min(2 * slots.size, rows.length) }, lane));
     if (errors.length > 0) throw errors[0];
-    const stopped = (stopSeen || left > 0) && (await isStopped(batchId));
-    // Reading a stopped batch records its finish event once no row of it is in flight any more (see BatchStore.get):
-    // the last chunk to let its rows go sees that.
-    if (stopped) await store.get(batchId);
+    // A stopped batch has finished once no row of it is in flight any more: the last chunk to let its rows go
+    // sees that (its own rows are done with, whatever claims they left).
+    const stopped = (stopSeen || left > 0 || rows.length > 0) && (await isStopped(batchId));
+    if (stopped) await store.settleStopped(batchId, owner);
     if (left > 0 && !stopped) {
       // The worker is shutting down: the chunk goes back to the queue; its rows with a result are skipped next time.
       throw new PaylinksError('INTERRUPTED', `the worker stopped with ${left} row(s) of the chunk left: they run again`, { retryable: true });
