@@ -10,6 +10,14 @@ const STATUS_CODES: Record<RowStatus, string> = { created: 'c', exists: 'e', inv
 const STATUS_BY_CODE = new Map(Object.entries(STATUS_CODES).map(([status, code]) => [code, status as RowStatus]));
 
 /**
+ * Lua include: where the fields of a stored result are (see
+ * {@link encodeResult}), for the scripts that read or amend one.
+ */
+export const RESULT_FIELDS_LUA = `
+local RESULT_PAYMENT_ID, RESULT_ERROR_CODE, RESULT_ERROR_MESSAGE, RESULT_FIELD_COUNT = 2, 4, 5, 5
+`;
+
+/**
  * A row's result as stored: status letter and attempts, payment id, link,
  * error code, error message; empty fields at the end left out. A created
  * row takes about 28 bytes (a UUID id and a Paywint link), against about 190

@@ -34,11 +34,14 @@ export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
 /*
  * The stored form of a ledger entry: the value under its invoice number in
  * the ledger hash. Everything in TypeScript that writes or reads entries goes
- * through encodeLedgerEntry, decodeLedgerEntry and scanLedger. The Lua side
- * reads entries through FIELDS_LUA (compact.ts): FINISH_ROWS in
- * batch-store.ts takes the payment id and link of a second link from one; it
- * must change with the encoding.
+ * through encodeLedgerEntry, decodeLedgerEntry and scanLedger; the scripts
+ * find its fields through LEDGER_ENTRY_FIELDS_LUA.
  */
+
+/** Lua include: where the fields of a stored ledger entry are (see {@link encodeLedgerEntry}). */
+export const LEDGER_ENTRY_FIELDS_LUA = `
+local ENTRY_PAYMENT_ID = 1
+`;
 
 /** The last time read by {@link msOf}: entries recorded together share their time. */
 let lastTime = { iso: '', ms: 0 };

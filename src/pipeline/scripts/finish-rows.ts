@@ -20,13 +20,15 @@
  */
 import { POSSIBLE_DUPLICATE_CODE } from '../../core/errors.js';
 import { LuaScript } from '../../core/lua.js';
+import { RESULT_FIELDS_LUA } from '../batch-codec.js';
 import { IS_STOPPED_LUA } from '../batch-states.js';
+import { LEDGER_ENTRY_FIELDS_LUA } from '../ledger.js';
 import { EXPIRE_BATCH_LUA } from './includes/expire-batch.js';
 import { FIELDS_LUA } from './includes/fields.js';
 import { RECORD_FINISH_LUA } from './includes/record-finish.js';
 import { RELEASE_CLAIM_LUA } from './includes/release-claim.js';
 
-export const FINISH_ROWS = new LuaScript(`${RELEASE_CLAIM_LUA}${FIELDS_LUA}${EXPIRE_BATCH_LUA}${RECORD_FINISH_LUA}${IS_STOPPED_LUA}
+export const FINISH_ROWS = new LuaScript(`${RELEASE_CLAIM_LUA}${FIELDS_LUA}${RESULT_FIELDS_LUA}${LEDGER_ENTRY_FIELDS_LUA}${EXPIRE_BATCH_LUA}${RECORD_FINISH_LUA}${IS_STOPPED_LUA}
 local out = {}
 local added = 0
 local claimed = false
@@ -40,14 +42,15 @@ for i = 3, #ARGV, 8 do
     local recorded = redis.call('HGET', KEYS[1], row)
     if linked then
       local r = fields(recorded)
-      -- The packed payment id leads both the stored result's fields (after the status) and the entry's.
-      if r[2] ~= fields(entry)[1] then
+      -- A payment id is packed the same way in both (compact.ts): the same link reads the same.
+      if r[RESULT_PAYMENT_ID] ~= fields(entry)[ENTRY_PAYMENT_ID] then
         redis.call('HSETNX', KEYS[3], invoice, entry)
         local note = 'another run of this row also created link ' .. shown .. ': Paywint holds two links for this invoice; cancel one before mailing'
-        if r[5] and r[5] ~= '' then note = r[5] .. '; ' .. note end
-        r[4] = '${POSSIBLE_DUPLICATE_CODE}'
-        r[5] = note
-        redis.call('HSET', KEYS[1], row, joinFields(r, 5))
+        local earlier = r[RESULT_ERROR_MESSAGE]
+        if earlier and earlier ~= '' then note = earlier .. '; ' .. note end
+        r[RESULT_ERROR_CODE] = '${POSSIBLE_DUPLICATE_CODE}'
+        r[RESULT_ERROR_MESSAGE] = note
+        redis.call('HSET', KEYS[1], row, joinFields(r, RESULT_FIELD_COUNT))
       end
     end
     if owner ~= '' then releaseClaim(KEYS[4], KEYS[5], invoice, owner, linked) end
