@@ -67,7 +67,8 @@ export { startServer, type ServeOptions, type ServerHandle, type ServePlugin } f
 export type { ServeContext } from './serve/context.js';
 
 /** The Paywint client: one request per call, typed outcomes. */
-export { PaywintClient, type PaywintClientOptions, type CreateLinkRequest, type CreatedLink } from './paywint/client.js';
+export { PaywintClient, type PaywintClientOptions, type CreateLinkRequest, type CreatedLink, type ReadOptions } from './paywint/client.js';
+export type { PaywintPayment, ReceivedPaymentsPage, RowsPerPage } from './paywint/payments.js';
 /** `paylinks simulate`: the Paywint simulator, with fault injection. */
 export { startSimulator, type SimulatorOptions, type SimulatorHandle } from './paywint/simulator/index.js';
 

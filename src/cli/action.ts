@@ -48,7 +48,7 @@ export function action<A extends unknown[]>(
 
 /** Opens Redis, the batch store and the queue for `fn`, and closes them after. */
 export async function withBackend<T>(config: Config, logger: Logger, fn: (backend: Backend) => Promise<T>): Promise<T> {
-  const backend = await openBackend({ config, logger });
+  const backend = await openBackend({ config, logger, account: config.apiKey });
   try {
     return await fn(backend);
   } finally {

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { defaultPaylinksHome } from './embedded-redis.js';
 import { ConfigError } from './errors.js';
 
 export const PAYWINT_BASE_URLS = {
@@ -52,6 +53,12 @@ const FIELDS = {
       .string()
       .refine((v) => v.split(',').every((u) => z.url({ protocol: /^rediss?$/ }).safeParse(u.trim()).success))
       .optional(),
+  },
+  home: {
+    env: 'PAYLINKS_HOME',
+    flag: undefined,
+    expects: 'a directory path (the embedded Redis keeps its data there when REDIS_URL is not set)',
+    schema: z.string().min(1).optional(),
   },
   prefix: {
     env: 'PAYLINKS_PREFIX',
@@ -238,8 +245,13 @@ export interface Config {
   apiSecret: string | undefined;
   /** `PAYWINT_BASE_URL`, else the URL for `PAYWINT_ENV` (default sandbox). No trailing slash. */
   baseUrl: string;
-  /** `REDIS_URL`. Default: none, meaning find or start one (see `redis.ts`). */
+  /** `REDIS_URL`. Default: none, meaning the embedded Redis of {@link Config.home} (see `redis.ts`). */
   redisUrl: string | undefined;
+  /**
+   * `PAYLINKS_HOME`: the data directory of the embedded Redis used when `REDIS_URL` is not set.
+   * Default `$XDG_DATA_HOME/paylinks`, else `~/.local/share/paylinks`. Absolute.
+   */
+  home: string;
   /** `PAYLINKS_PREFIX`: every Redis key lives under `{prefix}`. Default `paylinks`. */
   prefix: string;
   /** `PAYLINKS_RATE_LIMIT`: HTTP requests per second to Paywint, retries included, across all workers. Default 10. */
@@ -359,6 +371,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     apiSecret: parsed.apiSecret,
     baseUrl,
     redisUrl: parsed.redisUrl,
+    home: parsed.home === undefined ? defaultPaylinksHome(env) : path.resolve(parsed.home),
     prefix: parsed.prefix,
     rateLimit: parsed.rateLimit,
     concurrency: parsed.concurrency,

@@ -34,6 +34,8 @@ export const ROW_ERROR_CODES = [
   'INVOICE_NUMBER_SCIENTIFIC',
   /** An invoice number like `123.0`: a spreadsheet turned it into a decimal number. */
   'INVOICE_NUMBER_DECIMAL',
+  /** The row's currency column names a currency other than US dollars: Paywint charges USD. */
+  'CURRENCY_NOT_USD',
 ] as const;
 
 /** Problems with a whole input file: nothing from it is sent. */
@@ -170,11 +172,31 @@ export class ConfigError extends PaylinksError {
   }
 }
 
+/**
+ * What the reader found in a file it could not use: the header line it took
+ * for the header, the delimiter, the workbook's sheets. A person can then say
+ * how to read the file (the page offers these as choices). Values are capped.
+ */
+export interface FileFound {
+  /** The cells of the line most likely to be the header. */
+  headers?: string[];
+  /** That line's number. */
+  headerLine?: number;
+  /** The delimiter used (a CSV file). */
+  delimiter?: string;
+  /** The workbook's sheets, in tab order. */
+  sheets?: string[];
+  /** The sheet read. */
+  sheet?: string;
+}
+
 /** The input file as a whole cannot be used. `line` is 1-based; the header is line 1. */
 export class InputFileError extends PaylinksError {
   override readonly name = 'InputFileError';
   readonly file: string;
   readonly line: number | undefined;
+  /** What the reader found, when it got as far as the header (see {@link FileFound}). */
+  found: FileFound | undefined;
 
   constructor(code: FileErrorCode, file: string, message: string, line?: number, cause?: unknown) {
     super(code, line === undefined ? `${file}: ${message}` : `${file}:${line}: ${message}`, { cause });

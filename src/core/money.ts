@@ -4,7 +4,9 @@
  * Nothing here goes through a binary float: amounts are parsed digit by digit
  * into a bigint-safe integer count of cents, and formatted back the same way.
  */
+import { foreignCurrencyIn } from './currency.js';
 import type { RowErrorCode } from './errors.js';
+import { quoteValue } from './quote.js';
 
 /**
  * The largest amount accepted, in cents (9,999,999,999.99). Far above any real
@@ -15,11 +17,11 @@ export const MAX_AMOUNT_CENTS = 999_999_999_999;
 export type AmountParse = { ok: true; cents: number } | { ok: false; code: RowErrorCode; message: string };
 
 const CURRENCY_PREFIX = /^(?:US\$|\$|USD\s?)\s*/i;
-/** Signs of other currencies: Paywint charges USD, so such an amount is refused, never converted. */
-const FOREIGN_CURRENCY = /[€£¥₹]|\b(?:EUR|GBP|CAD|AUD|JPY|CHF)\b/i;
 const CURRENCY_SUFFIX = /\s*(?:USD|\$)$/i;
-/** US style: optional comma thousands groups, optional dot decimals. */
-const US_STYLE = /^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$/;
+/** Longer than any amount (`$ 9,999,999,999.99 USD` is 22): not read further, and quoted only in part. */
+const MAX_AMOUNT_TEXT = 40;
+/** US style: optional comma thousands groups, optional dot decimals (`5.` is 5). */
+const US_STYLE = /^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d*))?$/;
 /**
  * Decimal comma, as European exports write it: `1234,56` or `1.234,56`. Only
  * taken when it cannot be read as US thousands (`1,234` is one thousand ...).
@@ -39,32 +41,74 @@ interface AmountParts {
   text: string;
 }
 
-/** Strips sign, currency and space separators; or says why it is not an amount. */
-function amountParts(raw: string): AmountParts | AmountParse {
+/** How the sign of a negative amount was written, for its message. */
+type Minus = '' | 'sign' | 'parentheses' | 'trailing' | 'credit';
+
+interface AmountPartsFull extends AmountParts {
+  minus: Minus;
+}
+
+const MINUS_SIGNS = /^[-\u2212\u2012\u2013]/;
+const TRAILING_MINUS = /[-\u2212\u2012\u2013]$/;
+
+/** Strips sign, currency and separators (spaces, Swiss apostrophes); or says why it is not an amount. */
+function amountParts(raw: string): AmountPartsFull | AmountParse {
   let text = raw.trim();
   if (text === '') return { ok: false, code: 'MISSING_AMOUNT', message: 'the amount is empty' };
-
-  if (FOREIGN_CURRENCY.test(text)) {
-    return { ok: false, code: 'INVALID_AMOUNT', message: `"${text}" is not in US dollars; Paywint charges USD` };
+  if (text.length > MAX_AMOUNT_TEXT) {
+    return { ok: false, code: 'INVALID_AMOUNT', message: `${quoteValue(text)} is not an amount` };
   }
-  let negative = false;
+  if (text.startsWith('=')) {
+    return {
+      ok: false,
+      code: 'INVALID_AMOUNT',
+      message: `"${text}" is a formula saved as text, not its result: save the sheet with the formula's values (or type the amount)`,
+    };
+  }
+  const foreign = foreignCurrencyIn(text);
+  if (foreign !== undefined) {
+    return { ok: false, code: 'INVALID_AMOUNT', message: `"${text}" is not in US dollars (it is in ${foreign}); Paywint charges USD` };
+  }
+  let minus: Minus = '';
   if (/^\(.*\)$/.test(text)) {
-    negative = true;
+    minus = 'parentheses';
     text = text.slice(1, -1).trim();
   }
-  if (text.startsWith('-') || text.startsWith('+')) {
-    negative = negative || text.startsWith('-');
+  if (/\s?CR$/i.test(text) && /\d/.test(text)) {
+    minus = 'credit';
+    text = text.replace(/\s?CR$/i, '').trim();
+  }
+  if (MINUS_SIGNS.test(text) || text.startsWith('+')) {
+    if (!text.startsWith('+')) minus ||= 'sign';
     text = text.slice(1).trim();
   }
   text = text.replace(CURRENCY_PREFIX, '').replace(CURRENCY_SUFFIX, '');
-  if (text.startsWith('-')) {
-    negative = true;
+  if (MINUS_SIGNS.test(text)) {
+    minus ||= 'sign';
     text = text.slice(1);
   }
-  // Spaces (also no-break and thin spaces) as thousands separators: `1 234.56`.
-  text = text.replace(/(\d)[\s\u00a0\u202f](?=\d{3}(?:\D|$))/g, '$1');
-  return { raw: raw.trim(), negative, text };
+  if (TRAILING_MINUS.test(text) && /\d/.test(text)) {
+    minus ||= 'trailing';
+    text = text.slice(0, -1).trim();
+  }
+  // Spaces (also no-break and thin spaces) and Swiss apostrophes as thousands separators: `1 234.56`, `1'234.50`, `1’234.50`.
+  text = text.replace(/(\d)[\s\u00a0\u202f'\u2019](?=\d{3}(?:\D|$))/g, '$1');
+  // `.5` is 0.5: nothing else reads it.
+  if (text.startsWith('.')) text = `0${text}`;
+  return { raw: raw.trim(), negative: minus !== '', minus, text };
 }
+
+/** Why `text` (trimmed) is not an amount, where the reason is known: a percentage, a date. */
+function notAnAmount(raw: string): AmountParse & { ok: false } {
+  const text = raw.trim();
+  let why = '';
+  if (/%\s*$/.test(text) || /^%/.test(text)) why = ': it is a percentage';
+  else if (DATE.test(text)) why = ': it looks like a date';
+  return { ok: false, code: 'INVALID_AMOUNT', message: `"${text}" is not an amount${why}` };
+}
+
+/** Dates as exports write them: `2025-04-15`, `15/04/2025`, `4/15/25`, `15.04.2025`, `15-Apr-2025`, `Apr 15, 2025`. */
+const DATE = /^(?:\d{4}-\d{1,2}-\d{1,2}(?:[T ][\d:.]+Z?)?|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}[\s-][A-Za-z]{3,9}[\s-]\d{2,4}|[A-Za-z]{3,9}\.?\s\d{1,2},?\s\d{4})$/;
 
 /**
  * Parses an amount as finance exports write it (`150.75`, `$1,234.56`,
@@ -77,10 +121,10 @@ export function parseAmount(raw: string): AmountParse {
   const parts = amountParts(raw);
   if ('ok' in parts) return parts;
   const us = US_STYLE.exec(parts.text);
-  if (us) return toCents(parts, us[1]!.replace(/,/g, ''), us[2] ?? '');
+  if (us) return toCents(parts, us[1]!.replace(/,/g, ''), us[2] ?? '', EU_STYLE.exec(parts.text) === null);
   const eu = COMMA_DECIMAL.exec(parts.text);
-  if (eu) return toCents(parts, eu[1]!.replace(/\./g, ''), eu[2]!);
-  return { ok: false, code: 'INVALID_AMOUNT', message: `"${parts.raw}" is not an amount` };
+  if (eu) return toCents(parts, eu[1]!.replace(/\./g, ''), eu[2]!, true);
+  return notAnAmount(parts.raw);
 }
 
 export type AmountRead = (AmountParse & { ok: false }) | { ok: true; cents: number; mark: DecimalMark | null };
@@ -98,7 +142,7 @@ export function readAmount(raw: string, mark: DecimalMark | undefined, because =
   if ('ok' in parts) return parts as AmountParse & { ok: false };
   const us = US_STYLE.exec(parts.text);
   const eu = EU_STYLE.exec(parts.text);
-  if (us === null && eu === null) return { ok: false, code: 'INVALID_AMOUNT', message: `"${parts.raw}" is not an amount` };
+  if (us === null && eu === null) return notAnAmount(parts.raw);
   const plain = /^\d+$/.test(parts.text);
   const shows: DecimalMark | null = plain ? null : us !== null && eu !== null ? null : us !== null ? 'point' : 'comma';
   if (!plain && shows === null && mark === undefined) {
@@ -120,9 +164,9 @@ export function readAmount(raw: string, mark: DecimalMark | undefined, because =
     };
   }
   const match = use === 'point' ? us : eu;
-  if (match === null) return { ok: false, code: 'INVALID_AMOUNT', message: `"${parts.raw}" is not an amount` };
+  if (match === null) return notAnAmount(parts.raw);
   const whole = use === 'point' ? match[1]!.replace(/,/g, '') : match[1]!.replace(/\./g, '');
-  const result = toCents(parts, whole, match[2] ?? '');
+  const result = toCents(parts, whole, match[2] ?? '', shows !== null);
   if (result.ok) return { ok: true, cents: result.cents, mark: shows };
   // An amount that reads two ways: say which way it was read, and why.
   if (!plain && shows === null) return { ...result, message: `${result.message}, read with this file's decimal ${use}${because}` };
@@ -137,18 +181,32 @@ function bothReadings(text: string): [string, string] {
   return [asPoint, asComma];
 }
 
-function toCents(parts: AmountParts, wholeDigits: string, fraction: string): AmountParse {
+/** Why a negative amount is negative, as its message says. */
+const NEGATIVE: Record<Exclude<Minus, ''>, string> = {
+  sign: 'is negative (a minus sign: a credit note?)',
+  parentheses: 'is negative (in parentheses, as accounting writes a credit)',
+  trailing: 'is negative (a trailing minus, as accounting exports write a credit note)',
+  credit: 'is a credit (CR), not an amount owed',
+};
+
+/**
+ * `zerosExact`: the amount shows its decimal mark itself, so zeros after the
+ * second decimal (`10.50000`) are exact and dropped; where it also reads as
+ * thousands (`1.500`) they are not, and count as decimals.
+ */
+function toCents(parts: AmountPartsFull, wholeDigits: string, fraction: string, zerosExact: boolean): AmountParse {
   const { raw, negative } = parts;
-  if (fraction.length > 2) {
+  const digits = zerosExact && fraction.length > 2 ? fraction.replace(/0+$/, '') : fraction;
+  if (digits.length > 2) {
     return { ok: false, code: 'AMOUNT_TOO_PRECISE', message: `"${raw}" has more than two decimals` };
   }
   const whole = wholeDigits.replace(/^0+(?=\d)/, '');
   if (whole.length > 10) {
     return { ok: false, code: 'AMOUNT_TOO_LARGE', message: `"${raw}" is above ${formatCents(MAX_AMOUNT_CENTS)}` };
   }
-  const cents = Number(whole) * 100 + Number(fraction.padEnd(2, '0'));
+  const cents = Number(whole) * 100 + Number(digits.padEnd(2, '0'));
   if (negative && cents !== 0) {
-    return { ok: false, code: 'AMOUNT_NOT_POSITIVE', message: `"${raw}" is negative` };
+    return { ok: false, code: 'AMOUNT_NOT_POSITIVE', message: `"${raw}" ${NEGATIVE[parts.minus === '' ? 'sign' : parts.minus]}; Paywint links collect positive amounts` };
   }
   if (cents === 0) return { ok: false, code: 'AMOUNT_NOT_POSITIVE', message: `"${raw}" is zero` };
   if (cents > MAX_AMOUNT_CENTS) {

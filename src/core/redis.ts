@@ -1,43 +1,44 @@
 /**
- * Finding Redis, starting one when there is none, and opening connections.
+ * Which Redis paylinks uses, and opening connections.
  *
- * Order: `REDIS_URL` when set; else `redis://127.0.0.1:6379` when it answers;
- * else, where a `redis-server` binary is on the PATH, a private server under
- * `.paylinks/redis` with the append-only file on, stopped when the command
- * ends; else a {@link RedisUnavailableError} saying how to get one.
+ * `REDIS_URL` when set (it must answer: no fallback); else the embedded Redis
+ * of the user's data directory (`PAYLINKS_HOME`, see embedded-redis.ts),
+ * started when it is not running. Never another Redis found by chance: the
+ * idempotency ledger must be the same whatever the working directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import path from 'node:path';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisClient } from './lua.js';
+import { defaultPaylinksHome, ensureEmbeddedRedis } from './embedded-redis.js';
 import { RedisUnavailableError } from './errors.js';
 import type { Logger } from './logger.js';
 
-export const DEFAULT_LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
-
 /** A Redis to use, and how to let go of it. */
 export interface RedisEndpoint {
+  /** A redis:// URL, or the embedded Redis's socket path (ioredis takes both). */
   url: string;
-  /** Where it came from: the variable, the default port, or a server we started. */
-  source: 'REDIS_URL' | 'local' | 'started';
-  /** Stops the server when paylinks started it; otherwise does nothing. */
+  /** Where it came from: the variable, or the embedded Redis of the data directory. */
+  source: 'REDIS_URL' | 'embedded';
+  /** For logs and messages: the URL without its password, or "the embedded Redis in DIR". */
+  description: string;
+  /** The embedded Redis's data directory, when that is the one used. */
+  home?: string;
+  /** Whether this command started the embedded Redis. */
+  started: boolean;
+  /** Lets go of the endpoint. The embedded Redis keeps running for the next command. */
   close(): Promise<void>;
 }
 
 export interface ResolveRedisOptions {
   /** `REDIS_URL` (or `--redis-url`), if given. */
   redisUrl: string | undefined;
+  /** The data directory of the embedded Redis (`PAYLINKS_HOME`). Default: {@link defaultPaylinksHome}. */
+  home?: string;
   logger: Logger;
-  /** Where a started server keeps its data. Default `.paylinks/redis` in the working directory. */
-  dataDir?: string;
-  /** How long to wait for a Redis to answer, in milliseconds. Default 1500. */
+  /** How long to wait for `REDIS_URL` to answer, in milliseconds. Default 1500. */
   connectTimeoutMs?: number;
-  /** Start a private redis-server when none answers. Default true. */
-  allowStart?: boolean;
-  /** The local Redis tried when `redisUrl` is not given. Default {@link DEFAULT_LOCAL_REDIS_URL}. */
-  localUrl?: string;
 }
 
 export async function resolveRedis(options: ResolveRedisOptions): Promise<RedisEndpoint> {
@@ -48,33 +49,19 @@ export async function resolveRedis(options: ResolveRedisOptions): Promise<RedisE
     if (problem !== undefined) {
       throw new RedisUnavailableError(`REDIS_URL: cannot reach Redis at ${redactUrl(options.redisUrl)}: ${problem}`);
     }
-    return { url: options.redisUrl, source: 'REDIS_URL', close: async () => {} };
+    return { url: options.redisUrl, source: 'REDIS_URL', description: `REDIS_URL ${redactUrl(options.redisUrl)}`, started: false, close: async () => {} };
   }
-  const localUrl = options.localUrl ?? DEFAULT_LOCAL_REDIS_URL;
-  const local = new URL(localUrl).host;
-  if ((await ping(localUrl, timeoutMs)) === undefined) {
-    options.logger.debug({ url: localUrl }, 'using the local Redis');
-    return { url: localUrl, source: 'local', close: async () => {} };
-  }
-  if (options.allowStart === false) {
-    throw new RedisUnavailableError(
-      `no Redis: REDIS_URL is not set and nothing answers at ${local}. Set REDIS_URL to the Redis your workers use, ` +
-        'or start one with `docker compose up -d redis` (or the OS package, e.g. `apt-get install redis-server`).',
-    );
-  }
-  const dataDir = options.dataDir ?? path.join(process.cwd(), '.paylinks', 'redis');
-  try {
-    const server = await startRedisServer({ dataDir, appendOnly: true });
-    options.logger.info({ url: server.url, dataDir }, 'no Redis found: started a private redis-server for this command');
-    return { url: server.url, source: 'started', close: () => server.stop() };
-  } catch (error) {
-    throw new RedisUnavailableError(
-      `no Redis: REDIS_URL is not set, nothing answers at ${local}, and redis-server could not be started ` +
-        `(${(error as Error).message}). Start one with \`docker compose up -d redis\`, or install the OS package ` +
-        '(e.g. `apt-get install redis-server`), or set REDIS_URL.',
-      error,
-    );
-  }
+  const home = options.home ?? defaultPaylinksHome();
+  const embedded = await ensureEmbeddedRedis(home);
+  if (embedded.started) options.logger.info({ home: embedded.home.dir, socket: embedded.url }, 'started the embedded Redis (it keeps running for the next commands)');
+  return {
+    url: embedded.url,
+    source: 'embedded',
+    description: `the embedded Redis in ${embedded.home.dir}`,
+    home: embedded.home.dir,
+    started: embedded.started,
+    close: async () => {},
+  };
 }
 
 /** Resolves with undefined when Redis answers PING, else with what went wrong. */
@@ -100,6 +87,7 @@ async function ping(url: string, timeoutMs: number): Promise<string | undefined>
 
 /** The URL with any password replaced, for messages. */
 export function redactUrl(url: string): string {
+  if (url.startsWith('/')) return url;
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
@@ -194,6 +182,8 @@ export function freePort(): Promise<number> {
 
 /** The nodes of a `REDIS_URL`: several, comma-separated, mean Redis Cluster. */
 export function redisNodes(url: string): string[] {
+  // A socket path (the embedded Redis) is one node, whatever characters it holds.
+  if (url.startsWith('/')) return [url];
   return url
     .split(',')
     .map((u) => u.trim())

@@ -27,7 +27,7 @@ export async function runInboxService(options: InboxServiceOptions): Promise<voi
   const credentials = requireCredentials(config);
   const cleanups = new Cleanups(logger);
   try {
-    const backend = await openBackend({ config, logger, name: 'paylinks-inbox' });
+    const backend = await openBackend({ config, logger, account: credentials.apiKey, name: 'paylinks-inbox' });
     cleanups.add(() => backend.close());
     const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: PROCESSORS, notify: config.notify });
     cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);

@@ -16,17 +16,22 @@ export interface ColumnOverrides {
   invoice?: string;
   amount?: string;
   description?: string;
+  /** The currency column: a row in any currency but USD is not sent (CURRENCY_NOT_USD). */
+  currency?: string;
 }
 
 export type ColumnRole = keyof ColumnOverrides;
 
-const ROLES: readonly ColumnRole[] = ['invoice', 'amount', 'description'];
+const ROLES: readonly ColumnRole[] = ['invoice', 'amount', 'description', 'currency'];
+/** Optional roles: the first alias present wins. */
+const OPTIONAL: ReadonlySet<ColumnRole> = new Set(['description', 'currency']);
 
 /** What each role is called in messages. */
 export const ROLE_LABELS: Record<ColumnRole, string> = {
   invoice: 'invoice number',
   amount: 'amount',
   description: 'description',
+  currency: 'currency',
 };
 
 /**
@@ -38,6 +43,7 @@ export const COLUMN_ALIASES: Record<ColumnRole, readonly string[]> = {
   invoice: ['invoice_number', 'invoice number', 'invoice no', 'invoice #', 'invoice', 'invoice num', 'inv no', 'inv #', 'inv number'],
   amount: ['amount', 'amount due', 'total', 'total due', 'balance due', 'amount (USD)'],
   description: ['description', 'memo', 'notes', 'note', 'desc'],
+  currency: ['currency', 'ccy', 'currency code', 'currency_code', 'curr', 'cur', 'currency iso', 'iso currency', 'currency id'],
 };
 
 /** Delimiters recognised in a header line, in order of preference on a tie. */
@@ -53,6 +59,8 @@ export interface ColumnIndexes {
   invoice: number;
   amount: number;
   description: number | null;
+  /** Present only when the file has a currency column. */
+  currency?: number;
 }
 
 /** Where the columns are in an invoice file, and how its fields are read. */
@@ -65,6 +73,8 @@ export interface ColumnLayout {
   amount: number;
   /** Index of the description column, if any. */
   description: number | null;
+  /** Index of the currency column, if any (absent in layouts stored before it existed). */
+  currency?: number | null;
   delimiter: string;
   /**
    * As detected from the start of the file. When the first non-ASCII bytes
@@ -111,9 +121,9 @@ export function resolveColumns(headers: readonly string[], overrides: ColumnOver
           message: `--columns names the ${ROLE_LABELS[role]} column "${named}", but the header line has no column by that name. ${describeHeaders(headers)}`,
         };
       }
-    } else if (role === 'description') {
+    } else if (OPTIONAL.has(role)) {
       matches = [];
-      for (const alias of COLUMN_ALIASES.description) {
+      for (const alias of COLUMN_ALIASES[role]) {
         const key = normaliseHeader(alias);
         matches = indexesOf(normalised, (h) => h === key);
         if (matches.length > 0) break;
@@ -147,9 +157,10 @@ export function resolveColumns(headers: readonly string[], overrides: ColumnOver
   const invoice = found.invoice!;
   const amount = found.amount!;
   const description = found.description ?? null;
+  const currency = found.currency ?? null;
   const used = new Map<number, ColumnRole>();
   for (const role of ROLES) {
-    const index = role === 'invoice' ? invoice : role === 'amount' ? amount : description;
+    const index = role === 'invoice' ? invoice : role === 'amount' ? amount : role === 'description' ? description : currency;
     if (index === null) continue;
     const other = used.get(index);
     if (other !== undefined) {
@@ -161,7 +172,7 @@ export function resolveColumns(headers: readonly string[], overrides: ColumnOver
     }
     used.set(index, role);
   }
-  return { ok: true, invoice, amount, description };
+  return { ok: true, invoice, amount, description, ...(currency === null ? {} : { currency }) };
 }
 
 /**
@@ -251,7 +262,7 @@ export function parseColumnsFlag(value: string): ColumnOverrides {
     const role = part.slice(0, eq).trim().toLowerCase();
     const header = unquote(part.slice(eq + 1).trim());
     if (!isRole(role)) {
-      throw new InvalidArgumentError(`unknown column ${JSON.stringify(role)}: expected invoice, amount or description`);
+      throw new InvalidArgumentError(`unknown column ${JSON.stringify(role)}: expected invoice, amount, description or currency`);
     }
     if (overrides[role] !== undefined) {
       throw new InvalidArgumentError(`${role} is named twice`);

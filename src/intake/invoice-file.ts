@@ -20,7 +20,7 @@
  */
 import { detectDelimiter, resolveColumns, type ColumnLayout, type ColumnOverrides } from './columns.js';
 import { InvoiceDecoder } from './decode.js';
-import { ConfigError, InputFileError } from '../core/errors.js';
+import { ConfigError, InputFileError, type FileFound } from '../core/errors.js';
 import { hashFile, readHead } from './file-bytes.js';
 import type { DecimalMark } from '../core/money.js';
 import { RecordReader, type RawRecord } from './record-reader.js';
@@ -112,7 +112,7 @@ export async function openInvoiceFile(file: string, options: ReadOptions = {}): 
   const delimiter = options.delimiter ?? detectDelimiter(firstLineWithFields(text));
 
   const top = await readTop(new RecordReader(file, delimiter, {}));
-  const layout: ColumnLayout = { ...findHeader(file, top, options.columns), delimiter, encoding: sniffer.encoding, format: 'csv', sheet: null, decimal: options.decimal ?? null };
+  const layout: ColumnLayout = { ...withFound({ delimiter }, () => findHeader(file, top, options.columns)), delimiter, encoding: sniffer.encoding, format: 'csv', sheet: null, decimal: options.decimal ?? null };
   let digest: string | undefined;
   const source = () =>
     new RecordReader(file, layout.delimiter, {
@@ -140,16 +140,21 @@ async function openWorkbookFile(file: string, options: ReadOptions): Promise<Inv
   let top: RawRecord[];
   const parts = workbook.parts;
   let header: ReturnType<typeof findHeader>;
+  let picked: SheetInfo | undefined;
   try {
     sheet = workbook.pickSheet(options.sheet);
+    picked = sheet;
     top = await readTop(sheetSource(workbook, sheet, () => undefined));
     header = findHeader(file, top, options.columns, sheet.name);
   } catch (error) {
+    if (error instanceof InputFileError) error.found = { ...error.found, sheets: workbook.sheets.slice(0, MAX_FOUND_HEADERS).map((s) => s.name.slice(0, MAX_FOUND_HEADER_CHARS)), sheet: picked?.name };
     if (!(error instanceof InputFileError) || workbook.sheets.length < 2 || (error.code !== 'FILE_MISSING_COLUMN' && error.code !== 'FILE_EMPTY')) throw error;
     const sheets = workbook.sheets.map((s) => `${s.number} ${JSON.stringify(s.name)}${s.state === 'visible' ? '' : ' (hidden)'}`).join(', ');
     const prefix = error.line === undefined ? `${file}: ` : `${file}:${error.line}: `;
     const message = `${error.message.slice(prefix.length)} This is sheet ${JSON.stringify(sheet!.name)}; the workbook has ${workbook.sheets.length} sheets: ${sheets}. Pick one with --sheet NAME or --sheet NUMBER`;
-    throw new InputFileError(error.code, file, message, error.line);
+    const more = new InputFileError(error.code, file, message, error.line);
+    more.found = error.found;
+    throw more;
   } finally {
     workbook.close();
   }
@@ -212,7 +217,7 @@ async function readTop(source: RecordSource): Promise<RawRecord[]> {
  * number and amount columns (title lines above it are not rows of the table).
  * When none does, the first record's problem is the file's.
  */
-function findHeader(file: string, top: RawRecord[], overrides: ColumnOverrides | undefined, sheet?: string): Pick<ColumnLayout, 'headers' | 'invoice' | 'amount' | 'description' | 'headerLine'> {
+function findHeader(file: string, top: RawRecord[], overrides: ColumnOverrides | undefined, sheet?: string): Pick<ColumnLayout, 'headers' | 'invoice' | 'amount' | 'description' | 'currency' | 'headerLine'> {
   const first = top[0];
   if (first === undefined) {
     const what = sheet === undefined ? 'the file has no header line: it has only blank lines' : `sheet ${JSON.stringify(sheet)} is empty`;
@@ -222,10 +227,27 @@ function findHeader(file: string, top: RawRecord[], overrides: ColumnOverrides |
   for (const record of top) {
     const headers = headerCells(record.cells);
     const found = resolveColumns(headers, overrides, sheet !== undefined);
-    if (found.ok) return { headers, invoice: found.invoice, amount: found.amount, description: found.description, headerLine: record.line };
+    if (found.ok) return { headers, invoice: found.invoice, amount: found.amount, description: found.description, ...(found.currency === undefined ? {} : { currency: found.currency }), headerLine: record.line };
     firstProblem ??= new InputFileError(found.code, file, found.message, record.line);
   }
+  // The widest line is the likeliest header (title lines above it have one or two cells).
+  const widest = top.reduce((best, r) => (headerCells(r.cells).filter((c) => c !== '').length > headerCells(best.cells).filter((c) => c !== '').length ? r : best), first);
+  firstProblem!.found = { ...firstProblem!.found, headers: headerCells(widest.cells).slice(0, MAX_FOUND_HEADERS).map((h) => h.slice(0, MAX_FOUND_HEADER_CHARS)), headerLine: widest.line };
   throw firstProblem!;
+}
+
+/** Header cells a file error carries (see `FileFound`), and the characters kept of each. */
+const MAX_FOUND_HEADERS = 100;
+const MAX_FOUND_HEADER_CHARS = 100;
+
+/** Adds what was found to a file error on its way out. */
+function withFound<T>(found: FileFound, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof InputFileError) error.found = { ...error.found, ...found };
+    throw error;
+  }
 }
 
 /** The header cells, trimmed, without a BOM, without the empty cells that end it (formatted but empty columns). */

@@ -7,8 +7,9 @@
  *   (`SUMMARY_ROW`), the header again (`HEADER_ROW`), a hidden workbook row,
  *   more values than columns (`TOO_MANY_FIELDS`), the invoice number
  *   (error value, missing, scientific notation, a whole number written as a
- *   decimal, too long, duplicate: compared by invoiceKey) → the
- *   amount → the description.
+ *   decimal, too long, duplicate: compared by invoiceKey) → the currency
+ *   (a currency column that says anything but USD) → the amount → the
+ *   description.
  * - Cells: every cell of the record as read (not trimmed), one per column: a
  *   record shorter than the header is padded with `''`; cells beyond the
  *   header's width are dropped (non-empty ones make the row
@@ -23,6 +24,8 @@ import type { ColumnLayout } from './columns.js';
 import type { RowErrorCode } from '../core/errors.js';
 import { duplicateMessage, earlierLineOf, type FirstLines } from './duplicate-invoices.js';
 import { plainAmountCents, readAmount, roundDecimal, type DecimalMark } from '../core/money.js';
+import { nonUsdCurrency } from '../core/currency.js';
+import { quoteValue } from '../core/quote.js';
 import type { RawRecord } from './record-reader.js';
 import { CellKind, columnName } from './workbook.js';
 
@@ -179,6 +182,19 @@ export class RowChecker {
       return problem(index, line, cells, invoiceNumber, 'INVOICE_NUMBER_TOO_LONG', `the invoice number is ${invoiceLength} characters long; Paywint accepts at most ${MAX_INVOICE_NUMBER_LENGTH}`);
     }
     if (earlier !== undefined) return problem(index, line, cells, invoiceNumber, 'DUPLICATE_INVOICE', duplicateMessage(earlier));
+    if (layout.currency !== undefined && layout.currency !== null) {
+      const currency = nonUsdCurrency(cells[layout.currency]!);
+      if (currency !== undefined) {
+        return problem(
+          index,
+          line,
+          cells,
+          invoiceNumber,
+          'CURRENCY_NOT_USD',
+          `the currency is ${quoteValue(currency)}, not US dollars (USD): Paywint charges USD only, and paylinks never converts, so this row is not sent`,
+        );
+      }
+    }
     return this.#amountAndDescription(raw, index, invoiceNumber, false);
   }
 

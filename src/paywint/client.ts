@@ -9,8 +9,9 @@
 import { Pool } from 'undici';
 import { z } from 'zod';
 import { ConfigError, PaywintError } from '../core/errors.js';
-import { centsToJsonNumber, parseAmount } from '../core/money.js';
+import { centsToJsonNumber } from '../core/money.js';
 import { describeIssue, isSuccess, parseEnvelope, protocolError, readsBody, statusError, transportError, type Answer } from './outcomes.js';
+import { LIST_RECEIVED_PATH, listBody, paymentPath, readListAnswer, readPaymentAnswer, type PaywintPayment, type ReceivedPaymentsPage, type RowsPerPage } from './payments.js';
 
 export interface PaywintClientOptions {
   /** Paywint base URL, e.g. `https://api.sandbox.paywint.com` or `http://127.0.0.1:4010`. A trailing slash is ignored. */
@@ -44,24 +45,22 @@ export interface CreatedLink {
   paymentLink: string;
 }
 
-/** One payment as `GET /payment/get/{payment_id}` returns it (the fields paylinks uses). */
-export interface PaymentRecord {
-  paymentId: string;
-  /** Whole cents, or null when the amount Paywint returned is not a plain amount of money. */
-  amountCents: number | null;
-  currency: string | null;
-  description: string | null;
-  status: string | null;
-  createdAt: string | null;
-}
-
 export interface RequestOptions {
   /** Cancels the request. A cancelled create is reported as outcome unknown once it may have been sent. */
   signal?: AbortSignal;
 }
 
+/** Options of the payment reads. */
+export interface ReadOptions extends RequestOptions {
+  /**
+   * Awaited before the request is sent, e.g. to take a slot of the shared
+   * rate limit, so that reads count against the same limit as link creation.
+   * Default: none.
+   */
+  beforeRequest?: (signal: AbortSignal | undefined) => Promise<void>;
+}
+
 export const CREATE_PAYMENT_LINK_PATH = '/api/user-api/payment/create-payment-link';
-export const GET_PAYMENT_PATH = '/api/user-api/payment/get/';
 
 const DEFAULT_CONNECTIONS = 64;
 /** Upper bound of the connect phase alone; a connect timeout means nothing was sent. */
@@ -72,16 +71,6 @@ export const CreatedLinkData = z.object({
   payment_id: z.guid(),
   payment_link: z.url({ protocol: /^https$/ }).refine((link) => link.startsWith('https://'), 'Invalid URL: expected https://...'),
 });
-/** Only the id is required: the other fields are undocumented in detail, and informative. */
-const PaymentData = z.object({
-  payment_id: z.guid(),
-  amount: z.union([z.number(), z.string()]).nullish().catch(null),
-  currency: z.string().nullish().catch(null),
-  description: z.string().nullish().catch(null),
-  status: z.string().nullish().catch(null),
-  created_at: z.string().nullish().catch(null),
-});
-
 interface Call {
   method: 'GET' | 'POST';
   path: string;
@@ -155,28 +144,21 @@ export class PaywintClient {
     return { paymentId: data.data.payment_id, paymentLink: data.data.payment_link };
   }
 
-  /** `GET /api/user-api/payment/get/{payment_id}`. One attempt. Throws {@link PaywintError} (`PAYWINT_NOT_FOUND` for an unknown id). */
-  async getPayment(paymentId: string, options: RequestOptions = {}): Promise<PaymentRecord> {
-    const path = `${GET_PAYMENT_PATH}${encodeURIComponent(paymentId)}`;
-    const answer = await this.#send({ method: 'GET', path, creates: false, signal: options.signal });
-    if (!isSuccess(answer.status)) throw statusError(answer, false);
-    const envelope = parseEnvelope(answer, false);
-    const data = PaymentData.safeParse(envelope.data);
-    if (!envelope.success || !data.success) {
-      const what = !envelope.success ? 'success: false' : `a payment that is not usable (${data.success ? '' : describeIssue(data.error)})`;
-      throw protocolError(answer.status, what, envelope.message, false);
-    }
-    const p = data.data;
-    // A JSON number's shortest form is its decimal literal (150.75 -> "150.75"): no float arithmetic.
-    const amount = p.amount === null || p.amount === undefined ? undefined : parseAmount(String(p.amount));
-    return {
-      paymentId: p.payment_id,
-      amountCents: amount?.ok ? amount.cents : null,
-      currency: p.currency ?? null,
-      description: p.description ?? null,
-      status: p.status ?? null,
-      createdAt: p.created_at ?? null,
-    };
+  /**
+   * `GET /api/user-api/payment/get/{payment_id}`. One attempt. Null when
+   * Paywint answers `data: null` (not known: never paid). Throws
+   * {@link PaywintError} (`PAYWINT_PROTOCOL` for an amount finer than a cent).
+   */
+  async getPayment(paymentId: string, options: ReadOptions = {}): Promise<PaywintPayment | null> {
+    await options.beforeRequest?.(options.signal);
+    return readPaymentAnswer(await this.#send({ method: 'GET', path: paymentPath(paymentId), creates: false, signal: options.signal }));
+  }
+
+  /** `POST /api/user-api/payment/list/payment-received`: one page (from 1). One attempt. Throws {@link PaywintError}. */
+  async listReceivedPayments(pageNo: number, rowsPerPage: RowsPerPage, options: ReadOptions = {}): Promise<ReceivedPaymentsPage> {
+    const body = listBody(pageNo, rowsPerPage);
+    await options.beforeRequest?.(options.signal);
+    return readListAnswer(await this.#send({ method: 'POST', path: LIST_RECEIVED_PATH, body, creates: false, signal: options.signal }));
   }
 
   /** Closes the connection pool once requests in flight end (each is bounded by `timeoutMs`). Idempotent. */

@@ -76,6 +76,30 @@ export class Keys {
     return this.key('unsettled', apiKey);
   }
 
+  /**
+   * Hash: one bucket of an account's payment index: payment id (part of it)
+   * → its invoice number, and the invoice's payment status under the ledger's
+   * own payment id (see src/pipeline/payment-status/encoding.ts).
+   */
+  paymentBucket(apiKey: string, bucket: number): string {
+    return this.key('pay', apiKey, String(bucket));
+  }
+
+  /** Hash: the payment index's own state per account (how much of the ledger it covers), and ids whose short field collided. */
+  paymentMeta(apiKey: string): string {
+    return this.key('pay', apiKey, 'meta');
+  }
+
+  /** Hash: payment exceptions per account, by id (`kind:payment id`) → JSON (see payment-status/exceptions.ts). */
+  paymentExceptions(apiKey: string): string {
+    return this.key('pay', apiKey, 'exceptions');
+  }
+
+  /** Sorted set: the payment ids the sweep has seen in the received-payments list, by when (ms). */
+  paymentsSeen(apiKey: string): string {
+    return this.key('pay', apiKey, 'seen');
+  }
+
   /** String: the shared request schedule of the rate limiter, per Paywint account. */
   rateLimit(apiKey: string): string {
     return this.key('rate', apiKey);

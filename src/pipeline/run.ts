@@ -70,7 +70,7 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
     cleanups.add(() => paywint.close());
     const { credentials, baseUrl } = paywint;
 
-    const backend = await openBackend({ config, logger, allowStart: true, name: 'paylinks-run' });
+    const backend = await openBackend({ config, logger, account: credentials.apiKey, name: 'paylinks-run' });
     cleanups.add(() => backend.close());
     const { endpoint, redis, queue, store } = backend;
 

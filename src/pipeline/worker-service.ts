@@ -29,7 +29,7 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<v
   const credentials = requireCredentials(config);
   const cleanups = new Cleanups(logger);
   try {
-    const backend = await openBackend({ config, logger, name: 'paylinks-worker-admin' });
+    const backend = await openBackend({ config, logger, account: credentials.apiKey, name: 'paylinks-worker-admin' });
     cleanups.add(() => backend.close());
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
     const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: options.processors, events: metrics.events, notify: config.notify });

@@ -20,6 +20,9 @@ import { submitFile, submitResultToJson } from '../pipeline/producer.js';
 import { retryFailedRows } from '../pipeline/retry-rows.js';
 import { readRowErrors } from '../pipeline/row-errors.js';
 import { describeProgress, getBatchStatus, listRecentBatches, statusToJson, BatchStatusJsonSchema } from '../pipeline/status.js';
+import { ledgerPreviewToJson, LedgerPreviewJsonSchema, previewBatchAgainstLedger, previewFileAgainstLedger } from '../pipeline/ledger-preview.js';
+import type { Batch } from '../pipeline/batch-store.js';
+import { SIMULATOR_DEMO_API_KEY } from '../paywint/simulator/index.js';
 import { ROW_STATUSES } from '../pipeline/output.js';
 import type { ServeContext } from './context.js';
 import { ErrorReplySchema } from './http-errors.js';
@@ -35,13 +38,58 @@ const UploadReplySchema = z.object({
   invalid: z.number().int(),
   total_amount: z.string().describe('sum of the valid rows, a decimal string'),
   errors: z.array(RowProblemJsonSchema).describe('the first 100 row errors'),
+  ledger: LedgerPreviewJsonSchema.optional().describe('for a held batch: its valid rows against the ledger (see the dry run)'),
 });
+
+const DryRunReplySchema = ValidationReportJsonSchema.extend({ ledger: LedgerPreviewJsonSchema });
+
+const simulatedField = z.boolean().describe('made against the Paywint simulator (serve --simulate, run --simulate): its links are not real');
+const BatchListItemSchema = BatchStatusJsonSchema.extend({ simulated: simulatedField });
+const ReadAsSchema = z
+  .object({
+    format: z.enum(['csv', 'workbook']),
+    headers: z.array(z.string()).describe("the header line's cells (the first 100, each cut at 100 characters)"),
+    invoice_column: z.number().int().describe('index in headers'),
+    amount_column: z.number().int(),
+    description_column: z.number().int().nullable(),
+    delimiter: z.string(),
+    sheet: z.string().nullable(),
+    decimal: z.enum(['point', 'comma']).nullable(),
+  })
+  .describe('how the file was read: to upload it again read otherwise (columns, delimiter, sheet, decimal)');
+const BatchReplySchema = BatchListItemSchema.extend({
+  ledger: LedgerPreviewJsonSchema.nullable().describe('for a held batch: its rows against the ledger, looked up now; null otherwise'),
+  read_as: ReadAsSchema,
+});
+
+function readAs(batch: Batch): z.infer<typeof ReadAsSchema> {
+  const l = batch.layout;
+  return {
+    format: l.format ?? 'csv',
+    headers: l.headers.slice(0, 100).map((h) => h.slice(0, 100)),
+    invoice_column: l.invoice,
+    amount_column: l.amount,
+    description_column: l.description,
+    delimiter: l.delimiter,
+    sheet: l.sheet ?? null,
+    decimal: l.decimal ?? null,
+  };
+}
+
+/** Output formats of a finished batch, by the extension of the route. */
+const OUTPUT_TYPES = {
+  csv: 'text/csv; charset=utf-8',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+} as const;
 
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorReplySchema]));
 
 export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const { store, queue, redis } = ctx.backend;
+  const { store, queue, redis, keys } = ctx.backend;
+  const ledgerKey = keys.ledger(ctx.account);
+  // The simulator's demo account is never a real one; a batch of this server's account is simulated when the server is.
+  const simulated = (batch: Batch) => batch.account === SIMULATOR_DEMO_API_KEY || (ctx.simulated && batch.account === ctx.account);
 
   api.post(
     '/api/batches',
@@ -50,7 +98,7 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
         summary: 'Upload a file of invoices: a new batch (201), the unfinished batch of the same file (200), or with dry_run=true the validation report (200)',
         consumes: ['multipart/form-data', 'text/csv'],
         querystring: UploadOptionsSchema,
-        response: { 201: UploadReplySchema, 200: z.union([UploadReplySchema, ValidationReportJsonSchema]), ...errors(400, 401, 413, 415, 422, 429) },
+        response: { 201: UploadReplySchema, 200: z.union([UploadReplySchema, DryRunReplySchema]), ...errors(400, 401, 413, 415, 422, 429) },
       },
     },
     async (request, reply) => {
@@ -62,7 +110,11 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
         const fromFields = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
         const options = { ...request.query, ...fromFields };
         const intake = { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal };
-        if (options.dry_run) return reply.code(200).send(reportToJson(await validateFile(file.path, intake)));
+        if (options.dry_run) {
+          const report = reportToJson(await validateFile(file.path, intake));
+          const ledger = ledgerPreviewToJson(await previewFileAgainstLedger(file.path, intake, redis, ledgerKey));
+          return reply.code(200).send({ ...report, ledger });
+        }
         const result = await submitFile(file.path, {
           redis,
           store,
@@ -77,7 +129,10 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
           resume: true,
         });
         request.log.info({ batchId: result.batchId, rows: result.rows, state: result.state, resumed: result.resumed, bytes: file.bytes }, 'upload');
-        return reply.code(result.resumed ? 200 : 201).send(submitResultToJson(result));
+        const answer = submitResultToJson(result);
+        const held = result.state === 'held' ? await store.get(result.batchId) : undefined;
+        const ledger = held ? ledgerPreviewToJson(await previewBatchAgainstLedger(store, held, redis, ledgerKey)) : undefined;
+        return reply.code(result.resumed ? 200 : 201).send({ ...answer, ledger });
       } catch (error) {
         throw renameFileError(error, file);
       } finally {
@@ -92,16 +147,20 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
       schema: {
         summary: 'The recent batches, newest first (status --json with no batch)',
         querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
-        response: { 200: z.array(BatchStatusJsonSchema), ...errors(401) },
+        response: { 200: z.array(BatchListItemSchema), ...errors(401) },
       },
     },
-    async (request) => (await listRecentBatches(store, request.query.limit)).map((b) => statusToJson(describeProgress(b))),
+    async (request) => (await listRecentBatches(store, request.query.limit)).map((b) => ({ ...statusToJson(describeProgress(b)), simulated: simulated(b) })),
   );
 
   api.get(
     '/api/batches/:id',
-    { schema: { summary: 'One batch (status --json BATCH)', params: BatchParamsSchema, response: { 200: BatchStatusJsonSchema, ...errors(401, 404) } } },
-    async (request) => statusToJson(await getBatchStatus(store, request.params.id)),
+    { schema: { summary: 'One batch (status --json BATCH); a held one with its rows against the ledger', params: BatchParamsSchema, response: { 200: BatchReplySchema, ...errors(401, 404) } } },
+    async (request) => {
+      const status = await getBatchStatus(store, request.params.id);
+      const ledger = status.batch.state === 'held' ? ledgerPreviewToJson(await previewBatchAgainstLedger(store, status.batch, redis, ledgerKey)) : null;
+      return { ...statusToJson(status), simulated: simulated(status.batch), ledger, read_as: readAs(status.batch) };
+    },
   );
 
   api.get(
@@ -124,20 +183,24 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
     async (request) => readRowErrors(store, request.params.id, request.query),
   );
 
+  for (const [ext, type] of Object.entries(OUTPUT_TYPES)) {
   api.get(
-    '/api/batches/:id/output.csv',
+    `/api/batches/:id/output.${ext}`,
     {
       schema: {
-        summary: 'The output CSV, byte for byte what collect writes (409 before the batch finished, 410 once its rows expired)',
-        produces: ['text/csv'],
+        summary:
+          ext === 'csv'
+            ? 'The output CSV, byte for byte what collect writes (409 before the batch finished, 410 once its rows expired)'
+            : 'The output as an Excel workbook, as collect -o out.xlsx writes it (409 before the batch finished, 410 once its rows expired)',
+        produces: [type.split(';')[0]!],
         params: BatchParamsSchema,
-        response: { 200: z.any().describe('text/csv'), ...errors(401, 404, 409, 410) },
+        response: { 200: z.any().describe(type), ...errors(401, 404, 409, 410) },
       },
     },
     async (request, reply) => {
       const batch = requireFinished((await getBatchStatus(store, request.params.id)).batch);
       const dir = await mkdtemp(path.join(tmpdir(), 'paylinks-output-'));
-      const file = path.join(dir, 'output.csv');
+      const file = path.join(dir, `output.${ext}`);
       try {
         await writeBatchOutput(store, batch.id, file);
       } catch (error) {
@@ -146,13 +209,14 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
       }
       const stream = createReadStream(file);
       stream.on('close', () => void rm(dir, { recursive: true, force: true }));
-      const name = `${path.parse(batch.file).name}.out.csv`;
+      const name = `${path.parse(batch.file).name}.out.${ext}`;
       return reply
-        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-type', type)
         .header('content-disposition', `attachment; filename="${name.replace(/[^\x20-\x7e]|"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`)
         .send(stream);
     },
   );
+  }
 
   api.post(
     '/api/batches/:id/release',

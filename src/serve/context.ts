@@ -11,6 +11,8 @@ export interface ServeContext {
   backend: Backend;
   /** The Paywint API key uploads run under (never the secret). */
   account: string;
+  /** Whether this server's Paywint is the simulator started with it (`serve --simulate`): its links are not real. */
+  simulated: boolean;
   /** The largest upload accepted, in bytes. */
   maxUploadBytes: number;
   /** How long a held batch waits for its release, in seconds. */

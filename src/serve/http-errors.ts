@@ -15,6 +15,16 @@ export const ErrorReplySchema = z.object({
   code: z.string().describe('a stable code, e.g. BATCH_NOT_FOUND'),
   message: z.string(),
   line: z.number().int().nullable().optional().describe('for a file error: the line of the file'),
+  found: z
+    .object({
+      headers: z.array(z.string()).optional().describe('the cells of the line taken for the header (the columns one can name in `columns`)'),
+      header_line: z.number().int().optional(),
+      delimiter: z.string().optional().describe('the delimiter used (a CSV file)'),
+      sheets: z.array(z.string()).optional().describe("the workbook's sheets, in tab order (for `sheet`)"),
+      sheet: z.string().optional().describe('the sheet read'),
+    })
+    .optional()
+    .describe('for a file error: what was found in the file, to choose `columns`, `delimiter` or `sheet` and upload again'),
 });
 export type ErrorReply = z.infer<typeof ErrorReplySchema>;
 
@@ -65,7 +75,11 @@ export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
       err = new PaylinksError(err?.code ?? 'INTERNAL', err?.code === 'REDIS_UNAVAILABLE' ? 'Redis cannot be reached: try again shortly' : 'an internal error; the server log has the details');
     }
     const body: ErrorReply = { code: err.code, message: err.message };
-    if (err instanceof InputFileError) body.line = err.line ?? null;
+    if (err instanceof InputFileError) {
+      body.line = err.line ?? null;
+      const f = err.found;
+      if (f) body.found = { headers: f.headers, header_line: f.headerLine, delimiter: f.delimiter, sheets: f.sheets, sheet: f.sheet };
+    }
     return reply.code(statusForCode(err.code)).send(body);
   });
   app.setNotFoundHandler((request, reply) => {

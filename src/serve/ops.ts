@@ -24,3 +24,17 @@ export async function metricsRoutes(app: FastifyInstance, ctx: ServeContext): Pr
   // The document describes itself loosely: its shape is OpenAPI's, not ours.
   app.get('/api/openapi.json', { schema: { summary: 'This document: OpenAPI 3, generated from the routes' } }, async () => app.swagger());
 }
+
+/** What the page shows about this server: whether its links are real. */
+export async function serverInfoRoute(app: FastifyInstance, ctx: ServeContext): Promise<void> {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/api/server',
+    {
+      schema: {
+        summary: 'About this server: whether it runs against the Paywint simulator (serve --simulate), so that its links are not real',
+        response: { 200: z.object({ simulated: z.boolean().describe('true: links come from the simulator started with the server; nobody can pay them') }), 401: ErrorReplySchema },
+      },
+    },
+    async () => ({ simulated: ctx.simulated }),
+  );
+}

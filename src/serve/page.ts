@@ -1,9 +1,10 @@
 /**
- * The web page at `/`: plain HTML, CSS and one small script, all served by
+ * The web page at `/`: plain HTML, CSS and a few small script modules (no
+ * bundler: one module per step of the page), all served by
  * paylinks itself (no CDN: it works on an intranet). The page holds no data:
  * it signs in with a token and talks only to the documented API.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -17,17 +18,21 @@ export function pageDir(): string {
   return path.join(root, 'src', 'serve', 'page');
 }
 
-const ASSETS = [
-  { url: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
-  { url: '/assets/page.css', file: 'page.css', type: 'text/css; charset=utf-8' },
-  { url: '/assets/page.js', file: 'page.js', type: 'text/javascript; charset=utf-8' },
-  { url: '/assets/icon.svg', file: 'icon.svg', type: 'image/svg+xml' },
-];
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
 
+/** Every file of the page's folder: `index.html` at `/`, the others (its script modules, style, icon) under `/assets/`. */
 export async function pageRoutes(app: FastifyInstance): Promise<void> {
   const dir = pageDir();
-  for (const asset of ASSETS) {
-    const body = await readFile(path.join(dir, asset.file));
-    app.get(asset.url, { schema: { hide: true } }, async (_request, reply) => reply.type(asset.type).header('cache-control', 'no-cache').send(body));
+  for (const name of (await readdir(dir)).sort()) {
+    const type = TYPES[path.extname(name)];
+    if (type === undefined) continue;
+    const body = await readFile(path.join(dir, name));
+    const url = name === 'index.html' ? '/' : `/assets/${name}`;
+    app.get(url, { schema: { hide: true } }, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(body));
   }
 }

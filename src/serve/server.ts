@@ -23,7 +23,7 @@ import { batchesApi } from './batches-api.js';
 import type { ServeContext } from './context.js';
 import { eventsApi } from './events.js';
 import { errorHandlerPlugin } from './http-errors.js';
-import { healthRoute, metricsRoutes } from './ops.js';
+import { healthRoute, metricsRoutes, serverInfoRoute } from './ops.js';
 import { pageRoutes } from './page.js';
 import { securityHeadersPlugin } from './security-headers.js';
 import { acceptRawFiles } from './upload.js';
@@ -78,8 +78,7 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
     if (paywint) cleanups.add(() => paywint.close());
     const account = paywint?.credentials.apiKey ?? requireApiKey(config);
 
-    // Workers here may use a Redis started for this process; without them, others must reach it.
-    const backend = await openBackend({ config, logger, allowStart: withWorker, name: 'paylinks-serve' });
+    const backend = await openBackend({ config, logger, account, name: 'paylinks-serve' });
     cleanups.add(() => backend.close());
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
     const worker =
@@ -93,6 +92,7 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
       logger,
       backend,
       account,
+      simulated: Boolean(options.simulate),
       maxUploadBytes: Math.round(config.maxUploadMb * 1e6),
       holdTtlSeconds: options.holdTtlSeconds ?? HOLD_TTL_SECONDS,
       eventsIntervalMs: options.eventsIntervalMs ?? 1000,
@@ -175,6 +175,7 @@ export async function buildApp(ctx: ServeContext, plugins: readonly ServePlugin[
     await authed.register(batchesApi, ctx);
     await authed.register(eventsApi, ctx);
     await authed.register(metricsRoutes, ctx);
+    await authed.register(serverInfoRoute, ctx);
   });
   for (const plugin of plugins) await app.register(plugin, ctx);
   await app.ready();

@@ -98,6 +98,11 @@ function byteLimit(maxBytes: number, onBytes: (n: number) => void): Transform {
 const NOT_TEXT: { magic: Buffer; what: string }[] = [
   { magic: Buffer.from([0xd0, 0xcf, 0x11, 0xe0]), what: 'an Excel 97-2003 workbook (.xls)' },
   { magic: Buffer.from('%PDF', 'latin1'), what: 'a PDF document' },
+  { magic: Buffer.from([0x89, 0x50, 0x4e, 0x47]), what: 'a PNG image' },
+  { magic: Buffer.from([0xff, 0xd8, 0xff]), what: 'a JPEG image' },
+  { magic: Buffer.from('GIF8', 'latin1'), what: 'a GIF image' },
+  { magic: Buffer.from([0x1f, 0x8b]), what: 'a gzip archive' },
+  { magic: Buffer.from('{\\rtf', 'latin1'), what: 'an RTF document' },
 ];
 
 /** Refuses a file that is plainly not an invoice file (415), by its first bytes; says whether it is a ZIP. */
@@ -178,5 +183,7 @@ export function renameFileError(error: unknown, file: ReceivedFile): unknown {
     return new PaylinksError('UNSUPPORTED_FILE', `${file.name} is a ZIP archive but not an Excel workbook (.xlsx): upload the workbook itself, or save it as CSV`);
   }
   const message = error.message.slice(error.file.length).replace(/^:(\d+:)? /, '');
-  return new InputFileError(error.code as ConstructorParameters<typeof InputFileError>[0], file.name, message, error.line, error.cause);
+  const renamed = new InputFileError(error.code as ConstructorParameters<typeof InputFileError>[0], file.name, message, error.line, error.cause);
+  renamed.found = error.found;
+  return renamed;
 }

@@ -86,6 +86,6 @@ describe('paylinks validate', () => {
     expect(delimiter.stderr).toContain('expected one of  ,  ;  |  tab  (or \\t), got "x"');
     const columns = await runCli(['validate', 'fixtures/invoices.csv', '--columns', 'customer=Client']);
     expect(columns.code).toBe(2);
-    expect(columns.stderr).toContain('unknown column "customer": expected invoice, amount or description');
+    expect(columns.stderr).toContain('unknown column "customer": expected invoice, amount, description or currency');
   });
 });

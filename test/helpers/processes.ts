@@ -14,6 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { inject } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../src/core/redis.js';
 import { assertBuilt } from './built.js';
 import { REPO_ROOT } from './cli.js';
@@ -52,13 +53,17 @@ export interface SpawnOptions {
 
 const spawned = new Set<SpawnedProcess>();
 
-/** The few variables a process needs to run; never the caller's PAYWINT_* or REDIS_URL. */
+/**
+ * The few variables a process needs to run; never the caller's PAYWINT_* or REDIS_URL.
+ * `PAYLINKS_HOME` is the test run's (see setup/redis-global.ts), never the user's.
+ */
 export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'SYSTEMROOT']) {
     const v = process.env[k];
     if (v !== undefined) env[k] = v;
   }
+  env.PAYLINKS_HOME = inject('paylinksHome');
   return env;
 }
 

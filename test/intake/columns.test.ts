@@ -120,7 +120,7 @@ describe('parseColumnsFlag', () => {
 
   it.each([
     ['invoice', /expected role=<header>/],
-    ['customer=Client', /unknown column "customer": expected invoice, amount or description/],
+    ['customer=Client', /unknown column "customer": expected invoice, amount, description or currency/],
     ['amount=A,amount=B', /amount is named twice/],
     ['amount=', /needs a header name/],
     ['amount=#', /needs a header name/],

@@ -180,32 +180,6 @@ describe('Paywint simulator', () => {
     expect(sim.stats().requests).toBe(0);
   });
 
-  it('serves GET /payment/get/{id} from the ledger', async () => {
-    const created = await create(sim, valid);
-    const id = (created.json as { data: { payment_id: string } }).data.payment_id;
-    const found = await callSimulator(sim, `/api/user-api/payment/get/${id}`, { method: 'GET' });
-    expect(found.status).toBe(200);
-    expect(found.json).toMatchObject({ success: true, data: { payment_id: id, amount: 150.75, currency: 'USD', description: valid.description, status: 'pending' } });
-
-    const unknown = await callSimulator(sim, '/api/user-api/payment/get/7d3c7d52-4a5e-4f3b-9d61-0f6f7a8b9c0d', { method: 'GET' });
-    expect(unknown.status).toBe(404);
-    const notUuid = await callSimulator(sim, '/api/user-api/payment/get/abc', { method: 'GET' });
-    expect(notUuid).toMatchObject({ status: 422, json: { detail: [{ type: 'uuid_parsing', loc: ['path', 'payment_id'] }] } });
-    const noAuth = await fetch(`${sim.url}/api/user-api/payment/get/${id}`);
-    expect(noAuth.status).toBe(401);
-  });
-
-  it('pages the ledger on /payment/list/payment-received', async () => {
-    for (let i = 0; i < 12; i += 1) await create(sim, { ...valid, invoice_number: `INV-${i}` });
-    const page2 = await callSimulator(sim, '/api/user-api/payment/list/payment-received', { body: JSON.stringify({ rows_per_page: 10, page_no: 2 }) });
-    expect(page2.status).toBe(200);
-    const data = (page2.json as { data: { total_records: number; records: { payment_id: string }[] } }).data;
-    expect(data.total_records).toBe(12);
-    expect(data.records.map((r) => r.payment_id)).toEqual(sim.ledger().slice(10).map((e) => e.paymentId));
-    const bad = await callSimulator(sim, '/api/user-api/payment/list/payment-received', { body: JSON.stringify({ rows_per_page: 7, page_no: 0 }) });
-    expect(bad).toMatchObject({ status: 422, json: { detail: [{ loc: ['body', 'rows_per_page'] }, { loc: ['body', 'page_no'] }] } });
-  });
-
   it('answers 404 and 405 as FastAPI does', async () => {
     expect((await callSimulator(sim, '/api/user-api/nothing')).status).toBe(404);
     expect((await callSimulator(sim, CREATE, { method: 'GET' })).status).toBe(405);

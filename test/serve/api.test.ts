@@ -104,7 +104,8 @@ describe('paylinks serve: the API over HTTP', () => {
     const dry = await api.upload('bad-rows.csv', await readFile(fixture), '', { dry_run: 'true' });
     expect(dry.status, dry.text).toBe(200);
     const cli = await runCliToEnd(['validate', fixture, '--json'], { env });
-    expect(dry.json).toEqual(JSON.parse(cli.stdout));
+    // The report of validate (which reads no ledger), and what the ledger holds for the valid rows.
+    expect(dry.json).toEqual({ ...JSON.parse(cli.stdout), ledger: expect.any(Object) });
     expect((await api.request('/api/batches?limit=100')).json).toHaveLength(before.length);
   });
 
@@ -113,7 +114,7 @@ describe('paylinks serve: the API over HTTP', () => {
     const dry = await api.upload('several-sheets.xlsx', await readFile(several), '?dry_run=true', { sheet: '2' });
     expect(dry.status, dry.text).toBe(200);
     const cli = await runCliToEnd(['validate', several, '--sheet', '2', '--json'], { env });
-    expect(dry.json).toEqual(JSON.parse(cli.stdout));
+    expect(dry.json).toEqual({ ...JSON.parse(cli.stdout), ledger: expect.any(Object) });
     expect(dry.json).toMatchObject({ format: 'workbook', sheet: 'March' });
 
     const workbook = path.join(REPO_ROOT, 'fixtures', 'workbooks', 'invoices.xlsx');
@@ -221,7 +222,7 @@ describe('paylinks serve: the API over HTTP', () => {
     const doc = (await api.request('/api/openapi.json')).json as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/api/batches', '/api/batches/{id}', '/api/batches/{id}/errors', '/api/batches/{id}/events', '/api/batches/{id}/output.csv', '/api/batches/{id}/release', '/api/batches/{id}/cancel', '/api/batches/{id}/retry', '/healthz', '/metrics', '/api/openapi.json'].sort(),
+      ['/api/batches', '/api/batches/{id}', '/api/batches/{id}/errors', '/api/batches/{id}/events', '/api/batches/{id}/output.csv', '/api/batches/{id}/output.xlsx', '/api/server', '/api/batches/{id}/release', '/api/batches/{id}/cancel', '/api/batches/{id}/retry', '/healthz', '/metrics', '/api/openapi.json'].sort(),
     );
     expect(Object.keys(doc.paths['/api/batches/{id}']!).sort()).toEqual(['delete', 'get']);
   });
@@ -256,6 +257,67 @@ describe('paylinks serve: the API over HTTP', () => {
     const badOption = await api.upload('x.csv', invoicesCsv(1, 900), '', { delimiter: 'x' });
     expect([badOption.status, (badOption.json as { code: string }).code]).toEqual([400, 'BAD_REQUEST']);
     expect(((await api.request('/api/batches?limit=100')).json as unknown[]).length).toBe(before);
+  });
+
+  it('the ledger in the dry run and in a held batch: new invoices, those with a link already (same amount), those with a link for another amount; totals', async () => {
+    const first = await api.upload('sep.csv', invoicesCsv(3, 7000));
+    await api.waitFinished((first.json as { batch_id: string }).batch_id);
+    // 7000 and 7001 as before, 7002 for another amount, 7003 and 7004 new; one invalid row.
+    const again = invoicesCsv(5, 7000).replace('SRV-007002,712.02', 'SRV-007002,99.00') + 'SRV-007005,abc,bad\n';
+    const empty = { new: 0, new_amount: '0.00', linked: 0, linked_amount: '0.00', conflicts: 0, conflicts_amount: '0.00' };
+    const expected = { new: 2, new_amount: '1427.07', linked: 2, linked_amount: '1421.01', conflicts: 1, conflicts_amount: '99.00' };
+    const dry = await api.upload('sep-again.csv', again, '?dry_run=true');
+    expect(dry.status, dry.text).toBe(200);
+    expect(dry.json).toMatchObject({ rows: 6, valid: 5, ledger: expected });
+    const held = await api.upload('sep-again.csv', again, '?hold=true');
+    expect(held.status, held.text).toBe(201);
+    const id = (held.json as { batch_id: string }).batch_id;
+    expect(held.json).toMatchObject({ state: 'held', ledger: expected });
+    const status = await api.request(`/api/batches/${id}`);
+    expect(status.json).toMatchObject({ state: 'held', simulated: false, ledger: expected });
+    expect((status.json as { read_as: unknown }).read_as).toEqual({
+      format: 'csv', headers: ['invoice_number', 'amount', 'description'], invoice_column: 0, amount_column: 1, description_column: 2, delimiter: ',', sheet: null, decimal: 'point',
+    });
+    // Released and run: what the preview said is what happened.
+    await api.request(`/api/batches/${id}/release`, { method: 'POST' });
+    const done = await api.waitFinished(id);
+    expect(done.counts).toMatchObject({ created: 2, exists: 2, conflict: 1, invalid: 1 });
+    expect(done.ledger).toBeNull();
+    // Nothing matches in an empty file's eyes: a file of new invoices only.
+    expect(((await api.upload('new.csv', invoicesCsv(2, 8800), '?dry_run=true')).json as { ledger: unknown }).ledger).toEqual({ ...empty, new: 2, new_amount: '1421.01' });
+  });
+
+  it('a file error says what was found: the header line (for columns), the delimiter, the sheets of a workbook', async () => {
+    const noAmount = await api.upload('no-amount.csv', 'Acme invoices\ninvoice_number;customer;price\nA-1;Acme;5.00\n');
+    expect(noAmount.status).toBe(422);
+    expect(noAmount.json).toMatchObject({ code: 'FILE_MISSING_COLUMN', found: { headers: ['invoice_number', 'customer', 'price'], header_line: 2, delimiter: ';' } });
+    const chosen = await api.upload('no-amount.csv', 'Acme invoices\ninvoice_number;customer;price\nA-1;Acme;5.00\n', '?dry_run=true', { columns: 'amount="price"' });
+    expect(chosen.json).toMatchObject({ valid: 1, total_amount: '5.00' });
+    const several = await readFile(path.join(REPO_ROOT, 'fixtures', 'workbooks', 'several-sheets.xlsx'));
+    const noSheet = await api.upload('several-sheets.xlsx', several, '', { sheet: 'No such sheet' });
+    expect(noSheet.status).toBe(422);
+    expect(noSheet.json).toMatchObject({ code: 'FILE_MISSING_SHEET', found: { sheets: expect.arrayContaining(['March']) } });
+  });
+
+  it('an image or another document is refused by its first bytes (415), in words: not a file of invoices', async () => {
+    const png = await api.upload('scan.png', Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'));
+    expect([png.status, (png.json as { code: string }).code]).toEqual([415, 'UNSUPPORTED_FILE']);
+    expect((png.json as { message: string }).message).toBe('scan.png is a PNG image, not a file of invoices: save it as CSV or as an Excel workbook (.xlsx) and upload that');
+    const jpeg = await api.upload('photo.csv', Buffer.from('ffd8ffe000104a464946', 'hex'));
+    expect((jpeg.json as { message: string }).message).toMatch(/^photo\.csv is a JPEG image, not a file of invoices/);
+  });
+
+  it('output.xlsx: the output as an Excel workbook; /api/server: not simulated', async () => {
+    const created = await api.upload('oct.csv', invoicesCsv(3, 9100));
+    const id = (created.json as { batch_id: string }).batch_id;
+    await api.waitFinished(id);
+    const xlsx = await api.request(`/api/batches/${id}/output.xlsx`);
+    expect(xlsx.status).toBe(200);
+    expect(xlsx.headers.get('content-type')).toBe('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    expect(xlsx.headers.get('content-disposition')).toContain('filename="oct.out.xlsx"');
+    expect(xlsx.bytes.subarray(0, 2).toString('latin1')).toBe('PK');
+    expect((await api.request(`/api/batches/${id}/output.xlsx`.replace(id, '20990101T000000-abcdef'))).status).toBe(404);
+    expect((await api.request('/api/server')).json).toEqual({ simulated: false });
   });
 
   it('cancel and retry as the CLI commands', async () => {

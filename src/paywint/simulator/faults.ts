@@ -23,6 +23,8 @@ export interface SimulatorFaults {
   hangRate: number;
   /** Probability of creating the link, then destroying the socket without an answer. Default 0. */
   dropRate: number;
+  /** Probability that a payment read (get, each record of a list) gives an amount finer than a cent (`150.755`). Default 0. */
+  badAmountRate: number;
   /** Server-side limit in requests per second (sliding 1 s window), answered 429 with `Retry-After`; 0 for none. Default 0. */
   rateLimitPerSecond: number;
 }
@@ -38,6 +40,7 @@ const DEFAULT_FAULTS: SimulatorFaults = {
   retryAfterSeconds: 1,
   hangRate: 0,
   dropRate: 0,
+  badAmountRate: 0,
   rateLimitPerSecond: 0,
 };
 
@@ -52,6 +55,7 @@ const FaultsSchema = z
     retryAfterSeconds: z.number().min(0).max(86_400),
     hangRate: probability,
     dropRate: probability,
+    badAmountRate: probability,
     rateLimitPerSecond: z.number().min(0).max(1_000_000),
   })
   .partial()
@@ -104,6 +108,12 @@ export class FaultInjector {
     if (r < errorRate + rateLimitedRate + hangRate) return 'hang';
     if (r < errorRate + rateLimitedRate + hangRate + dropRate) return 'drop';
     return 'none';
+  }
+
+  /** Whether this payment read gets an amount finer than a cent. */
+  badAmount(): boolean {
+    const rate = this.#faults.badAmountRate;
+    return rate > 0 && this.#random() < rate;
   }
 
   /** The status of an injected server error: 500 or 503, half each. */

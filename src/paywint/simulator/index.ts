@@ -14,3 +14,5 @@ export {
 } from './server.js';
 export type { SimulatorFaults } from './faults.js';
 export type { LedgerEntry, SimulatorStats } from './ledger.js';
+export { SIMULATOR_PAYMENT_STATUSES, type PaymentMove, type SimulatorPayment, type SimulatorPaymentStatus, type PaymentEvent } from './payments.js';
+export type { StrayLink } from './controls.js';

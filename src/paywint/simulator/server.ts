@@ -29,6 +29,8 @@ import type { AddressInfo } from 'node:net';
 import { FaultInjector, type SimulatorFaults } from './faults.js';
 import { createPaymentLink, getPayment, listPayments, type Answer } from './endpoints.js';
 import { SimulatorLedger, type LedgerEntry, type SimulatorStats } from './ledger.js';
+import { createStrayLink, movePayment, paymentControl, type StrayLink } from './controls.js';
+import { PaymentBook, type PaymentMove, type SimulatorPayment } from './payments.js';
 
 /** The API key the simulator accepts unless told otherwise. */
 export const SIMULATOR_DEMO_API_KEY = '3f6c1e2a-8b4d-4c7e-9a1f-5d2b7e9c0a14';
@@ -60,7 +62,13 @@ export interface SimulatorHandle {
   stats(): SimulatorStats;
   /** Changes faults at run time; unnamed ones keep their value. */
   setFaults(faults: Partial<SimulatorFaults>): void;
-  /** Clears the ledger and the stats (and the rate-limit window). */
+  /** Every payment, the ground truth (see `payments.ts`). */
+  payments(): SimulatorPayment[];
+  /** Moves a payment (and sends its webhook event); returns it, or the new payment of a retry. */
+  movePayment(paymentId: string, move: PaymentMove): SimulatorPayment;
+  /** Makes a link as someone else would (not counted as a request). */
+  createStrayLink(link: StrayLink): LedgerEntry;
+  /** Clears the ledger, the payments and the stats (and the rate-limit window). */
   reset(): void;
   /** Stops the server, cutting every connection, hung ones included. */
   close(): Promise<void>;
@@ -78,6 +86,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const apiKey = options.apiKey ?? SIMULATOR_DEMO_API_KEY;
   const apiSecret = options.apiSecret ?? SIMULATOR_DEMO_API_SECRET;
   const ledger = new SimulatorLedger((options.linkBaseUrl ?? SIMULATOR_DEFAULT_LINK_BASE_URL).replace(/\/+$/, ''));
+  const payments = new PaymentBook(ledger, () => undefined);
 
   const server = createServer({ keepAlive: true, noDelay: true });
   // Long keep-alive: fewer reconnects under load, and fewer races between a reused socket and its idle close.
@@ -127,9 +136,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (isCreate) {
       answer = createPaymentLink(ledger, req.headers['content-type'], body);
     } else if (path.startsWith(GET_PREFIX)) {
-      answer = getPayment(ledger, safeDecode(path.slice(GET_PREFIX.length)));
+      answer = getPayment(payments, safeDecode(path.slice(GET_PREFIX.length)), () => faults.badAmount());
     } else {
-      answer = listPayments(ledger, req.headers['content-type'], body);
+      answer = listPayments(payments, req.headers['content-type'], body, () => faults.badAmount());
     }
 
     const created = answer.status === 200;
@@ -169,7 +178,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       }
       return sendPlain(res, 200, faults.settings());
     }
-    sendPlain(res, 404, { detail: 'Not Found' });
+    const control = paymentControl(ledger, payments, req.method ?? '', path, body);
+    sendPlain(res, control?.status ?? 404, control?.body ?? { detail: 'Not Found' });
   }
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -209,8 +219,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ledger: () => ledger.entries(),
     stats: () => ledger.stats(),
     setFaults: (next) => faults.set(next, 'option'),
+    payments: () => payments.all(),
+    movePayment: (paymentId, move) => movePayment(payments, paymentId, move),
+    createStrayLink: (link) => createStrayLink(ledger, payments, link),
     reset() {
       ledger.reset();
+      payments.reset();
       faults.resetWindow();
     },
     close() {

@@ -1,0 +1,88 @@
+// Step 4: a finished batch: what it made (new links, links it already had, their amounts), the rows
+// without a new link and why, the output to download (CSV or Excel), a retry of failed rows.
+
+import { api, batchPath, getJson } from './api.js';
+import { ErrorsTable } from './errors-table.js';
+import { startOver } from './flow.js';
+import { canReadAgain, readAgain } from './read-as.js';
+import { watch } from './progress.js';
+import { loadRecent } from './recent.js';
+import { $, addMoney, alertError, clearAlert, count, figure, money, note, plural, show, STATE_LABELS } from './ui.js';
+
+let current = null;
+let errors = null;
+
+const HEADINGS = { completed: 'Done', completed_with_errors: 'Done, with problems', cancelled: 'Cancelled', failed: 'Stopped' };
+
+export async function showFinished(batch) {
+  show('finished');
+  current = { id: batch.id, file: batch.file, readAs: batch.read_as };
+  note('');
+  const c = batch.counts;
+  const linked = c.created + c.exists;
+  const problems = c.invalid + c.duplicate + c.conflict + c.failed;
+  $('finished-heading').textContent = `${HEADINGS[batch.state] || STATE_LABELS[batch.state]}: ${batch.file}`;
+  $('finished-simulated').hidden = !batch.simulated;
+  const amount = addMoney(batch.amount_created, batch.amount_exists);
+  $('finished-summary').textContent = `${plural(linked, 'invoice has', 'invoices have')} a payment link, for ${money(amount)} in all, out of ${count(batch.rows)} rows.`;
+  const dl = $('finished-counts');
+  dl.textContent = '';
+  figure(dl, batch.simulated ? 'New links (simulated)' : 'New links', count(c.created), 'good', money(batch.amount_created));
+  if (c.exists > 0) figure(dl, 'Already had a link', count(c.exists), 'good', money(batch.amount_exists));
+  if (c.invalid + c.duplicate > 0) figure(dl, 'Invalid or duplicate rows', count(c.invalid + c.duplicate), 'problem');
+  if (c.conflict > 0) figure(dl, 'Link exists for another amount', count(c.conflict), 'problem');
+  if (c.failed > 0) figure(dl, batch.state === 'cancelled' ? 'Failed or not sent' : 'Failed', count(c.failed), 'problem');
+  $('finished-stop').hidden = !batch.stop_message;
+  $('finished-stop').textContent = batch.stop_message ? `Stopped: ${batch.stop_message}` : '';
+  $('retry').hidden = c.failed === 0 || batch.state === 'cancelled';
+  $('finished-errors').hidden = problems === 0;
+  $('finished-change').hidden = c.invalid === 0 || !canReadAgain(batch);
+  if (problems > 0) {
+    errors ??= new ErrorsTable(document.querySelector('[data-errors="finished"]'), 'finished-errors-title');
+    await errors.open(batch.id, problems).catch(alertError);
+  }
+  $('finished-title').focus();
+  loadRecent();
+}
+
+/** Downloads a finished batch's output, `csv` or `xlsx`. */
+export async function download(id, file, ext = 'csv') {
+  clearAlert();
+  try {
+    const blob = await (await api(batchPath(id, `/output.${ext}`))).blob();
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `${file.replace(/\.[^.]*$/, '')}.out.${ext}`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    note(`Downloaded ${a.download}.`);
+  } catch (error) {
+    alertError(error);
+  }
+}
+
+async function retry() {
+  clearAlert();
+  try {
+    const result = await getJson(batchPath(current.id, '/retry'), { method: 'POST' });
+    note(`${plural(result.requeued, 'failed row', 'failed rows')} sent again.`);
+    await watch(await getJson(batchPath(current.id)));
+  } catch (error) {
+    alertError(error);
+  }
+}
+
+export function wireFinished() {
+  $('download').addEventListener('click', () => download(current.id, current.file, 'csv'));
+  $('download-xlsx').addEventListener('click', () => download(current.id, current.file, 'xlsx'));
+  $('retry').addEventListener('click', retry);
+  $('finished-change').addEventListener('click', () => readAgain(current, null));
+  $('another').addEventListener('click', () => {
+    clearAlert();
+    note('');
+    startOver();
+  });
+}
