@@ -163,28 +163,49 @@ describe('paylinks run', () => {
   });
 
   it('two batches with the same invoices running at once create each link once', async () => {
-    const sim = await simulator({ latencyMs: 20, jitterMs: 20 });
+    // 300 ms per answer and 16 rows in flight per worker: a batch of 200 takes seconds. Batch A goes up the list;
+    // batch B, started once A has made its first link, comes down it on a worker of its own; they meet in the
+    // middle with invoices in flight on both sides.
+    const sim = await simulator({ latencyMs: 300 });
+    const n = 200;
     const a = path.join(dir, 'a.csv');
     const b = path.join(dir, 'b.csv');
-    await writeInvoices(a, invoices(40));
-    await writeInvoices(b, [...invoices(40)].reverse());
+    await writeInvoices(a, invoices(n));
+    await writeInvoices(b, [...invoices(n)].reverse());
+    // As many job slots as A has chunks, so A's jobs are all taken before B's are queued behind them.
+    const env = { PAYLINKS_CONCURRENCY: '16' };
 
-    const [ra, rb] = await Promise.all([
-      runFile({ file: a, config: config(sim), logger: silentLogger() }),
-      runFile({ file: b, config: config(sim), logger: silentLogger() }),
-    ]);
+    const runA = runFile({ file: a, config: config(sim, env), logger: silentLogger() });
+    await expect.poll(() => sim.ledger().length, { timeout: 30_000, interval: 20 }).toBeGreaterThan(0);
+    const runB = runFile({ file: b, config: config(sim, env), logger: silentLogger() });
+    const [ra, rb] = await Promise.all([runA, runB]);
 
+    expect(ra.batchId).not.toBe(rb.batchId);
     expect(ra.batch.state).toBe('completed');
     expect(rb.batch.state).toBe('completed');
-    const ledger = sim.ledger();
-    expect(ledger).toHaveLength(40);
-    expect(new Set(ledger.map((e) => e.invoiceNumber)).size).toBe(40);
     const rowsA = (await readOutputCsv(ra.outputFile!)).rows;
     const rowsB = (await readOutputCsv(rb.outputFile!)).rows;
-    const created = rowsA.filter((r) => r.status === 'created').length + rowsB.filter((r) => r.status === 'created').length;
-    expect(created).toBe(40);
-    const idA = new Map(rowsA.map((r) => [r.invoice_number, r.payment_id]));
-    for (const r of rowsB) expect(r.payment_id).toBe(idA.get(r.invoice_number));
+    expect(rowsA).toHaveLength(n);
+    expect(rowsB).toHaveLength(n);
+    expect(rowsB.map((r) => r.invoice_number)).toEqual(rowsA.map((r) => r.invoice_number).reverse());
+    // The precondition of the test: the batches overlapped. Had one run before the other, the second would have
+    // found every link made and created none.
+    const createdA = rowsA.filter((r) => r.status === 'created').length;
+    const createdB = rowsB.filter((r) => r.status === 'created').length;
+    expect(createdA, 'batch A created nothing: the batches did not overlap').toBeGreaterThan(0);
+    expect(createdB, 'batch B created nothing: the batches did not overlap').toBeGreaterThan(0);
+    console.info(`[two batches] created by A: ${createdA}, by B: ${createdB}`);
+    expect(createdA + createdB).toBe(n);
+    expect([...rowsA, ...rowsB].every((r) => r.status === 'created' || r.status === 'exists')).toBe(true);
+
+    // The simulator holds exactly one link per invoice, and was asked exactly once per invoice.
+    const ledger = sim.ledger();
+    expect(ledger).toHaveLength(n);
+    expect(new Set(ledger.map((e) => e.invoiceNumber)).size).toBe(n);
+    expect(sim.stats().requestTimesMs).toHaveLength(n);
+    // Both outputs give each invoice the simulator's one link.
+    const ids = new Map(ledger.map((e) => [e.invoiceNumber, e.paymentId]));
+    for (const r of [...rowsA, ...rowsB]) expect(r.payment_id).toBe(ids.get(r.invoice_number!));
   });
 
   it('a 401 stops the batch after a handful of requests', async () => {
