@@ -99,7 +99,7 @@ describe('npm pack', () => {
         'dist/src/index.js',
         'dist/src/index.d.ts',
         'src/serve/page/index.html',
-        'src/serve/page/page.js',
+        'src/serve/page/main.js',
         'src/serve/page/page.css',
         'docs/paywint.md',
       ]),
