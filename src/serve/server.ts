@@ -115,6 +115,10 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const url = `http://${hostForUrl(config.httpHost)}:${port}`;
+    // The simulator started here sends its payment events to this server's own webhook route.
+    if (paywint?.simulator !== undefined && config.webhookSecret !== undefined) {
+      paywint.simulator.setWebhooks({ url: `${url}/webhooks/paywint/${encodeURIComponent(config.webhookSecret)}` });
+    }
     logger.info({ url, workers: withWorker, simulate: Boolean(options.simulate), maxUploadMb: config.maxUploadMb }, 'serving');
     return {
       url,
