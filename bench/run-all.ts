@@ -12,6 +12,7 @@ import { formatRealisticBench, runRealisticBenchInChild } from './realistic-benc
 import { formatScaleBench, runScaleBench } from './scale-bench.js';
 import { formatServeBench, runServeBench } from './serve-bench.js';
 import { formatTable, runValidateBench } from './validate-bench.js';
+import { formatWorkbookCellsBench, runWorkbookCellsBench } from './workbook-cells.js';
 
 const quick = process.argv.includes('--quick');
 if (process.argv.includes('scale')) {
@@ -21,6 +22,8 @@ if (process.argv.includes('scale')) {
   console.log(`paylinks benchmarks (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}\n`);
   console.log('validate:');
   console.log(formatTable(await runValidateBench({ rows: quick ? 100_000 : 1_000_000 })));
+  console.log('\nworkbook with one long text cell (stops at the 32,767-character cell limit):');
+  console.log(formatWorkbookCellsBench(await runWorkbookCellsBench()));
   console.log('\npipeline (Paywint simulator in its own process, private Redis with AOF on):');
   console.log(formatPipelineBench(await runPipelineBench({ rows: quick ? 5_000 : 20_000 })));
   console.log('\nrealistic conditions (Paywint simulator in its own process, private Redis with AOF on):');

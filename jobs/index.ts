@@ -3,7 +3,8 @@
  * workers (see src/pipeline/processors.ts).
  */
 import type { Processors } from '../src/pipeline/processors.js';
+import { confirmPaymentProcessor } from './confirm-payment.js';
 import { createLinkProcessor } from './create-link.js';
 import { notifyProcessor } from './notify.js';
 
-export const PROCESSORS: Processors = { createLink: createLinkProcessor, notify: notifyProcessor };
+export const PROCESSORS: Processors = { createLink: createLinkProcessor, notify: notifyProcessor, confirmPayment: confirmPaymentProcessor };

@@ -225,6 +225,37 @@ const FIELDS = {
     expects: 'an http(s) URL where the API is reached, such as https://paylinks.example.com',
     schema: z.url({ protocol: /^https?$/ }).optional(),
   },
+  webhookSecret: {
+    env: 'PAYLINKS_WEBHOOK_SECRET',
+    flag: undefined,
+    expects: 'at least 32 characters (letters, digits and -._~), the secret path of Paywint\'s webhook URL',
+    schema: z.string().regex(/^[A-Za-z0-9\-._~]+$/).optional(),
+    secret: true,
+  },
+  webhookRatePerMinute: {
+    env: 'PAYLINKS_WEBHOOK_RATE_PER_MINUTE',
+    flag: undefined,
+    expects: 'webhook requests per minute per client address, a whole number from 1 to 1000000',
+    schema: z.coerce.number().int().min(1).max(1_000_000).default(6000),
+  },
+  paymentSweepMinutes: {
+    env: 'PAYLINKS_PAYMENT_SWEEP_MINUTES',
+    flag: undefined,
+    expects: 'minutes between payment sweeps in a worker process, a number from 0 (off) to 10080',
+    schema: z.coerce.number().min(0).max(10_080).default(60),
+  },
+  paymentSweepShare: {
+    env: 'PAYLINKS_PAYMENT_SWEEP_SHARE',
+    flag: undefined,
+    expects: 'the share of the rate limit a sweep may take while a batch runs, a number above 0 and at most 1',
+    schema: z.coerce.number().positive().max(1).default(0.2),
+  },
+  paymentSweepOpenAfterMinutes: {
+    env: 'PAYLINKS_PAYMENT_SWEEP_OPEN_AFTER_MINUTES',
+    flag: undefined,
+    expects: 'minutes, a number from 0 to 525600: the sweep reads open links made at least this long ago',
+    schema: z.coerce.number().min(0).max(525_600).default(60),
+  },
 } as const;
 
 type FieldName = keyof typeof FIELDS;
@@ -301,6 +332,19 @@ export interface Config {
   inboxSettleMs: number;
   /** `PAYLINKS_INBOX_POLL_MS`: how often the drop folder is listed, ms. Default 2000. */
   inboxPollMs: number;
+  /**
+   * `PAYLINKS_WEBHOOK_SECRET`: the secret path of `POST /webhooks/paywint/{secret}` (Paywint sends no
+   * token). Under 32 characters or unset: the route is not registered. Never logged. Default: none.
+   */
+  webhookSecret: string | undefined;
+  /** `PAYLINKS_WEBHOOK_RATE_PER_MINUTE`: webhook requests per minute per client address. Default 6000. */
+  webhookRatePerMinute: number;
+  /** `PAYLINKS_PAYMENT_SWEEP_MINUTES`: minutes between payment sweeps in a process running workers; 0 = off. Default 60. */
+  paymentSweepMinutes: number;
+  /** `PAYLINKS_PAYMENT_SWEEP_SHARE`: the share of the rate limit a sweep takes at most while a batch runs. Default 0.2. */
+  paymentSweepShare: number;
+  /** `PAYLINKS_PAYMENT_SWEEP_OPEN_AFTER_MINUTES`: the sweep reads open links made at least this long ago, minutes. Default 60. */
+  paymentSweepOpenAfterMinutes: number;
   /** Where and how a finished batch is announced (see src/notify/). */
   notify: NotifySettings;
 }
@@ -390,6 +434,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     inbox: parsed.inbox,
     inboxSettleMs: parsed.inboxSettleMs,
     inboxPollMs: parsed.inboxPollMs,
+    webhookSecret: parsed.webhookSecret,
+    webhookRatePerMinute: parsed.webhookRatePerMinute,
+    paymentSweepMinutes: parsed.paymentSweepMinutes,
+    paymentSweepShare: parsed.paymentSweepShare,
+    paymentSweepOpenAfterMinutes: parsed.paymentSweepOpenAfterMinutes,
     notify: checkNotify(parsed, source),
   };
 }

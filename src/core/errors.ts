@@ -50,6 +50,8 @@ export const FILE_ERROR_CODES = [
   'FILE_MALFORMED',
   /** `--sheet` names a sheet the workbook does not have. */
   'FILE_MISSING_SHEET',
+  /** Beyond what paylinks reads: a cell longer than 32,767 characters, too many shared strings, a workbook too large once unzipped. */
+  'FILE_TOO_LARGE',
 ] as const;
 
 /** Outcomes of a call to Paywint that did not produce a link. */

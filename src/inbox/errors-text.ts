@@ -15,6 +15,7 @@ const HOW_TO_FIX: Record<FileErrorCode, string> = {
   FILE_UNTERMINATED_QUOTE: 'A quoted field is never closed. Open the file, add the missing closing quote (") on that line or remove the opening one, save it as CSV and drop it again.',
   FILE_UNDECODABLE: 'The file is not text paylinks can read. Save it as "CSV UTF-8" (or CSV) from your spreadsheet program and drop the new file.',
   FILE_MISSING_SHEET: 'The workbook does not have the sheet paylinks was told to read. Put the invoices on the first sheet of the workbook, save it, and drop it again.',
+  FILE_TOO_LARGE: 'The file holds more than paylinks reads (a cell longer than Excel allows, or a workbook far larger than any list of invoices). Export the invoices again, or save them as CSV, and drop the new file.',
   FILE_MALFORMED: 'A line cannot be read as CSV. Fix that line (a quote inside a quoted field must be doubled: "") or export the file again, then drop it.',
 };
 

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchStore } from './batch-store.js';
+import type { PaymentStatusStore } from './payment-status/store.js';
 import { FINISHED_STATES } from './batch-store.js';
 import type { CreateLinkEvents } from './create-link-job.js';
 
@@ -19,6 +20,8 @@ export interface WorkerMetrics {
 export interface MetricsSources {
   queue: Queue;
   store: BatchStore;
+  /** The account's payment statuses: links by payment status, webhooks accepted / rejected / contradicted. */
+  payments?: PaymentStatusStore;
 }
 
 export function createWorkerMetrics(sources: MetricsSources): WorkerMetrics {
@@ -62,6 +65,28 @@ export function createWorkerMetrics(sources: MetricsSources): WorkerMetrics {
       }
     },
   });
+  const payments = sources.payments;
+  if (payments) {
+    new Gauge({
+      name: 'paylinks_payments',
+      help: 'Links of the account by payment status (the whole ledger).',
+      labelNames: ['status'],
+      registers: [registry],
+      async collect() {
+        for (const [status, n] of Object.entries(await payments.countsByState())) this.set({ status }, n);
+      },
+    });
+    new Gauge({
+      name: 'paylinks_webhooks_total',
+      help: 'Paywint webhook events, all processes together: accepted (queued), rejected (bad body, rate limit), contradicted (GET did not bear them out).',
+      labelNames: ['outcome'],
+      registers: [registry],
+      async collect() {
+        const counters = await payments.counters();
+        for (const outcome of ['accepted', 'rejected', 'contradicted']) this.set({ outcome }, counters[`webhooks_${outcome}`] ?? 0);
+      },
+    });
+  }
   return {
     registry,
     events: {

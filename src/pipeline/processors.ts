@@ -7,8 +7,10 @@
  */
 import type { CreateLinkProcessor } from './create-link-job.js';
 import type { NotifyProcessor } from './notify-job.js';
+import type { ConfirmPaymentProcessor } from './payment-event-job.js';
 
 export interface Processors {
   createLink: CreateLinkProcessor;
   notify: NotifyProcessor;
+  confirmPayment: ConfirmPaymentProcessor;
 }

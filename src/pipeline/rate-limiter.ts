@@ -11,6 +11,7 @@
  * for tenths of a millisecond. A 429 moves the whole schedule past its
  * `Retry-After`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LuaScript, type RedisClient } from '../core/lua.js';
 
 /**
@@ -48,6 +49,11 @@ end
 return 1
 `);
 
+/** KEYS[1] schedule; ARGV[1] interval µs, ARGV[2] tolerance µs. Reserves the next slot; returns the wait before it, µs. */
+const ACQUIRE = new LuaScript(`${RESERVE_SLOT_LUA}
+return string.format('%.0f', reserveSlot(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])))
+`);
+
 export interface RateLimiterOptions {
   /** The schedule's key (see `Keys.rateLimit`). */
   key: string;
@@ -73,6 +79,17 @@ export class RateLimiter {
 
   get key(): string {
     return this.options.key;
+  }
+
+  /**
+   * Takes the next slot of the shared schedule and waits for it (a request
+   * that is not a link creation: the payment reads of the sweep and of
+   * webhook confirmations). Resolves at once when the slot is due now.
+   */
+  async acquire(signal?: AbortSignal): Promise<number> {
+    const waitUs = Number(await ACQUIRE.run(this.redis, [this.options.key], [this.intervalUs, this.toleranceUs]));
+    if (waitUs >= 1000) await sleep(Math.round(waitUs / 1000), undefined, { signal });
+    return waitUs / 1000;
   }
 
   /** Holds every slot back for `ms` from now (Paywint said 429 with `Retry-After`). */

@@ -15,6 +15,7 @@ import type { Logger } from '../core/logger.js';
 import { PaywintClient } from '../paywint/client.js';
 import { openQueue } from './queue.js';
 import { RateLimiter } from './rate-limiter.js';
+import { startPaymentWorker } from './payment-worker.js';
 import { connect } from '../core/redis.js';
 import { backoffBetweenJobsMs } from './retry-policy.js';
 import { Slots } from '../core/slots.js';
@@ -104,10 +105,14 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger, processor: options.processors.notify });
       cleanups.push(() => notifier.close());
     }
+    const limiter = new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit });
+    // Webhook confirmations: their reads take slots of the same rate limit as link creation.
+    const payments = await startPaymentWorker({ redisUrl: options.redisUrl, redis, keys, account: options.credentials.apiKey, client, limiter, processor: options.processors.confirmPayment, logger, signal: shutdown.signal });
+    cleanups.push(() => payments.close());
     const processor = options.processors.createLink({
       store,
       ledger: new Ledger(redis, keys, options.credentials.apiKey),
-      limiter: new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit }),
+      limiter,
       client,
       queue,
       slots: new Slots(settings.concurrency),

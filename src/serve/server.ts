@@ -24,6 +24,8 @@ import { eventsApi } from './events.js';
 import { errorHandlerPlugin } from './http-errors.js';
 import { healthRoute, metricsRoutes, serverInfoRoute } from './ops.js';
 import { pageRoutes } from './page.js';
+import { paywintWebhook } from './paywint-webhook.js';
+import { PaymentStatusStore } from '../pipeline/payment-status/store.js';
 import { securityHeadersPlugin } from './security-headers.js';
 import { acceptRawFiles } from './upload.js';
 import { PROCESSORS } from '../../jobs/index.js';
@@ -82,7 +84,7 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
 
     const backend = await openBackend({ config, logger, account, name: 'paylinks-serve' });
     cleanups.push(() => backend.close());
-    const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
+    const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store, payments: new PaymentStatusStore(backend.redis, backend.keys, account) });
     const worker =
       withWorker && paywint
         ? await startWorker({ redisUrl: backend.endpoint.url, credentials: paywint.credentials, baseUrl: paywint.baseUrl, settings: config, logger, processors: PROCESSORS, events: metrics.events, notify: config.notify })
@@ -154,7 +156,9 @@ export async function buildApp(ctx: ServeContext, plugins: readonly ServePlugin[
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    // The webhook route's secret is in its path: never in a log.
+    const url = request.url.split('?')[0]!.replace(/^\/webhooks\/paywint\/.*/, '/webhooks/paywint/…');
+    request.log.info({ method: request.method, url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
   await app.register(errorHandlerPlugin);
   await app.register(securityHeadersPlugin);
@@ -171,6 +175,8 @@ export async function buildApp(ctx: ServeContext, plugins: readonly ServePlugin[
 
   await app.register(healthRoute, ctx);
   await app.register(pageRoutes);
+  // Paywint sends no token: its secret is in the path (see paywint-webhook.ts).
+  await app.register(paywintWebhook, ctx);
   // Everything below needs the token.
   await app.register(async (authed) => {
     authed.addHook('onRequest', ctx.authenticate);

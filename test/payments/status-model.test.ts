@@ -69,7 +69,7 @@ describe('raw statuses', () => {
   it('maps Paywint statuses and events; unknown ones are undefined, never paid', () => {
     expect(stateOf('success')).toBe('paid');
     expect(stateOf('SUCCESS')).toBe('paid');
-    expect(stateOf('initiated')).toBe('processing');
+    expect(stateOf('initiated')).toBe('unpaid');
     expect(stateOf('refunded')).toBeUndefined();
     expect(stateOfEvent('payment.success')).toBe('paid');
     expect(stateOfEvent('payment.expired')).toBe('expired');

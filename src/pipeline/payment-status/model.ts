@@ -59,7 +59,8 @@ const RAW_STATES: Record<string, PaymentState> = {
   paid: 'paid',
   completed: 'paid',
   processing: 'processing',
-  initiated: 'processing',
+  // The simulator and Paywint's events call a new link's payment 'initiated': nothing paid yet.
+  initiated: 'unpaid',
   opened: 'opened',
   failed: 'failed',
   rejected: 'rejected',

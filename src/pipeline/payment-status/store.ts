@@ -18,7 +18,7 @@ import { FIELDS_LUA, splitFields } from '../compact.js';
 import type { Keys } from '../keys.js';
 import { decodeLedgerEntry, type LedgerEntry } from '../ledger.js';
 import { decodeRecord, encodeRecord, slotOf, slotOfPacked, type IndexSlot } from './encoding.js';
-import { mergeStatus, retriedTo, unpaidStatus, type MergeResult, type Observation, type PaymentStatus } from './model.js';
+import { mergeStatus, PAYMENT_STATES, retriedTo, unpaidStatus, type MergeResult, type Observation, type PaymentState, type PaymentStatus } from './model.js';
 
 /** An invoice with a link, and its payment status. */
 export interface InvoicePayment {
@@ -50,12 +50,17 @@ end
 return written
 `);
 
-// KEYS: bucket. ARGV: field, the record as read ('' when there was none), the new record. Compare-and-set:
-// returns 1 when written, else 0 (another write came first: read again and merge again).
+// KEYS: bucket (or the collision hash), meta. ARGV: field, the record as read ('' when there was none), the new
+// record, the state before, the state after. Compare-and-set: returns 1 when written, else 0 (another write came
+// first: read again and merge again). The meta hash counts links by state (`n_<state>`; unpaid is the rest).
 const SET_RECORD = new LuaScript(`
 local raw = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if raw ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[4] ~= ARGV[5] then
+  if ARGV[4] ~= 'unpaid' then redis.call('HINCRBY', KEYS[2], 'n_' .. ARGV[4], -1) end
+  if ARGV[5] ~= 'unpaid' then redis.call('HINCRBY', KEYS[2], 'n_' .. ARGV[5], 1) end
+end
 return 1
 `);
 
@@ -128,6 +133,35 @@ export class PaymentStatusStore {
     return true;
   }
 
+  /** Links by payment state, the account's whole ledger (unpaid: the links nothing else is recorded for). */
+  async countsByState(): Promise<Record<PaymentState, number>> {
+    const [length, meta] = await Promise.all([this.redis.hlen(this.ledgerKey), this.redis.hgetall(this.metaKey)]);
+    const counts = Object.fromEntries(PAYMENT_STATES.map((s) => [s, Math.max(0, Number(meta[`n_${s}`] ?? '0'))])) as Record<PaymentState, number>;
+    counts.unpaid = Math.max(0, length - PAYMENT_STATES.reduce((sum, s) => (s === 'unpaid' ? sum : sum + counts[s]), 0));
+    return counts;
+  }
+
+  /** Adds to a counter of the account's (webhooks accepted, rejected, contradicted...). */
+  async count(name: string, by = 1): Promise<void> {
+    await this.redis.hincrby(this.metaKey, `c_${name}`, by);
+  }
+
+  /** The counters {@link count} keeps. */
+  async counters(): Promise<Record<string, number>> {
+    const meta = await this.redis.hgetall(this.metaKey);
+    return Object.fromEntries(Object.entries(meta).flatMap(([k, v]) => (k.startsWith('c_') ? [[k.slice(2), Number(v)]] : [])));
+  }
+
+  /** Remembers a paid stray payment likely made for `invoiceNumber` (a double payment once the invoice's own link is paid). */
+  async notePaidStray(invoiceNumber: string, paymentId: string): Promise<void> {
+    await this.redis.hset(this.metaKey, `s:${invoiceNumber}`, paymentId);
+  }
+
+  /** The paid stray payment noted for an invoice, if any. */
+  async paidStrayOf(invoiceNumber: string): Promise<string | null> {
+    return this.redis.hget(this.metaKey, `s:${invoiceNumber}`);
+  }
+
   /** Ties a payment id to an invoice (a link paylinks just learnt of, or the new id of a `retried`). */
   async indexPayment(paymentId: string, invoiceNumber: string): Promise<void> {
     const slot = slotOf(paymentId);
@@ -196,7 +230,7 @@ export class PaymentStatusStore {
       const result = merge(current);
       if (!result.changed) return result;
       const next = encodeRecord(invoiceNumber, result.status, entry.paymentId, entry.amountCents);
-      if (Number(await SET_RECORD.run(this.redis, [key], [field, raw ?? '', next])) === 1) return result;
+      if (Number(await SET_RECORD.run(this.redis, [key, this.metaKey], [field, raw ?? '', next, current.state, result.status.state])) === 1) return result;
     }
   }
 
