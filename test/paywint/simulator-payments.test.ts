@@ -157,3 +157,39 @@ describe('simulator payments', () => {
     expect((await list(sim, 1)).json).toMatchObject({ totalRecords: 0 });
   });
 });
+
+describe('simulator demo payer', () => {
+  it('pays a share of the links within the spread, each opened first; off unless asked', async () => {
+    const demo = await startSimulator({ demoPayer: { paidShare: 0.5, spreadMs: 300, tickMs: 20 }, seed: 7 });
+    const quiet = await startSimulator();
+    try {
+      for (let i = 0; i < 60; i += 1) {
+        await createLink(demo, `INV-${i}`);
+        await createLink(quiet, `INV-${i}`);
+      }
+      // Every move is due within 300 ms of the tick that saw its link.
+      const deadline = Date.now() + 20_000;
+      let settled = '';
+      for (let last = ''; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 500))) {
+        settled = JSON.stringify(demo.payments().map((p) => p.status));
+        if (settled === last) break;
+        last = settled;
+      }
+      const statuses = demo.payments().map((p) => p.status);
+      const paid = statuses.filter((s) => s === 'success').length;
+      expect(paid).toBeGreaterThanOrEqual(15);
+      expect(paid).toBeLessThanOrEqual(45);
+      expect(statuses.filter((s) => s === 'initiated').length).toBeGreaterThan(0);
+      // Each paid link was opened first: its events in order.
+      const events = demo.webhooks().map((r) => r.event);
+      for (const p of demo.payments().filter((x) => x.status === 'success')) {
+        expect(events.filter((e) => e.data.payment_id === p.paymentId).map((e) => e.event)).toEqual(['payment.opened', 'payment.success']);
+      }
+      expect(quiet.payments().every((p) => p.status === 'initiated')).toBe(true);
+      await expect(startSimulator({ demoPayer: { paidShare: 0.9, openedShare: 0.5 } })).rejects.toThrow(/paidShare: the shares add up to more than 1/);
+    } finally {
+      await demo.close();
+      await quiet.close();
+    }
+  });
+});

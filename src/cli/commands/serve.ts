@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { inboxPlugin } from '../../inbox/plugin.js';
 import { startServer } from '../../serve/server.js';
 import { action, out, type SetExit } from '../action.js';
-import { withConfigFlags } from '../flags.js';
+import { probability, withConfigFlags } from '../flags.js';
 import { interruption } from '../interruption.js';
 
 export function addServeCommand(program: Command, setExit: SetExit): void {
@@ -12,6 +12,7 @@ export function addServeCommand(program: Command, setExit: SetExit): void {
     .option('--host <host>', 'address to listen on (PAYLINKS_HTTP_HOST, default 127.0.0.1)')
     .option('--port <port>', 'port to listen on (PAYLINKS_HTTP_PORT, default 8080; 0: any free port)')
     .option('--simulate', 'start the Paywint simulator in this process and use it (no credentials needed)')
+    .option('--demo-payments <share>', 'with --simulate: share of the links that simulated payers pay over about 3 minutes (0: none)', probability, 0.6)
     .option('--no-worker', 'run no workers here: separate `paylinks worker` processes do the work')
     .option('--inbox <dir>', 'also watch this drop folder (PAYLINKS_INBOX): files dropped into DIR/inbox become batches, outputs appear in DIR/out')
     .addHelpText(
@@ -28,7 +29,7 @@ export function addServeCommand(program: Command, setExit: SetExit): void {
         const stop = interruption();
         try {
           const plugins = config.inbox === undefined ? [] : [inboxPlugin(config.inbox)];
-          const server = await startServer({ config, logger, simulate: opts.simulate === true, worker: opts.worker !== false, plugins });
+          const server = await startServer({ config, logger, simulate: opts.simulate === true && { demoPayer: (opts.demoPayments as number) > 0 && { paidShare: opts.demoPayments as number } }, worker: opts.worker !== false, plugins });
           await out(
             server.signInUrl === undefined
               ? `paylinks serving on ${server.url}   (Ctrl-C to stop)`

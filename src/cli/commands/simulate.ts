@@ -21,7 +21,9 @@ export function addSimulateCommand(program: Command, setExit: SetExit): void {
     .option('--hang-rate <p>', 'probability of creating the link, then never answering', probability, 0)
     .option('--drop-rate <p>', 'probability of creating the link, then cutting the connection', probability, 0)
     .option('--rate-limit <perSecond>', 'server-side limit, answered with 429 (0: none)', number('--rate-limit'), 0)
-    .addHelpText('after', '\nThe secret it accepts is PAYWINT_API_SECRET (else a fixed demo secret); it is never printed.\nLedger of created links: GET /__simulator/ledger')
+    .option('--webhook-url <url>', 'POST every payment event here (e.g. serve\'s http://127.0.0.1:8080/webhooks/paywint/SECRET)')
+    .option('--demo-payments <share>', 'share of the links that simulated payers pay over about 3 minutes (0: none)', probability, 0)
+    .addHelpText('after', '\nThe secret it accepts is PAYWINT_API_SECRET (else a fixed demo secret); it is never printed.\nLedger of created links: GET /__simulator/ledger; payments and their controls: docs/simulator.md')
     .action(
       action(
         setExit,
@@ -39,6 +41,8 @@ export function addSimulateCommand(program: Command, setExit: SetExit): void {
             hangRate: opts.hangRate as number,
             dropRate: opts.dropRate as number,
             rateLimitPerSecond: opts.rateLimit as number,
+            webhooks: { url: (opts.webhookUrl as string | undefined) ?? null },
+            demoPayer: (opts.demoPayments as number) > 0 ? { paidShare: opts.demoPayments as number } : false,
           };
           const stop = interruption();
           try {

@@ -9,10 +9,14 @@
  *   the payment after the move (for `retry`, the new payment).
  * - `POST /__simulator/stray` `{"amountCents", "invoiceNumber"?, "description"?}`: a link made
  *   at the simulator as if by someone else, not counted as a request.
+ * - `GET  /__simulator/webhooks`: every event and what happened to it; `POST /__simulator/webhooks`
+ *   `{"url"?, "lostRate"?, ...}`: change the delivery settings; `POST /__simulator/webhooks/idle`:
+ *   answers once every delivery is done (at most `?timeoutMs=`, default 60000; 504 when not done).
  */
 import { z } from 'zod';
 import type { LedgerEntry, SimulatorLedger } from './ledger.js';
 import { PaymentMoveError, type PaymentBook, type PaymentMove } from './payments.js';
+import type { WebhookSender } from './webhooks.js';
 
 /** An HTTP status and a JSON body. */
 export interface ControlAnswer {
@@ -83,6 +87,33 @@ export function paymentControl(ledger: SimulatorLedger, payments: PaymentBook, m
     const stray = StraySchema.safeParse(parseJson(body));
     if (!stray.success) return { status: 400, body: { detail: `expected {"amountCents", "invoiceNumber"?, "description"?}: ${stray.error.issues[0]?.message ?? 'invalid'}` } };
     return { status: 200, body: createStrayLink(ledger, payments, stray.data) };
+  }
+  return undefined;
+}
+
+/** Answers a `/__simulator/webhooks` request; undefined for any other route. */
+export async function webhookControl(sender: WebhookSender, method: string, path: string, query: string, body: string): Promise<ControlAnswer | undefined> {
+  if (method === 'GET' && path === '/__simulator/webhooks') return { status: 200, body: { settings: sender.settings(), records: sender.records() } };
+  if (method === 'POST' && path === '/__simulator/webhooks') {
+    try {
+      sender.set(parseJson(body) ?? {});
+    } catch (error) {
+      return { status: 400, body: { detail: error instanceof Error ? error.message : String(error) } };
+    }
+    return { status: 200, body: sender.settings() };
+  }
+  if (method === 'POST' && path === '/__simulator/webhooks/idle') {
+    const asked = Number(new URLSearchParams(query).get('timeoutMs') ?? 60_000);
+    const timeoutMs = Number.isFinite(asked) ? Math.min(Math.max(asked, 0), 600_000) : 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      sender.idle().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return done ? { status: 200, body: { idle: true } } : { status: 504, body: { idle: false, detail: `deliveries still pending after ${timeoutMs} ms` } };
   }
   return undefined;
 }

@@ -16,3 +16,5 @@ export type { SimulatorFaults } from './faults.js';
 export type { LedgerEntry, SimulatorStats } from './ledger.js';
 export { SIMULATOR_PAYMENT_STATUSES, type PaymentMove, type SimulatorPayment, type SimulatorPaymentStatus, type PaymentEvent } from './payments.js';
 export type { StrayLink } from './controls.js';
+export type { WebhookRecord, WebhookSettings } from './webhooks.js';
+export type { DemoPayerOptions } from './demo.js';

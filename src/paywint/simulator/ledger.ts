@@ -77,6 +77,11 @@ export class SimulatorLedger {
     return { total: this.#entries.length, entries: this.#entries.slice((pageNo - 1) * rowsPerPage, pageNo * rowsPerPage) };
   }
 
+  /** The entries from `index` on, in creation order (not copies: read only). */
+  since(index: number): readonly LedgerEntry[] {
+    return this.#entries.slice(index);
+  }
+
   /** Copies of every entry, in creation order. */
   entries(): LedgerEntry[] {
     return this.#entries.map((e) => ({ ...e }));

@@ -29,7 +29,9 @@ import type { AddressInfo } from 'node:net';
 import { FaultInjector, type SimulatorFaults } from './faults.js';
 import { createPaymentLink, getPayment, listPayments, type Answer } from './endpoints.js';
 import { SimulatorLedger, type LedgerEntry, type SimulatorStats } from './ledger.js';
-import { createStrayLink, movePayment, paymentControl, type StrayLink } from './controls.js';
+import { createStrayLink, movePayment, paymentControl, webhookControl, type StrayLink } from './controls.js';
+import { WebhookSender, type WebhookRecord, type WebhookSettings } from './webhooks.js';
+import { startDemoPayer, type DemoPayerOptions } from './demo.js';
 import { PaymentBook, type PaymentMove, type SimulatorPayment } from './payments.js';
 
 /** The API key the simulator accepts unless told otherwise. */
@@ -51,6 +53,10 @@ export interface SimulatorOptions extends Partial<SimulatorFaults> {
   linkBaseUrl?: string;
   /** Seed for the fault and jitter draws, for runs that repeat. Default: unseeded. */
   seed?: number;
+  /** Webhook delivery: the URL events go to and its faults (`webhooks.ts`). Default: no URL, no faults. */
+  webhooks?: Partial<WebhookSettings>;
+  /** Payers act on a share of the links over a few minutes (`demo.ts`), for demos. Default false. */
+  demoPayer?: boolean | Partial<DemoPayerOptions>;
 }
 
 export interface SimulatorHandle {
@@ -68,6 +74,12 @@ export interface SimulatorHandle {
   movePayment(paymentId: string, move: PaymentMove): SimulatorPayment;
   /** Makes a link as someone else would (not counted as a request). */
   createStrayLink(link: StrayLink): LedgerEntry;
+  /** Changes the webhook URL or its faults; unnamed settings keep their value. */
+  setWebhooks(settings: Partial<WebhookSettings>): void;
+  /** Every webhook event so far, with what happened to it. */
+  webhooks(): WebhookRecord[];
+  /** Resolves once no webhook delivery is queued, held, late or in flight. */
+  webhooksIdle(): Promise<void>;
   /** Clears the ledger, the payments and the stats (and the rate-limit window). */
   reset(): void;
   /** Stops the server, cutting every connection, hung ones included. */
@@ -86,7 +98,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const apiKey = options.apiKey ?? SIMULATOR_DEMO_API_KEY;
   const apiSecret = options.apiSecret ?? SIMULATOR_DEMO_API_SECRET;
   const ledger = new SimulatorLedger((options.linkBaseUrl ?? SIMULATOR_DEFAULT_LINK_BASE_URL).replace(/\/+$/, ''));
-  const payments = new PaymentBook(ledger, () => undefined);
+  const webhooks = new WebhookSender(options.webhooks ?? {}, options.seed);
+  const payments = new PaymentBook(ledger, (event) => webhooks.send(event));
+  const demo = options.demoPayer
+    ? startDemoPayer(
+        { linksSince: (index) => ledger.since(index), move: (paymentId, move) => void payments.move(paymentId, move) },
+        options.demoPayer === true ? {} : options.demoPayer,
+        options.seed,
+      )
+    : undefined;
 
   const server = createServer({ keepAlive: true, noDelay: true });
   // Long keep-alive: fewer reconnects under load, and fewer races between a reused socket and its idle close.
@@ -179,7 +199,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return sendPlain(res, 200, faults.settings());
     }
     const control = paymentControl(ledger, payments, req.method ?? '', path, body);
-    sendPlain(res, control?.status ?? 404, control?.body ?? { detail: 'Not Found' });
+    if (control !== undefined) return sendPlain(res, control.status, control.body);
+    const url = req.url ?? '';
+    void webhookControl(webhooks, req.method ?? '', path, url.includes('?') ? url.slice(url.indexOf('?') + 1) : '', body).then((answer) => {
+      if (!res.destroyed) sendPlain(res, answer?.status ?? 404, answer?.body ?? { detail: 'Not Found' });
+    });
   }
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -209,6 +233,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       server.off('error', reject);
       resolve();
     });
+  }).catch(async (error: unknown) => {
+    demo?.stop();
+    await webhooks.close();
+    throw error;
   });
   const address = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
@@ -222,17 +250,25 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     payments: () => payments.all(),
     movePayment: (paymentId, move) => movePayment(payments, paymentId, move),
     createStrayLink: (link) => createStrayLink(ledger, payments, link),
+    setWebhooks: (settings) => webhooks.set(settings),
+    webhooks: () => webhooks.records(),
+    webhooksIdle: () => webhooks.idle(),
     reset() {
       ledger.reset();
       payments.reset();
+      webhooks.reset();
       faults.resetWindow();
     },
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Idle keep-alive sockets, requests in flight and hung requests alike.
-        server.closeAllConnections();
-      });
+      demo?.stop();
+      closing ??= Promise.all([
+        webhooks.close(),
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          // Idle keep-alive sockets, requests in flight and hung requests alike.
+          server.closeAllConnections();
+        }),
+      ]).then(() => undefined);
       return closing;
     },
   };
