@@ -9,14 +9,23 @@
  *   the output does NOT flag (must be 0: never two links silently);
  * - ambiguous rows flagged (`POSSIBLE_DUPLICATE_LINK`, or failed saying a
  *   link may exist);
+ * - rows that ended neither created, exists nor flagged (a `failed` row with
+ *   no link and no flag is a row the run gave up on without saying why);
+ * - the faults that fired: kills, hung requests, cut connections (a run where
+ *   one of them never happened proved nothing about it);
+ * - the most links any invoice got at the simulator (reported; issue 20 will
+ *   bound it);
  * - jobs left in BullMQ, claims left with a request in flight.
  *
  * Everything is private: its own redis-server on a free port, the simulator in
  * this process, temporary files removed at the end. Exit code 0 when nothing
- * was lost and nothing duplicated silently, else 1.
+ * was lost, nothing duplicated silently, every row ended created, exists or
+ * flagged, and every fault fired; else 1. A batch that does not finish
+ * within `--deadline-ms` of its submission fails the run (a lost row must
+ * fail it, not leave `collect --wait` polling forever).
  *
  * Usage: `node dist/bench/chaos.js [--rows 2000] [--workers 3] [--kill-every-ms 3000]
- *   [--chaos-ms 30000] [--rate-limit 100] [--hang-rate 0.01] [--drop-rate 0.01] [--timeout-ms 1000] [--seed 1]`
+ *   [--chaos-ms 30000] [--rate-limit 100] [--hang-rate 0.01] [--drop-rate 0.01] [--timeout-ms 1000] [--seed 1] [--deadline-ms 300000]`
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -48,6 +57,8 @@ interface Options {
   dropRate: number;
   timeoutMs: number;
   seed: number;
+  /** The batch must be finished this long after its submission, or the run fails. */
+  deadlineMs: number;
 }
 
 function options(): Options {
@@ -62,6 +73,7 @@ function options(): Options {
       'drop-rate': { type: 'string', default: '0.01' },
       'timeout-ms': { type: 'string', default: '1000' },
       seed: { type: 'string', default: '1' },
+      'deadline-ms': { type: 'string', default: '300000' },
     },
   });
   const num = (name: keyof typeof values) => {
@@ -79,6 +91,7 @@ function options(): Options {
     dropRate: num('drop-rate'),
     timeoutMs: num('timeout-ms'),
     seed: num('seed'),
+    deadlineMs: num('deadline-ms'),
   };
 }
 
@@ -118,10 +131,17 @@ async function startWorker(env: Record<string, string>, cwd: string): Promise<Pr
   return proc;
 }
 
-async function runToEnd(args: string[], env: Record<string, string>, cwd: string) {
+/** Runs a command to its end, or kills it after `timeoutMs` (`timedOut` then says so). */
+async function runToEnd(args: string[], env: Record<string, string>, cwd: string, timeoutMs = 120_000) {
   const proc = spawnCli(args, env, cwd);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.child.kill('SIGKILL');
+  }, Math.max(1, timeoutMs));
   const exit = await proc.exited;
-  return { ...exit, stdout: proc.out, stderr: proc.err };
+  clearTimeout(timer);
+  return { ...exit, timedOut, stdout: proc.out, stderr: proc.err };
 }
 
 type Row = Record<string, string>;
@@ -190,9 +210,12 @@ async function main(): Promise<number> {
     const chaosMs = Date.now() - submittedAt;
 
     const output = path.join(dir, 'chaos.out.csv');
-    const collected = await runToEnd(['collect', batchId, '--wait', '-o', output], env, dir);
+    const collected = await runToEnd(['collect', batchId, '--wait', '-o', output], env, dir, submittedAt + o.deadlineMs - Date.now());
     const doneMs = Date.now() - submittedAt;
-    const records = parse(await readFile(output, 'utf8'), { bom: true }) as string[][];
+    // Past the deadline: what the batch holds now, its unfinished rows marked as such.
+    const late = collected.timedOut ? await runToEnd(['collect', batchId, '-o', output], env, dir) : undefined;
+    const text = await readFile(output, 'utf8').catch(() => '');
+    const records = parse(text, { bom: true }) as string[][];
     const [headers = [], ...body] = records;
     const rows: Row[] = body.map((cells) => Object.fromEntries(headers.map((h, i) => [h, cells[i] ?? ''])));
 
@@ -207,6 +230,9 @@ async function main(): Promise<number> {
     const linkedButNotSaid = rows.filter((r) => r.status !== 'created' && r.status !== 'exists' && (links.get(r.invoice_number ?? '') ?? 0) > 0 && !isFlagged(r));
     const createdNotAtSim = rows.filter((r) => r.status === 'created' && (links.get(r.invoice_number ?? '') ?? 0) === 0);
     const flagged = rows.filter(isFlagged).length;
+    // Every row ends with its link (created, exists) or says it may have one (flagged): nothing else is an outcome here.
+    const unsettled = rows.filter((r) => r.status !== 'created' && r.status !== 'exists' && !isFlagged(r));
+    const maxLinksPerInvoice = Math.max(0, ...links.values());
 
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     const queue = new Queue(QUEUE_NAME, { connection, prefix: new Keys(prefix).bullPrefix });
@@ -217,24 +243,43 @@ async function main(): Promise<number> {
     connection.disconnect();
 
     const stats = sim.stats();
+    // The faults this run exists for must have happened.
+    const faults = { kills, hung: stats.hung, dropped: stats.dropped };
+    const unfired = Object.entries(faults)
+      .filter(([, count]) => count === 0)
+      .map(([name]) => name);
     const report = [
       'paylinks chaos report',
       `  setup: ${o.rows} rows, ${o.workers} workers, rate limit ${o.rateLimit}/s, kill -9 every ~${o.killEveryMs} ms, hang ${o.hangRate}, drop ${o.dropRate}, timeout ${o.timeoutMs} ms, seed ${o.seed}`,
       `  kills (kill -9 + restart): ${kills} over ${(chaosMs / 1000).toFixed(1)} s`,
-      `  batch done after: ${(doneMs / 1000).toFixed(1)} s; collect exit ${collected.code}`,
+      `  batch done after: ${(doneMs / 1000).toFixed(1)} s; collect exit ${collected.code}${collected.timedOut ? ` (NOT FINISHED within the deadline of ${o.deadlineMs / 1000} s; collect without --wait: exit ${late?.code})` : ''}`,
       `  rows in: ${o.rows}; rows out: ${rows.length}; by status: ${JSON.stringify(byStatus)}`,
       `  rows lost (no output row or no result): ${lost}`,
       `  requests: ${stats.requests}; links at the simulator: ${stats.created}; unanswered on purpose: ${stats.hung} hung + ${stats.dropped} dropped`,
       `  invoices created more than once at the simulator: ${duplicated.length} (not flagged in the output: ${silent.length})`,
       `  ambiguous rows flagged: ${flagged}`,
+      `  rows neither created, exists nor flagged: ${unsettled.length}`,
+      `  faults fired: ${kills} kills, ${stats.hung} hung, ${stats.dropped} connections reset${unfired.length > 0 ? ` (NEVER: ${unfired.join(', ')})` : ''}`,
+      `  most links for one invoice at the simulator: ${maxLinksPerInvoice}`,
       `  rows with a link at the simulator but not created/exists and not flagged: ${linkedButNotSaid.length}; created rows with no link at the simulator: ${createdNotAtSim.length}`,
       `  left behind: jobs ${JSON.stringify(counts)}; claims with a request in flight: ${claimsInFlight}`,
       `  wall time: ${((Date.now() - started) / 1000).toFixed(1)} s`,
     ];
     console.log(report.join('\n'));
     for (const r of silent.slice(0, 5)) console.log(`  SILENT DUPLICATE: ${JSON.stringify(r)}`);
-    const ok = lost === 0 && silent.length === 0 && linkedButNotSaid.length === 0 && createdNotAtSim.length === 0 && counts.active === 0 && claimsInFlight === 0;
-    console.log(ok ? 'OK: nothing lost, no silent duplicate' : 'PROBLEMS: see above');
+    for (const r of unsettled.slice(0, 5)) console.log(`  UNSETTLED ROW: ${JSON.stringify(r)}`);
+    const ok =
+      !collected.timedOut &&
+      rows.length === o.rows &&
+      lost === 0 &&
+      silent.length === 0 &&
+      unsettled.length === 0 &&
+      unfired.length === 0 &&
+      linkedButNotSaid.length === 0 &&
+      createdNotAtSim.length === 0 &&
+      counts.active === 0 &&
+      claimsInFlight === 0;
+    console.log(ok ? 'OK: nothing lost, no silent duplicate, every row settled, every fault fired' : 'PROBLEMS: see above');
     return ok ? 0 : 1;
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
