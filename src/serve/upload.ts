@@ -143,7 +143,7 @@ export async function receiveUpload(request: FastifyRequest, options: { maxBytes
       await pipeline(source, byteLimit(options.maxBytes, (n) => (bytes = n)), createWriteStream(file));
       received = { path: file, name, bytes };
     };
-    if (request.isMultipart()) {
+    const readParts = async () => {
       for await (const part of request.parts({ limits: { fileSize: options.maxBytes + 1, files: 1, fields: 20, fieldSize: 64 * 1024 } })) {
         if (part.type === 'file') {
           if (part.fieldname !== 'file') {
@@ -155,6 +155,13 @@ export async function receiveUpload(request: FastifyRequest, options: { maxBytes
         } else if (typeof part.value === 'string') {
           fields[part.fieldname] = part.value;
         }
+      }
+    };
+    if (request.isMultipart()) {
+      try {
+        await readParts();
+      } catch (error) {
+        throw multipartError(error);
       }
     } else {
       const body = request.body as Readable | undefined;
@@ -171,6 +178,26 @@ export async function receiveUpload(request: FastifyRequest, options: { maxBytes
     await remove();
     throw error;
   }
+}
+
+/**
+ * What went wrong while reading a multipart body, as the client's error
+ * (400): a body that is not well-formed multipart, or more than one file or
+ * too many fields. Our own errors (413, a wrong field) pass as they are.
+ */
+function multipartError(error: unknown): unknown {
+  if (error instanceof PaylinksError) return error;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === 'FST_FILES_LIMIT' || code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') {
+    return new PaylinksError('BAD_REQUEST', 'send one file per upload (multipart field "file"), with at most 20 option fields beside it');
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'FST_REQ_FILE_TOO_LARGE' || (error as { statusCode?: unknown } | undefined)?.statusCode === 413) return error;
+  let what = `the multipart body is malformed (${message.slice(0, 80)})`;
+  if (/boundary not found/i.test(message)) what = 'the Content-Type says multipart/form-data but gives no boundary (multipart/form-data; boundary=...)';
+  else if (/unexpected end of (form|multipart)/i.test(message)) what = 'the multipart body ends before its closing boundary (--boundary--): it was cut short';
+  else if (/malformed part header/i.test(message)) what = 'a part of the multipart body has a malformed header';
+  return new PaylinksError('BAD_REQUEST', `${what}. Send the file as multipart field "file" (curl -F file=@march.csv)`);
 }
 
 /**
