@@ -106,6 +106,7 @@ describe('the web page, in Chromium', () => {
     expect(await page.locator('#preview-rows').textContent()).toBe('26');
     expect(await page.locator('#preview-new').textContent()).toBe('7');
     expect(await page.locator('#preview-invalid').textContent()).toBe('19');
+    await expect.poll(() => page.locator('#preview-errors tbody tr').count()).toBe(19);
     const errorRows = await page.locator('#preview-errors tbody tr').allTextContents();
     expect(errorRows).toHaveLength(19);
     expect(errorRows[0]).toMatch(/^3\(none\)the invoice number is empty$/);
@@ -212,7 +213,7 @@ describe('the web page, in Chromium', () => {
     await openUpload();
     await page.locator('#file').setInputFiles({ name: 'eu.csv', mimeType: 'text/csv', buffer: Buffer.from('invoice_number;amount\nEU-1;1.250\nEU-2;7.500\nEU-3;20\n') });
     await expect.poll(() => page.locator('#preview-invalid').textContent(), { timeout: 20_000 }).toBe('2');
-    expect(await page.locator('#preview-errors tbody').innerText()).toContain('choose the decimal mark with "Read it differently"');
+    await expect.poll(() => page.locator('#preview-errors tbody').innerText()).toContain('choose the decimal mark with "Read it differently"');
     expect(await page.locator('main').innerText()).not.toMatch(/--\w/);
     await shot('11-preview-ambiguous');
     await page.getByRole('button', { name: 'Read it differently' }).click();
@@ -288,6 +289,15 @@ describe('the web page, in Chromium', () => {
   });
 
   it('at 390 px wide (a phone): every batch row and its actions stay on screen', async () => {
+    // On a desktop too, no row's actions are cut off by the table's edge.
+    await openUpload();
+    await expect.poll(() => page.locator('#recent-body tr').count()).toBeGreaterThan(2);
+    const clipped = await page.evaluate(`(() => {
+      const edge = document.querySelector('#recent-table').getBoundingClientRect().right;
+      return [...document.querySelectorAll('#recent-body button')].filter((b) => b.getBoundingClientRect().right > edge).map((b) => b.getAttribute('aria-label'));
+    })()`);
+    expect(clipped).toEqual([]);
+    await shot('15-desktop-recent');
     const narrow = await (await browser.newContext({ viewport: { width: 390, height: 844 }, acceptDownloads: true })).newPage();
     await narrow.goto(`${serve.url}/#token=${TOKEN}`);
     const rows = narrow.locator('#recent-body tr');
@@ -299,10 +309,12 @@ describe('the web page, in Chromium', () => {
       .map(([t, r]) => t + ' ' + Math.round(r.left) + '..' + Math.round(r.right))`)) as string[];
     expect(offScreen).toEqual([]);
     expect((await narrow.evaluate('document.documentElement.scrollWidth')) as number).toBeLessThanOrEqual(390);
-    await narrow.screenshot({ path: path.join(SHOTS, '15-phone-recent.png'), fullPage: true });
+    // Nothing spills out of its own box onto its neighbour.
+    expect(await narrow.evaluate(`[...document.querySelectorAll('#recent-body td')].filter((td) => td.scrollWidth > td.clientWidth + 1).map((td) => td.textContent)`)).toEqual([]);
+    await narrow.screenshot({ path: path.join(SHOTS, '16-phone-recent.png'), fullPage: true });
     await narrow.getByRole('button', { name: 'Open may.csv' }).click();
     await expect.poll(() => narrow.getByRole('heading', { name: /Cancelled: may\.csv/ }).isVisible()).toBe(true);
-    await narrow.screenshot({ path: path.join(SHOTS, '16-phone-finished.png'), fullPage: true });
+    await narrow.screenshot({ path: path.join(SHOTS, '17-phone-finished.png'), fullPage: true });
     await narrow.close();
   });
 });

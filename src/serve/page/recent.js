@@ -39,7 +39,7 @@ export async function loadRecent() {
     cell(tr, count(b.rows), 'num', 'Rows');
     cell(tr, count(b.counts.created), 'num', 'New links');
     cell(tr, count(b.counts.exists), 'num', 'Had a link');
-    cell(tr, money(addMoney(b.amount_created, b.amount_exists)), 'num', 'Amount linked');
+    cell(tr, money(addMoney(b.amount_created, b.amount_exists)), 'num amount', 'Amount linked');
     cell(tr, count(b.counts.invalid + b.counts.duplicate + b.counts.conflict + b.counts.failed), 'num', 'Problems');
     const actions = cell(tr, '', 'row-actions');
     if (FINISHED_STATES.includes(b.state)) actions.appendChild(linkButton('Download', `Download the output of ${b.file}`, () => download(b.id, b.file)));
