@@ -3,7 +3,7 @@ import { openBackend, type Backend } from '../pipeline/backend.js';
 import { loadConfig, type Config } from '../core/config.js';
 import { coerceError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { exitCodeForError } from './exit-codes.js';
+import { EXIT } from './exit-codes.js';
 import { configFlags, type Opts } from './flags.js';
 
 /** Sets the process's exit code (the program resolves with the last one set). */
@@ -14,11 +14,11 @@ export function out(text: string): Promise<void> {
   return new Promise((resolve) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`, () => resolve()));
 }
 
-/** Prints an error as `paylinks: message [CODE]` and returns its exit code. */
+/** Prints an error as `paylinks: message [CODE]` and returns its exit code: every error that reaches the top of a command ends it as fatal. */
 export function fail(error: unknown): number {
   const err = coerceError(error);
   process.stderr.write(`paylinks: ${err.message} [${err.code}]\n`);
-  return exitCodeForError(err);
+  return EXIT.FATAL;
 }
 
 export interface ActionContext {

@@ -1,6 +1,5 @@
 /** Exit codes of every command; the README's table is this one. */
 import type { BatchState } from '../pipeline/batch-store.js';
-import type { PaylinksError } from '../core/errors.js';
 
 export const EXIT = {
   /** Everything asked for was done: every row valid, or created/exists. */
@@ -16,11 +15,6 @@ export const EXIT = {
   /** Stopped by SIGTERM (128 + 15). The batch is left resumable. */
   SIGTERM: 143,
 } as const;
-
-/** Every error that reaches the top of a command ends it as fatal. */
-export function exitCodeForError(_error: PaylinksError): number {
-  return EXIT.FATAL;
-}
 
 /** A finished batch: 0 when every row was created or exists, 2 when it was stopped (failed), 1 otherwise. */
 export function exitCodeForBatch(state: BatchState): number {

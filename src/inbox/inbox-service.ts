@@ -4,6 +4,7 @@
  * Opens Redis, starts the workers (and the notifications, when configured),
  * then the drop folder; closes them in reverse order when `stop` resolves.
  */
+import { CLEANUP_TIMEOUT_MS, Cleanups } from '../core/cleanups.js';
 import { openBackend } from '../pipeline/backend.js';
 import { requireCredentials, type Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
@@ -24,12 +25,12 @@ export interface InboxServiceOptions {
 export async function runInboxService(options: InboxServiceOptions): Promise<void> {
   const { config, logger } = options;
   const credentials = requireCredentials(config);
-  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanups = new Cleanups(logger);
   try {
     const backend = await openBackend({ config, logger, account: credentials.apiKey, name: 'paylinks-inbox' });
-    cleanups.push(() => backend.close());
+    cleanups.add(() => backend.close());
     const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: PROCESSORS, notify: config.notify });
-    cleanups.push(() => worker.close(shutdownBoundMs(config)));
+    cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
     const inbox = await startInbox({
       dir: options.dir,
       backend,
@@ -39,10 +40,10 @@ export async function runInboxService(options: InboxServiceOptions): Promise<voi
       pollMs: config.inboxPollMs,
       onSubmitted: options.onSubmitted,
     });
-    cleanups.push(() => inbox.close());
+    cleanups.add(() => inbox.close());
     await options.stop;
     logger.info('stopping: the drop folder first, then the rows in flight');
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'cleanup failed'));
+    await cleanups.release();
   }
 }

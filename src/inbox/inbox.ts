@@ -273,7 +273,7 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
       }
       // Its submission died half-way: it never runs to its end. A new batch replaces it (the ledger keeps every invoice to one link).
       const state = await backend.store.transition(batch.id, ['submitting'], 'failed', { code: 'INTERNAL', message: 'submission did not finish: its process stopped; the file was submitted again' });
-      if (state === 'failed' && batch.state === 'submitting') await backend.store.recordFinish(batch.id);
+      if (state === 'failed' && batch.state === 'submitting') await backend.store.settleStopped(batch.id);
     }
     try {
       const submitted = await submitFile(file, { ...backend, account: options.account, logger, source: INBOX_SOURCE, sourceRef: pickupId });

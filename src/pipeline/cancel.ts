@@ -7,7 +7,9 @@
  * collected.
  */
 import type { Queue } from 'bullmq';
-import { rowsOfJobId, type BatchStore } from './batch-store.js';
+import type { BatchStore } from './batch-store.js';
+import { LIVE_STATES } from './batch-states.js';
+import { rowsOfJobId } from './job-ids.js';
 import { PaylinksError } from '../core/errors.js';
 
 export interface CancelResult {
@@ -33,11 +35,12 @@ export async function removeQueuedJobs(queue: Queue, batchId: string): Promise<n
 export async function cancelBatch(store: BatchStore, queue: Queue, batchId: string): Promise<CancelResult> {
   const batch = await store.get(batchId);
   if (!batch) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId}`);
-  const live: readonly string[] = ['submitting', 'queued', 'running'];
-  if (!live.includes(batch.state)) return { batchId, state: batch.state, cancelledRows: 0 };
-  const state = await store.transition(batchId, ['submitting', 'queued', 'running'], 'cancelled', { code: 'BATCH_CANCELLED', message: 'cancelled by a user' });
+  if (!(LIVE_STATES as readonly string[]).includes(batch.state)) return { batchId, state: batch.state, cancelledRows: 0 };
+  const state = await store.transition(batchId, LIVE_STATES, 'cancelled', { code: 'BATCH_CANCELLED', message: 'cancelled by a user' });
   if (state !== 'cancelled') return { batchId, state: state ?? batch.state, cancelledRows: 0 };
   await removeQueuedJobs(queue, batchId);
+  // With no row in flight, the state accounts for every row left: the batch has finished.
+  await store.settleStopped(batchId);
   const after = await store.get(batchId);
   return { batchId, state: 'cancelled', cancelledRows: after?.unsent ?? 0 };
 }

@@ -7,7 +7,7 @@
  * A value one of whose fields holds the separator itself falls back to a JSON
  * array of the same fields (it begins with `[`, which no compact value does),
  * so any text round-trips. The Lua side of the batch store reads both forms
- * (see {@link FIELDS_LUA}).
+ * (see scripts/includes/fields.ts).
  */
 
 /** Between the fields of a stored value. */
@@ -22,29 +22,6 @@ export function joinFields(fields: readonly string[]): string {
 export function splitFields(raw: string): string[] {
   return raw.startsWith('[') ? (JSON.parse(raw) as string[]) : raw.split(FIELD_SEPARATOR);
 }
-
-/**
- * Lua: `fields(raw)` splits a value written by {@link joinFields} into a table
- * (missing trailing fields are ''), `joinFields(t, n)` writes the first n back.
- */
-export const FIELDS_LUA = `
-local function fields(raw)
-  if string.sub(raw, 1, 1) == '[' then return cjson.decode(raw) end
-  local t = {}
-  for f in string.gmatch(raw .. '\\31', '([^\\31]*)\\31') do t[#t + 1] = f end
-  return t
-end
-local function joinFields(t, n)
-  local out = {}
-  local json = false
-  for i = 1, n do
-    out[i] = t[i] or ''
-    if string.find(out[i], '\\31', 1, true) then json = true end
-  end
-  if json then return cjson.encode(out) end
-  return table.concat(out, '\\31')
-end
-`;
 
 /** Value of each lower-case hex digit by character code; -1 for any other character. */
 const HEX_VALUE = new Int8Array(128).fill(-1);

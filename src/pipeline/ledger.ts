@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LuaScript, type RedisClient } from '../core/lua.js';
 import { RESERVE_SLOT_LUA, type RateLimiter } from './rate-limiter.js';
+import { RELEASE_CLAIM_LUA } from './scripts/includes/release-claim.js';
 import type { Keys } from './keys.js';
 import { joinFields, packBatchId, packId, packInt, packLink, splitFields, unpackBatchId, unpackId, unpackInt, unpackLink } from './compact.js';
 
@@ -33,11 +34,14 @@ export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
 /*
  * The stored form of a ledger entry: the value under its invoice number in
  * the ledger hash. Everything in TypeScript that writes or reads entries goes
- * through encodeLedgerEntry, decodeLedgerEntry and scanLedger. The Lua side
- * reads entries through FIELDS_LUA (compact.ts): FINISH_ROWS in
- * batch-store.ts takes the payment id and link of a second link from one; it
- * must change with the encoding.
+ * through encodeLedgerEntry, decodeLedgerEntry and scanLedger; the scripts
+ * find its fields through LEDGER_ENTRY_FIELDS_LUA.
  */
+
+/** Lua include: where the fields of a stored ledger entry are (see {@link encodeLedgerEntry}). */
+export const LEDGER_ENTRY_FIELDS_LUA = `
+local ENTRY_PAYMENT_ID = 1
+`;
 
 /** The last time read by {@link msOf}: entries recorded together share their time. */
 let lastTime = { iso: '', ms: 0 };
@@ -153,27 +157,6 @@ local function beginOn(claimsKey, invoice, c, nowMs, attempt)
   local raw = cjson.encode(c)
   redis.call('HSET', claimsKey, invoice, raw)
   return raw
-end
-`;
-
-/**
- * Lua: releaseClaim(claimsKey, unsettledKey, invoice, owner, linked) releases the claim on an invoice held by
- * owner. When no link was recorded for it and some request's outcome is unknown, that count is kept under
- * unsettledKey for the next claim (whose link is then flagged); a recorded link clears it.
- */
-export const RELEASE_CLAIM_LUA = `
-local function releaseClaim(claimsKey, unsettledKey, invoice, owner, linked)
-  local raw = redis.call('HGET', claimsKey, invoice)
-  if not raw then return 0 end
-  local c = cjson.decode(raw)
-  if c.owner ~= owner then return 0 end
-  redis.call('HDEL', claimsKey, invoice)
-  local unknown = c.unknown + c.inFlight
-  if linked or unknown == 0 then
-    -- A claim's unknown count starts from the invoice's entry there: none to remove when it is 0.
-    if c.unknown > 0 then redis.call('HDEL', unsettledKey, invoice) end
-  else redis.call('HSET', unsettledKey, invoice, unknown) end
-  return 1
 end
 `;
 
@@ -307,11 +290,6 @@ redis.call('HSET', KEYS[1], ARGV[1], raw)
 return raw
 `);
 
-// KEYS: claims, unsettled. ARGV: invoice, owner.
-const RELEASE = new LuaScript(`${RELEASE_CLAIM_LUA}
-return releaseClaim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], false)
-`);
-
 /** A claim as the scripts wrote it (they are its only writers: no schema check on this hot path). */
 function readClaim(raw: string): Claim {
   return JSON.parse(raw) as Claim;
@@ -355,20 +333,15 @@ export class Ledger {
   }
 
   /**
-   * Claims an invoice for `owner`, unless a link exists already (same amount
-   * and description: `exists`; different: `conflict`) or another job holds it
-   * (`busy`). Claiming again as the same owner returns the claim as it stands.
-   * In the same step, checks the row: `recorded` when it has its result,
-   * `stopped` when its batch was stopped. Given the rate limiter, a fresh
-   * claim whose rate-limit slot is due now also begins its first attempt
-   * (one round trip for the common case).
+   * Claims the invoices of rows of one batch, in one script call: each for
+   * its `owner`, unless a link exists already (same amount and description:
+   * `exists`; different: `conflict`) or another job holds it (`busy`).
+   * Claiming again as the same owner returns the claim as it stands. In the
+   * same step, checks the row: `recorded` when it has its result, `stopped`
+   * when its batch was stopped. Given the rate limiter, a fresh claim whose
+   * rate-limit slot is due now also begins its first attempt (one round trip
+   * for the common case).
    */
-  async claim(invoiceNumber: string, owner: string, amountCents: number, description: string | null, row: RowRef, limiter?: RateLimiter): Promise<ClaimOutcome> {
-    const [outcome] = await this.claimRows(row, [{ invoiceNumber, owner, amountCents, description, row: row.row, begin: limiter !== undefined }], limiter);
-    return outcome!;
-  }
-
-  /** {@link claim} for several rows of one batch, in one script call. */
   async claimRows(batch: Omit<RowRef, 'row'>, requests: readonly ClaimRequest[], limiter?: RateLimiter): Promise<ClaimOutcome[]> {
     const attempts = requests.map((r) => (limiter && r.begin ? randomUUID() : ''));
     const nowMs = Date.now();
@@ -425,9 +398,5 @@ export class Ledger {
   /** Moves a claim whose holder is gone to `newOwner`, keeping its counts. */
   async takeOver(invoiceNumber: string, expectedOwner: string, newOwner: string): Promise<Claim | undefined> {
     return parseClaim(await TAKE_OVER.run(this.redis, [this.claimsKey], [invoiceNumber, expectedOwner, newOwner]));
-  }
-
-  async release(invoiceNumber: string, owner: string): Promise<void> {
-    await RELEASE.run(this.redis, [this.claimsKey, this.unsettledKey], [invoiceNumber, owner]);
   }
 }

@@ -10,6 +10,7 @@
  */
 import { Queue, Worker, type JobsOptions } from 'bullmq';
 import type { NotifySettings } from '../core/config.js';
+import { Cleanups } from '../core/cleanups.js';
 import { coerceError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { connect } from '../core/redis.js';
@@ -47,6 +48,9 @@ export interface NotifierOptions {
   concurrency?: number;
 }
 
+/** How long closing the notifier lets deliveries already waiting run, ms. */
+export const NOTIFIER_CLOSE_MS = 15_000;
+
 export interface NotifierHandle {
   /**
    * Queues what is pending, lets deliveries already waiting run (at most
@@ -68,17 +72,14 @@ export function eventBody(eventId: string, batch: Parameters<typeof describeProg
 
 export async function startNotifier(options: NotifierOptions): Promise<NotifierHandle> {
   const { settings, logger, keys } = options;
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const release = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: coerceError(e).message }, 'cleanup failed'));
-  };
+  const cleanups = new Cleanups(logger);
   try {
     const redis = connect(options.redisUrl, { name: 'paylinks-notify' });
     redis.on('error', () => {}); // the worker's own connection reports Redis errors
-    cleanups.push(() => redis.quit());
+    cleanups.add(() => redis.quit());
     const store = new BatchStore(redis, keys);
     const queue = new Queue(NOTIFY_QUEUE, { connection: redis, prefix: keys.bullPrefix });
-    cleanups.push(() => queue.close());
+    cleanups.add(() => queue.close());
 
     /** Turns pending finish events into delivery jobs. */
     const enqueuePending = async () => {
@@ -111,25 +112,25 @@ export async function startNotifier(options: NotifierOptions): Promise<NotifierH
           pumping = undefined;
         }));
     const timer = setInterval(() => void pump(), options.pollMs ?? 1000);
-    cleanups.push(async () => clearInterval(timer));
+    cleanups.add(() => clearInterval(timer));
 
     const workerConnection = connect(options.redisUrl, { forWorker: true, name: 'paylinks-notify-worker' });
     workerConnection.on('error', () => {});
-    cleanups.push(() => workerConnection.quit());
+    cleanups.add(() => workerConnection.quit());
     const worker = new Worker(NOTIFY_QUEUE, options.processor({ store, settings, logger }), {
       connection: workerConnection,
       prefix: keys.bullPrefix,
       concurrency: options.concurrency ?? 5,
       settings: { backoffStrategy: (attemptsMade: number) => notifyBackoffMs(attemptsMade) },
     });
-    cleanups.push(() => worker.close());
+    cleanups.add(() => worker.close());
     worker.on('error', (e) => logger.warn({ err: e.message }, 'notification worker error (it goes on)'));
     void pump();
     logger.info({ webhooks: settings.urls.length, emails: settings.emails.length }, 'notifications on');
 
     let closing: Promise<void> | undefined;
     return {
-      close: (timeoutMs = 15_000) =>
+      close: (timeoutMs = NOTIFIER_CLOSE_MS) =>
         (closing ??= (async () => {
           clearInterval(timer);
           await pumping;
@@ -140,11 +141,11 @@ export async function startNotifier(options: NotifierOptions): Promise<NotifierH
             if ((counts.wait ?? 0) + (counts.active ?? 0) + (counts.prioritized ?? 0) === 0) break;
             await new Promise((resolve) => setTimeout(resolve, 100));
           }
-          await release();
+          await cleanups.release();
         })()),
     };
   } catch (error) {
-    await release();
+    await cleanups.release();
     throw error;
   }
 }

@@ -12,7 +12,8 @@
  */
 import path from 'node:path';
 import type { Queue } from 'bullmq';
-import { BatchStore, FINISHED_STATES, rowsJobId, type BatchState } from './batch-store.js';
+import { BatchStore, FINISHED_STATES, type BatchState } from './batch-store.js';
+import { rowsJobId } from './job-ids.js';
 import { InputFileError } from '../core/errors.js';
 import { openInvoiceFile, type IntakeOptions, type IntakeRecord } from '../intake/invoice-file.js';
 import type { FirstLines } from '../intake/duplicate-invoices.js';
@@ -181,7 +182,7 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
   } catch (error) {
     await store
       .transition(batchId, ['submitting'], 'failed', { code: 'INTERNAL', message: `submission did not finish: ${(error as Error).message}` })
-      .then((state) => (state === 'failed' ? store.recordFinish(batchId) : undefined))
+      .then((state) => (state === 'failed' ? store.settleStopped(batchId) : undefined))
       .catch(() => undefined);
     throw error;
   }

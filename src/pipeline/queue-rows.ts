@@ -6,7 +6,8 @@
  * always sends what the file said.
  */
 import type { Queue } from 'bullmq';
-import { rowsJobId, type Batch, type BatchStore } from './batch-store.js';
+import type { Batch, BatchStore } from './batch-store.js';
+import { rowsJobId } from './job-ids.js';
 import type { RowResult } from './output.js';
 import { JOB_OPTIONS } from './queue.js';
 import { chunkRowsFor } from './producer.js';

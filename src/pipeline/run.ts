@@ -8,6 +8,7 @@
 import type { Batch } from './batch-store.js';
 import { FINISHED_STATES } from './batch-store.js';
 import { openBackend } from './backend.js';
+import { CLEANUP_TIMEOUT_MS, Cleanups } from '../core/cleanups.js';
 import { waitForBatch, writeBatchOutput } from './collector.js';
 import type { Config } from '../core/config.js';
 import type { IntakeOptions } from '../intake/invoice-file.js';
@@ -61,26 +62,21 @@ export function defaultOutputPath(input: string): string {
 export async function runFile(options: RunOptions): Promise<RunResult> {
   const started = Date.now();
   const { config, logger } = options;
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const closeAll = async () => {
-    for (const cleanup of cleanups.reverse()) {
-      await cleanup().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'cleanup failed'));
-    }
-  };
+  const cleanups = new Cleanups(logger);
 
   try {
     // Credentials are checked (or the simulator started) before anything else.
     const paywint = await openPaywintTarget(config, options.simulate, logger);
-    cleanups.push(() => paywint.close());
+    cleanups.add(() => paywint.close());
     const { credentials, baseUrl } = paywint;
 
     const backend = await openBackend({ config, logger, account: credentials.apiKey, name: 'paylinks-run' });
-    cleanups.push(() => backend.close());
+    cleanups.add(() => backend.close());
     const { endpoint, redis, queue, store } = backend;
 
     const startOurWorker = async () => {
       const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, processors: options.processors, events: options.events, notify: config.notify });
-      cleanups.push(() => worker.close(shutdownBoundMs(config)));
+      cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
       return worker;
     };
     let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
@@ -122,6 +118,6 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
     if (!FINISHED_STATES.includes(batch.state)) batch = (await store.get(submitted.batchId)) ?? batch;
     return { batchId: submitted.batchId, resumed: submitted.resumed, batch, outputFile, durationMs: Date.now() - started, interrupted: false };
   } finally {
-    await closeAll();
+    await cleanups.release();
   }
 }

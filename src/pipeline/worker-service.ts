@@ -4,6 +4,7 @@
  * bounded time on SIGINT/SIGTERM, finishing the requests in flight.
  */
 import { openBackend } from './backend.js';
+import { CLEANUP_TIMEOUT_MS, Cleanups } from '../core/cleanups.js';
 import { requireCredentials, type Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { createWorkerMetrics, serveMetrics } from './metrics.js';
@@ -26,25 +27,25 @@ export interface WorkerServiceOptions {
 export async function runWorkerService(options: WorkerServiceOptions): Promise<void> {
   const { config, logger } = options;
   const credentials = requireCredentials(config);
-  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanups = new Cleanups(logger);
   try {
     const backend = await openBackend({ config, logger, account: credentials.apiKey, name: 'paylinks-worker-admin' });
-    cleanups.push(() => backend.close());
+    cleanups.add(() => backend.close());
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
     const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: options.processors, events: metrics.events, notify: config.notify });
-    cleanups.push(() => worker.close(shutdownBoundMs(config)));
+    cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
     const server = await serveMetrics({
       port: config.metricsPort,
       host: options.metricsHost,
       registry: metrics.registry,
       healthy: async () => worker.worker.isRunning() && (await backend.redis.ping()) === 'PONG',
     });
-    cleanups.push(() => server.close());
+    cleanups.add(() => server.close());
     logger.info({ metricsPort: server.port, concurrency: config.concurrency, rateLimit: config.rateLimit, prefix: config.prefix }, 'worker ready');
     options.onReady?.({ metricsPort: server.port });
     await options.stop;
     logger.info({ boundMs: shutdownBoundMs(config) }, 'stopping: finishing the requests in flight');
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'cleanup failed'));
+    await cleanups.release();
   }
 }

@@ -19,8 +19,9 @@ import { startPaymentWorker } from './payment-worker.js';
 import { connect } from '../core/redis.js';
 import { backoffBetweenJobsMs } from './retry-policy.js';
 import { Slots } from '../core/slots.js';
+import { CLEANUP_TIMEOUT_MS, Cleanups } from '../core/cleanups.js';
 import { removeQueuedJobs } from './cancel.js';
-import { notificationsConfigured, startNotifier } from './notifier.js';
+import { NOTIFIER_CLOSE_MS, notificationsConfigured, startNotifier } from './notifier.js';
 import { CreateLinkDataSchema, type CreateLinkEvents } from './create-link-job.js';
 import type { Processors } from './processors.js';
 
@@ -59,35 +60,20 @@ export interface WorkerHandle {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/**
- * Chunks a worker takes at once, for `rows` row slots: as many as slots. A
- * row that needs a later retry runs in a job of its own, so during an outage
- * every slot may hold such a one-row job; and a small batch's chunks are
- * small. The earliest chunk gets the slots first (see Slots), so a chunk
- * still ends soon after it starts. (Measured alternative: 2 + slots ÷ 8
- * chunks left rows waiting on retries of others during an outage.)
- */
-export function chunksAtOnce(rows: number): number {
-  return rows;
-}
-
 /** How many times a job may stall (its worker died) before BullMQ would give up on it. */
 const MAX_STALLED = 1_000;
 
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const { logger, settings } = options;
   const keys = new Keys(settings.prefix);
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const release = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: coerceError(e).message }, 'cleanup failed'));
-  };
+  const cleanups = new Cleanups(logger);
 
   try {
     const redis = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker-cmd' });
-    cleanups.push(() => redis.quit());
+    cleanups.add(() => redis.quit());
     redis.on('error', (e) => logger.warn({ err: e.message }, 'Redis connection error (will reconnect)'));
     const queue = openQueue(redis, keys);
-    cleanups.push(() => queue.close());
+    cleanups.add(() => queue.close());
     const client = new PaywintClient({
       baseUrl: options.baseUrl,
       apiKey: options.credentials.apiKey,
@@ -95,7 +81,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       timeoutMs: settings.timeoutMs,
       connections: Math.max(8, settings.concurrency),
     });
-    cleanups.push(() => client.close());
+    cleanups.add(() => client.close());
     const shutdown = new AbortController();
     // Every job in flight listens to it (waits for a rate-limit slot, p-retry's delays).
     setMaxListeners(0, shutdown.signal);
@@ -103,12 +89,12 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     if (options.notify && notificationsConfigured(options.notify)) {
       // Started before the worker, so it is closed after it: a batch its last rows finish is still announced.
       const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger, processor: options.processors.notify });
-      cleanups.push(() => notifier.close());
+      cleanups.add(() => notifier.close(), NOTIFIER_CLOSE_MS + CLEANUP_TIMEOUT_MS);
     }
     const limiter = new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit });
     // Webhook confirmations: their reads take slots of the same rate limit as link creation.
     const payments = await startPaymentWorker({ redisUrl: options.redisUrl, redis, keys, account: options.credentials.apiKey, client, limiter, processor: options.processors.confirmPayment, logger, signal: shutdown.signal });
-    cleanups.push(() => payments.close());
+    cleanups.add(() => payments.close());
     const processor = options.processors.createLink({
       store,
       ledger: new Ledger(redis, keys, options.credentials.apiKey),
@@ -129,11 +115,14 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 
     const workerConnection = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker' });
     workerConnection.on('error', () => {}); // reported once, by the connection above
-    cleanups.push(() => workerConnection.quit());
+    cleanups.add(() => workerConnection.quit());
     const worker = new Worker(QUEUE_NAME, processor, {
       connection: workerConnection,
       prefix: keys.bullPrefix,
-      concurrency: chunksAtOnce(settings.concurrency),
+      // As many chunks at once as row slots: a row that needs a later retry runs in a job of its own, so
+      // during an outage every slot may hold such a one-row job. The earliest chunk gets the slots first
+      // (see Slots), so a chunk still ends soon after it starts.
+      concurrency: settings.concurrency,
       // BullMQ's limiter counts job starts, and a row that finds its link in the ledger needs no
       // request: the per-request limit is the RateLimiter's. This one is set only so that the
       // queue-wide pause after a 429 (queue.rateLimit) applies; its cap is never reached.
@@ -145,7 +134,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       settings: { backoffStrategy: (attemptsMade: number) => backoffBetweenJobsMs(attemptsMade) },
       autorun: true,
     });
-    cleanups.push(() => worker.close(true));
+    cleanups.add(() => worker.close(true));
     worker.on('error', (e) => logger.warn({ err: e.message }, 'worker error (it goes on)'));
     worker.on('failed', (job: Job | undefined, error: Error) => {
       if (!job) return;
@@ -166,10 +155,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       if ((await Promise.race([graceful.then(() => 'closed' as const), timer])) === 'timeout') {
         logger.warn({ timeoutMs }, 'jobs still in flight after the shutdown timeout: left for the next worker');
       }
-      await release();
+      await cleanups.release();
     }
   } catch (error) {
-    await release();
+    await cleanups.release();
     throw error;
   }
 }

@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { CLEANUP_TIMEOUT_MS, Cleanups } from '../core/cleanups.js';
 import { requireApiKey, type Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { createWorkerMetrics } from '../pipeline/metrics.js';
@@ -73,23 +74,20 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
   const { config, logger } = options;
   const { tokens, generated } = resolveTokens(config.apiTokens, config.httpHost);
   const withWorker = options.worker ?? true;
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const closeAll = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'cleanup failed'));
-  };
+  const cleanups = new Cleanups(logger);
   try {
     const paywint = withWorker || options.simulate ? await openPaywintTarget(config, options.simulate, logger) : undefined;
-    if (paywint) cleanups.push(() => paywint.close());
+    if (paywint) cleanups.add(() => paywint.close());
     const account = paywint?.credentials.apiKey ?? requireApiKey(config);
 
     const backend = await openBackend({ config, logger, account, name: 'paylinks-serve' });
-    cleanups.push(() => backend.close());
+    cleanups.add(() => backend.close());
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store, payments: new PaymentStatusStore(backend.redis, backend.keys, account) });
     const worker =
       withWorker && paywint
         ? await startWorker({ redisUrl: backend.endpoint.url, credentials: paywint.credentials, baseUrl: paywint.baseUrl, settings: config, logger, processors: PROCESSORS, events: metrics.events, notify: config.notify })
         : undefined;
-    if (worker) cleanups.push(() => worker.close(shutdownBoundMs(config)));
+    if (worker) cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
 
     const ctx: ServeContext = {
       config,
@@ -105,7 +103,7 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
       authenticate: bearerAuth(tokens, new SignInLimiter(options.signInLimit)),
     };
     const app = await buildApp(ctx, options.plugins ?? []);
-    cleanups.push(async () => {
+    cleanups.add(async () => {
       const cut = setTimeout(() => app.server.closeAllConnections(), HTTP_SHUTDOWN_MS).unref();
       try {
         await app.close();
@@ -117,6 +115,10 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;
     const url = `http://${hostForUrl(config.httpHost)}:${port}`;
+    // The simulator started here sends its payment events to this server's own webhook route.
+    if (paywint?.simulator !== undefined && config.webhookSecret !== undefined) {
+      paywint.simulator.setWebhooks({ url: `${url}/webhooks/paywint/${encodeURIComponent(config.webhookSecret)}` });
+    }
     logger.info({ url, workers: withWorker, simulate: Boolean(options.simulate), maxUploadMb: config.maxUploadMb }, 'serving');
     return {
       url,
@@ -124,10 +126,10 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
       signInUrl: generated === undefined ? undefined : `${url}/#token=${generated}`,
       app,
       simulator: paywint?.simulator,
-      close: closeAll,
+      close: () => cleanups.release(),
     };
   } catch (error) {
-    await closeAll();
+    await cleanups.release();
     throw error;
   }
 }

@@ -10,6 +10,7 @@ import { Ledger, type LedgerEntry } from '../../src/pipeline/ledger.js';
 import { connect } from '../../src/core/redis.js';
 import type { RedisClient } from '../../src/core/lua.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { claim, finishRow } from '../helpers/store.js';
 
 const API_KEY = '3c2b1a0f-9e8d-4c7b-8a69-5f4e3d2c1b0a';
 
@@ -41,7 +42,8 @@ function entry(paymentId: string, batchId: string): LedgerEntry {
 }
 
 async function createdBy(batchId: string, owner: string, paymentId: string): Promise<boolean> {
-  return store.finishRow(
+  return finishRow(
+    store,
     batchId,
     0,
     { status: 'created', paymentId, paymentLink: `https://pay.example/${paymentId}`, attempts: 1 },
@@ -52,7 +54,7 @@ async function createdBy(batchId: string, owner: string, paymentId: string): Pro
 describe('a batch still being submitted', () => {
   it('stays `submitting` while its first rows finish, so a submission that fails half-way ends the batch as failed', async () => {
     const batchId = await newBatch(3);
-    await ledger.claim('INV-1', 'job-1', 150, null, store.rowRef(batchId, 0));
+    await claim(ledger, 'INV-1', 'job-1', 150, null, store.rowRef(batchId, 0));
     expect(await createdBy(batchId, 'job-1', 'p-1')).toBe(true);
     expect(await store.getState(batchId)).toBe('submitting');
 
@@ -65,7 +67,7 @@ describe('a batch still being submitted', () => {
   it('runs once submitted', async () => {
     const batchId = await newBatch(3);
     await store.markSubmitted(batchId);
-    await ledger.claim('INV-1', 'job-1', 150, null, store.rowRef(batchId, 0));
+    await claim(ledger, 'INV-1', 'job-1', 150, null, store.rowRef(batchId, 0));
     await createdBy(batchId, 'job-1', 'p-1');
     expect(await store.getState(batchId)).toBe('running');
   });
@@ -75,7 +77,7 @@ describe('two runs of one row (a job re-run while its first run was still sendin
   it('the second link is never dropped: the recorded row names it and the ledger keeps one', async () => {
     const batchId = await newBatch(1);
     await store.markSubmitted(batchId);
-    await ledger.claim('INV-1', 'job-1', 150, null, store.rowRef(batchId, 0));
+    await claim(ledger, 'INV-1', 'job-1', 150, null, store.rowRef(batchId, 0));
     expect(await createdBy(batchId, 'job-1', 'p-first')).toBe(true);
     expect(await createdBy(batchId, 'job-1', 'p-second')).toBe(false);
 
@@ -85,14 +87,14 @@ describe('two runs of one row (a job re-run while its first run was still sendin
     const batch = await store.get(batchId);
     expect(batch).toMatchObject({ done: 1, counts: { created: 1 }, state: 'completed' });
     // The ledger keeps the first link: a later file with this invoice reports it as existing.
-    const again = await ledger.claim('INV-1', 'job-9', 150, null, store.rowRef(batchId, 5));
+    const again = await claim(ledger, 'INV-1', 'job-9', 150, null, store.rowRef(batchId, 5));
     expect(again).toMatchObject({ kind: 'exists', entry: { paymentId: 'p-first' } });
   });
 
   it('the same link recorded twice (a replayed write) changes nothing', async () => {
     const batchId = await newBatch(1);
     await store.markSubmitted(batchId);
-    await ledger.claim('INV-1', 'job-1', 150, null, store.rowRef(batchId, 0));
+    await claim(ledger, 'INV-1', 'job-1', 150, null, store.rowRef(batchId, 0));
     await createdBy(batchId, 'job-1', 'p-first');
     expect(await createdBy(batchId, 'job-1', 'p-first')).toBe(false);
     const [result] = await store.readResults(batchId, 0, 1);
@@ -107,17 +109,17 @@ describe('finish events', () => {
   it('one per finish: none while rows are left, one when the last row is recorded (however often rows are recorded again), another after a retry finishes it again', async () => {
     const id = await newBatch(3);
     await store.markSubmitted(id);
-    expect(await store.finishRow(id, 0, created)).toBe(true);
-    expect(await store.finishRow(id, 1, failed)).toBe(true);
+    expect(await finishRow(store, id, 0, created)).toBe(true);
+    expect(await finishRow(store, id, 1, failed)).toBe(true);
     expect(await store.pendingFinishes(10), 'no event for a running batch').toEqual([]);
-    expect(await store.finishRow(id, 2, created)).toBe(true);
-    expect(await store.finishRow(id, 2, created)).toBe(false);
+    expect(await finishRow(store, id, 2, created)).toBe(true);
+    expect(await finishRow(store, id, 2, created)).toBe(false);
     expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f1`, batchId: id }]);
 
     await store.settleFinish(`${id}-f1`);
     expect(await store.reopenRows(id, [1])).toEqual([1]);
     expect(await store.pendingFinishes(10)).toEqual([]);
-    expect(await store.finishRow(id, 1, created)).toBe(true);
+    expect(await finishRow(store, id, 1, created)).toBe(true);
     expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f2`, batchId: id }]);
   });
 
@@ -127,18 +129,22 @@ describe('finish events', () => {
     expect(await store.transition(id, ['queued', 'running'], 'cancelled', { code: 'BATCH_CANCELLED', message: 'cancelled by a user' })).toBe('cancelled');
     expect(await store.pendingFinishes(10)).toEqual([]);
     const cancelled = { status: 'failed' as const, errorCode: 'BATCH_CANCELLED', errorMessage: 'not sent', attempts: 0 };
-    await store.finishRow(id, 0, cancelled);
-    await store.finishRow(id, 1, cancelled);
+    await finishRow(store, id, 0, cancelled);
+    await finishRow(store, id, 1, cancelled);
     expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f1`, batchId: id }]);
     expect((await store.get(id))?.state).toBe('cancelled');
   });
 
-  it('a stopped batch whose rows were never sent finishes at once, with one event, whoever reads it; a retry makes it finish again', async () => {
+  it('a stopped batch whose rows were never sent finishes at once, with one event, whoever settles it (reading it writes nothing); a retry makes it finish again', async () => {
     const id = await newBatch(3);
     await store.markSubmitted(id);
-    expect(await store.finishRow(id, 0, created)).toBe(true);
+    expect(await finishRow(store, id, 0, created)).toBe(true);
     expect(await store.transition(id, ['queued', 'running'], 'failed', { code: 'BATCH_STOPPED_AUTH', message: 'refused' })).toBe('failed');
-    // Nothing in flight: the state accounts for rows 1 and 2; reading the batch records its finish, once.
+    // Nothing in flight: the state accounts for rows 1 and 2; reading the batch says so and records nothing.
+    expect(await store.get(id)).toMatchObject({ done: 3, unsent: 2 });
+    expect(await store.pendingFinishes(10), 'a read records no event').toEqual([]);
+    // Settling it records its finish, once, however many settle it at once.
+    await Promise.all([store.settleStopped(id), store.settleStopped(id)]);
     const [first, second] = await Promise.all([store.get(id), store.get(id)]);
     expect(first).toMatchObject({ done: 3, unsent: 2, counts: { created: 1, failed: 2 } });
     expect(second).toMatchObject({ done: 3, unsent: 2 });
@@ -150,8 +156,8 @@ describe('finish events', () => {
     await store.reopenRows(id, [], true);
     expect(await store.get(id)).toMatchObject({ state: 'running', done: 1 });
     expect(await store.pendingFinishes(10)).toEqual([]);
-    await store.finishRow(id, 1, created);
-    await store.finishRow(id, 2, created);
+    await finishRow(store, id, 1, created);
+    await finishRow(store, id, 2, created);
     expect(await store.pendingFinishes(10)).toEqual([{ eventId: `${id}-f2`, batchId: id }]);
   });
 });

@@ -27,6 +27,7 @@ import { runFile, type RunResult } from '../../src/index.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { claim, finishRow } from '../helpers/store.js';
 
 const API_KEY = '6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b2a';
 const API_SECRET = 'sk_test_claim-lock-not-real';
@@ -61,16 +62,16 @@ async function newBatch(rows: number): Promise<string> {
 describe('the claim on an invoice (ledger scripts on Redis)', () => {
   it("refuses a second job's claim while the first holds it, whatever its batch", async () => {
     const [batchA, batchB] = [await newBatch(2), await newBatch(2)];
-    const first = await ledger.claim('INV-1', 'job-a', 150, null, store.rowRef(batchA, 0));
+    const first = await claim(ledger, 'INV-1', 'job-a', 150, null, store.rowRef(batchA, 0));
     expect(first).toMatchObject({ kind: 'claimed', claim: { owner: 'job-a', attempts: 0, inFlight: 0 } });
 
     // Another job of another batch, and another job of the same batch: both refused, told who holds it.
-    const other = await ledger.claim('INV-1', 'job-b', 150, null, store.rowRef(batchB, 0));
+    const other = await claim(ledger, 'INV-1', 'job-b', 150, null, store.rowRef(batchB, 0));
     expect(other).toMatchObject({ kind: 'busy', claim: { owner: 'job-a' } });
-    const sameBatch = await ledger.claim('INV-1', 'job-c', 150, null, store.rowRef(batchA, 1));
+    const sameBatch = await claim(ledger, 'INV-1', 'job-c', 150, null, store.rowRef(batchA, 1));
     expect(sameBatch).toMatchObject({ kind: 'busy', claim: { owner: 'job-a' } });
     // The holder asking again gets its claim back as it stands.
-    expect(await ledger.claim('INV-1', 'job-a', 150, null, store.rowRef(batchA, 0))).toMatchObject({ kind: 'claimed', claim: { owner: 'job-a' } });
+    expect(await claim(ledger, 'INV-1', 'job-a', 150, null, store.rowRef(batchA, 0))).toMatchObject({ kind: 'claimed', claim: { owner: 'job-a' } });
 
     // Only the holder may send: a stranger can neither begin a request nor end one.
     const limiter = new RateLimiter(redis, { key: keys.rateLimit(API_KEY), ratePerSecond: 1000 });
@@ -79,32 +80,32 @@ describe('the claim on an invoice (ledger scripts on Redis)', () => {
     expect(begun?.claim).toMatchObject({ owner: 'job-a', attempts: 1, inFlight: 1 });
     expect(await ledger.endAttempt('INV-1', 'job-b', begun!.attempt, 'failed')).toBeUndefined();
     // Still refused while a request is out.
-    expect(await ledger.claim('INV-1', 'job-b', 150, null, store.rowRef(batchB, 0))).toMatchObject({ kind: 'busy', claim: { owner: 'job-a', inFlight: 1 } });
+    expect(await claim(ledger, 'INV-1', 'job-b', 150, null, store.rowRef(batchB, 0))).toMatchObject({ kind: 'busy', claim: { owner: 'job-a', inFlight: 1 } });
   });
 
   it('a begun claim refuses others too, and the claim of one invoice leaves the others free', async () => {
     const batch = await newBatch(2);
     const limiter = new RateLimiter(redis, { key: keys.rateLimit(API_KEY), ratePerSecond: 1000 });
-    const begun = await ledger.claim('INV-1', 'job-a', 150, null, store.rowRef(batch, 0), limiter);
+    const begun = await claim(ledger, 'INV-1', 'job-a', 150, null, store.rowRef(batch, 0), limiter);
     expect(begun).toMatchObject({ kind: 'claimed', claim: { owner: 'job-a', inFlight: 1 } });
-    expect(await ledger.claim('INV-1', 'job-b', 150, null, store.rowRef(batch, 1), limiter)).toMatchObject({ kind: 'busy', claim: { owner: 'job-a' } });
-    expect(await ledger.claim('INV-2', 'job-b', 150, null, store.rowRef(batch, 1), limiter)).toMatchObject({ kind: 'claimed', claim: { owner: 'job-b' } });
+    expect(await claim(ledger, 'INV-1', 'job-b', 150, null, store.rowRef(batch, 1), limiter)).toMatchObject({ kind: 'busy', claim: { owner: 'job-a' } });
+    expect(await claim(ledger, 'INV-2', 'job-b', 150, null, store.rowRef(batch, 1), limiter)).toMatchObject({ kind: 'claimed', claim: { owner: 'job-b' } });
   });
 
   it('hands a claim over only from the holder named, counting its request in flight as unknown', async () => {
     const batch = await newBatch(1);
-    await ledger.claim('INV-1', 'job-a', 150, null, store.rowRef(batch, 0));
+    await claim(ledger, 'INV-1', 'job-a', 150, null, store.rowRef(batch, 0));
     const limiter = new RateLimiter(redis, { key: keys.rateLimit(API_KEY), ratePerSecond: 1000 });
     await ledger.beginAttempt('INV-1', 'job-a', limiter);
 
     // Named wrongly: refused, the claim unchanged.
     expect(await ledger.takeOver('INV-1', 'job-x', 'job-b')).toBeUndefined();
-    expect(await ledger.claim('INV-1', 'job-b', 150, null, store.rowRef(batch, 0))).toMatchObject({ kind: 'busy', claim: { owner: 'job-a' } });
+    expect(await claim(ledger, 'INV-1', 'job-b', 150, null, store.rowRef(batch, 0))).toMatchObject({ kind: 'busy', claim: { owner: 'job-a' } });
 
     const taken = await ledger.takeOver('INV-1', 'job-a', 'job-b');
     expect(taken).toMatchObject({ owner: 'job-b', attempts: 1, inFlight: 0, unknown: 1 });
     // Now the first job is the stranger: refused, and it can no longer send.
-    expect(await ledger.claim('INV-1', 'job-a', 150, null, store.rowRef(batch, 0))).toMatchObject({ kind: 'busy', claim: { owner: 'job-b' } });
+    expect(await claim(ledger, 'INV-1', 'job-a', 150, null, store.rowRef(batch, 0))).toMatchObject({ kind: 'busy', claim: { owner: 'job-b' } });
     expect(await ledger.beginAttempt('INV-1', 'job-a', limiter)).toBeUndefined();
     // A second take-over from the old holder finds it gone.
     expect(await ledger.takeOver('INV-1', 'job-a', 'job-c')).toBeUndefined();
@@ -159,7 +160,7 @@ describe('a worker meeting an invoice another job holds', () => {
     const queue = openQueue(redis, keys);
     try {
       await queue.add(CREATE_LINK_JOB, { batchId: holderBatch, from: 0, to: 1 }, { jobId: holder, delay: 3_600_000 });
-      expect(await ledger.claim('INV-3', holder, 350, 'Invoice 3', store.rowRef(holderBatch, 0))).toMatchObject({ kind: 'claimed' });
+      expect(await claim(ledger, 'INV-3', holder, 350, 'Invoice 3', store.rowRef(holderBatch, 0))).toMatchObject({ kind: 'claimed' });
 
       const file = path.join(dir, 'held.csv');
       await writeInvoices(file, invoices(5));
@@ -175,7 +176,8 @@ describe('a worker meeting an invoice another job holds', () => {
 
       // The holder makes its link (here by hand, as its job would record it) and lets go of the claim.
       const held = { paymentId: '11111111-2222-4333-8444-555555555555', paymentLink: 'https://pay.example/held-link' };
-      const recorded = await store.finishRow(
+      const recorded = await finishRow(
+        store,
         holderBatch,
         0,
         { status: 'created', ...held, attempts: 1 },
@@ -213,7 +215,7 @@ describe('a worker meeting an invoice another job holds', () => {
     const holderBatch = await newBatch(1);
     // A job id no queue knows: its worker crashed and its job was removed.
     const gone = `${holderBatch}-0-1-gone`;
-    expect(await ledger.claim('INV-2', gone, 250, 'Invoice 2', store.rowRef(holderBatch, 0))).toMatchObject({ kind: 'claimed' });
+    expect(await claim(ledger, 'INV-2', gone, 250, 'Invoice 2', store.rowRef(holderBatch, 0))).toMatchObject({ kind: 'claimed' });
 
     const file = path.join(dir, 'orphan.csv');
     await writeInvoices(file, invoices(3));
@@ -230,6 +232,6 @@ describe('a worker meeting an invoice another job holds', () => {
     expect(ledgerLinks.map((e) => e.invoiceNumber).sort()).toEqual(['INV-1', 'INV-2', 'INV-3']);
     expect(rows[1]!.payment_id).toBe(ledgerLinks.find((e) => e.invoiceNumber === 'INV-2')!.paymentId);
     // The claim is gone with the link recorded: a later claim finds the link.
-    expect(await ledger.claim('INV-2', 'job-z', 250, 'Invoice 2', store.rowRef(holderBatch, 0))).toMatchObject({ kind: 'exists' });
+    expect(await claim(ledger, 'INV-2', 'job-z', 250, 'Invoice 2', store.rowRef(holderBatch, 0))).toMatchObject({ kind: 'exists' });
   });
 });

@@ -4,7 +4,7 @@
  * read, and the common case is as small as promised.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeResult, encodeResult } from '../../src/pipeline/batch-store.js';
+import { decodeResult, encodeResult } from '../../src/pipeline/batch-codec.js';
 import { decodeLedgerEntry, encodeLedgerEntry, type LedgerEntry } from '../../src/pipeline/ledger.js';
 import type { RowResult } from '../../src/pipeline/output.js';
 

@@ -17,6 +17,7 @@ import { connect, freePort } from '../../src/core/redis.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { killSpawned, runCliToEnd, startOwnRedis, startWorkerProcess, waitFor, type OwnRedis } from '../helpers/processes.js';
 import { uniquePrefix } from '../helpers/redis.js';
+import { claim } from '../helpers/store.js';
 import { API_KEY, API_SECRET, BatchProbe, collect, expectEveryRowCreatedOnce, paylinksEnv, queueCounts, submit, tempDir, writeInvoiceFile } from './support.js';
 
 let dir: string;
@@ -101,10 +102,10 @@ describe('a command whose answer a Redis restart swallowed', () => {
       const limiter = new RateLimiter(worker, { key: keys.rateLimit(API_KEY), ratePerSecond: 1000 });
       const store = new BatchStore(worker, keys);
       await worker.hset(keys.batch('b1'), { id: 'b1', state: 'running', rows: 2, done: 0 });
-      const claimed = await ledger.claim('INV-REPLAY', 'b1-r0', 1000, null, store.rowRef('b1', 0));
+      const claimed = await claim(ledger, 'INV-REPLAY', 'b1-r0', 1000, null, store.rowRef('b1', 0));
       expect(claimed.kind).toBe('claimed');
       // As in a running worker, the scripts are already in Redis's cache (so they run by SHA).
-      await ledger.claim('INV-WARM', 'b1-r1', 1000, null, store.rowRef('b1', 1));
+      await claim(ledger, 'INV-WARM', 'b1-r1', 1000, null, store.rowRef('b1', 1));
       expect(await ledger.beginAttempt('INV-WARM', 'b1-r1', limiter)).toBeDefined();
       await Promise.all(admin.map((a) => a.ping()));
 

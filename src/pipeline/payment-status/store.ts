@@ -14,7 +14,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LuaScript, type RedisClient } from '../../core/lua.js';
-import { FIELDS_LUA, splitFields } from '../compact.js';
+import { splitFields } from '../compact.js';
+import { FIELDS_LUA } from '../scripts/includes/fields.js';
 import type { Keys } from '../keys.js';
 import { decodeLedgerEntry, type LedgerEntry } from '../ledger.js';
 import { decodeRecord, encodeRecord, slotOf, slotOfPacked, type IndexSlot } from './encoding.js';
