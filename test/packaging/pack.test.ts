@@ -9,6 +9,7 @@
  * `prepack` and `prepare`).
  */
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -98,12 +99,13 @@ describe('npm pack', () => {
         'dist/src/main.js',
         'dist/src/index.js',
         'dist/src/index.d.ts',
-        'src/serve/page/index.html',
-        'src/serve/page/main.js',
-        'src/serve/page/page.css',
         'docs/paywint.md',
       ]),
     );
+    // Every file of the page, whatever it is split into: the server reads them from src/serve/page/ at run time.
+    const page = readdirSync(path.join(REPO_ROOT, 'src', 'serve', 'page')).map((f) => `src/serve/page/${f}`);
+    expect(page).toContain('src/serve/page/index.html');
+    expect(files).toEqual(expect.arrayContaining(page));
     expect(files.some((f) => f.startsWith('dist/jobs/'))).toBe(true);
     const unwanted = files.filter(
       (f) =>
