@@ -35,3 +35,16 @@ export function fileErrorText(name: string, error: InputFileError): string {
     '',
   ].join('\r\n');
 }
+
+/** The text of `<name>.errors.txt` for an entry of `inbox/` that is not a regular file (see entry-check.ts). */
+export function notRegularText(name: string, kind: string): string {
+  return [
+    `paylinks did not use ${name}: nothing was read from it and nothing was sent to Paywint.`,
+    '',
+    `What is wrong: ${name} is a ${kind}, not a file: paylinks reads only regular files. [FILE_UNREADABLE]`,
+    kind === 'symbolic link'
+      ? 'How to fix it: copy the file itself into inbox/ (not a link or shortcut to it). The link was removed from inbox/; what it pointed at was not touched.'
+      : `How to fix it: copy a plain invoice file (CSV or workbook) into inbox/. The ${kind} was moved to failed/.`,
+    '',
+  ].join('\r\n');
+}

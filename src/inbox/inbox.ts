@@ -10,8 +10,11 @@
  *   on one folder, exactly one rename succeeds. The pickup's lock in Redis
  *   says who works on it; a pickup whose lock expired (its process died) is
  *   resumed by whichever process sees it first.
- * - A file error moves the file to `failed/` with `<name>.errors.txt`;
- *   nothing is sent. Otherwise the file goes through the same producer as
+ * - A file error moves the file to `failed/` with `<name>.errors.txt`
+ *   (never readable more widely than the file); nothing is sent. Only
+ *   regular files are read (entry-check.ts): a symbolic link is removed and
+ *   reported in `failed/`, a FIFO, socket, device or folder is moved there
+ *   with its report. Otherwise the file goes through the same producer as
  *   `paylinks submit` (the batch's source: `inbox`), and once the batch
  *   finished, its output appears in `out/` and the file moves to `done/`.
  * - Resuming: the batch of a file in `processing/` is found by its SHA-256
@@ -20,7 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Batch, BatchStore } from '../pipeline/batch-store.js';
@@ -30,7 +33,8 @@ import type { Keys } from '../pipeline/keys.js';
 import type { RedisClient } from '../core/lua.js';
 import type { Logger } from '../core/logger.js';
 import { submitFile } from '../pipeline/producer.js';
-import { fileErrorText } from './errors-text.js';
+import { checkRegularFile, NOT_REGULAR_MODE, writeErrorsText, type EntryKind } from './entry-check.js';
+import { fileErrorText, notRegularText } from './errors-text.js';
 import { isIgnored, prepareInbox, publishUnique, sha256File, splitName, type InboxLayout } from './folder.js';
 import { PickupLocks } from './pickup-lock.js';
 
@@ -87,7 +91,7 @@ interface Seen {
   firstSeen: number;
 }
 
-const MARKERS = { output: '.output.csv', outName: '.out-name', doneName: '.done-name', failedName: '.failed-name', errors: '.errors.txt' } as const;
+const MARKERS = { output: '.output.csv', outName: '.out-name', doneName: '.done-name', failedName: '.failed-name', errors: '.errors.txt', errorsName: '.errors-name' } as const;
 
 /** A pickup id: sortable by time, unique across processes. */
 function newPickupId(): string {
@@ -160,8 +164,15 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
     let soonest = pollMs;
     for (const name of [...seen.keys()]) if (!names.includes(name)) seen.delete(name);
     for (const name of names) {
-      const info = await stat(path.join(layout.inbox, name)).catch(() => undefined);
-      if (!info?.isFile()) continue;
+      // lstat: a link is looked at, never what it points to.
+      const info = await lstat(path.join(layout.inbox, name)).catch(() => undefined);
+      if (!info) continue;
+      if (!info.isFile()) {
+        // Not a file (a link, FIFO, device, folder): it never becomes one, so no settling; reported in failed/.
+        seen.delete(name);
+        await pickUp(name, now);
+        continue;
+      }
       const before = seen.get(name);
       if (!before || before.size !== info.size || before.mtimeMs !== info.mtimeMs) {
         seen.set(name, { size: info.size, mtimeMs: info.mtimeMs, since: now, firstSeen: before?.firstSeen ?? now });
@@ -183,7 +194,8 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
     const pickupId = newPickupId();
     await locks.acquire(pickupId);
     const entry = path.join(layout.processing, pickupId);
-    await mkdir(entry);
+    // Only this service may change what is in it: the entry checked there stays the entry read.
+    await mkdir(entry, { mode: 0o700 });
     try {
       await rename(path.join(layout.inbox, name), path.join(entry, name));
     } catch (error) {
@@ -243,9 +255,11 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
       return;
     }
     const file = path.join(entry, name);
-    if (names.includes(MARKERS.failedName)) return fail(entry, name, undefined);
+    if (names.includes(MARKERS.failedName)) return fail(entry, name, undefined, NOT_REGULAR_MODE);
+    const check = await checkRegularFile(file);
+    if (!check.regular) return reject(entry, name, check.kind);
 
-    const batchId = await findOrSubmit(file, name, pickupId, firstSeen, entry);
+    const batchId = await findOrSubmit(file, name, pickupId, firstSeen, entry, check.mode);
     if (batchId === undefined) return;
     await waitUntilFinished(batchId);
     if (stopping.signal.aborted) return;
@@ -261,7 +275,7 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
     logger.info({ file: name, batchId, output: `out/${outName}`, done: `done/${doneName}` }, 'drop folder: output written');
   }
 
-  async function findOrSubmit(file: string, name: string, pickupId: string, firstSeen: number | undefined, entry: string): Promise<string | undefined> {
+  async function findOrSubmit(file: string, name: string, pickupId: string, firstSeen: number | undefined, entry: string, mode: number): Promise<string | undefined> {
     const sha256 = await sha256File(file);
     const found = await backend.store.findBySha(options.account, sha256);
     const batch = found === undefined ? undefined : await backend.store.get(found);
@@ -283,16 +297,16 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
       return submitted.batchId;
     } catch (error) {
       if (!(error instanceof InputFileError)) throw error;
-      await fail(entry, name, error);
+      await fail(entry, name, error, mode);
       return undefined;
     }
   }
 
   /** A file error: the file to `failed/`, its errors text beside it. */
-  async function fail(entry: string, name: string, error: InputFileError | undefined): Promise<void> {
+  async function fail(entry: string, name: string, error: InputFileError | undefined, mode: number): Promise<void> {
     const errorsFile = path.join(entry, MARKERS.errors);
     if (error) {
-      await writeFile(`${errorsFile}.partial`, fileErrorText(name, error));
+      await writeErrorsText(`${errorsFile}.partial`, fileErrorText(name, error), mode);
       await rename(`${errorsFile}.partial`, errorsFile);
       logger.warn({ file: name, code: error.code, line: error.line }, 'drop folder: file error, moved to failed/');
     }
@@ -301,6 +315,20 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
     await rename(errorsFile, path.join(layout.failed, `${failedName}.errors.txt`)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });
+    await rm(entry, { recursive: true, force: true });
+  }
+
+  /** Not a regular file: never read; reported in `failed/`, a link removed (not what it points to), anything else moved there. */
+  async function reject(entry: string, name: string, kind: EntryKind): Promise<void> {
+    const errorsFile = path.join(entry, MARKERS.errors);
+    logger.warn({ file: name, kind, code: 'FILE_UNREADABLE' }, 'drop folder: not a regular file, not read; reported in failed/');
+    if (!(await lstat(errorsFile).catch(() => undefined))) {
+      await writeErrorsText(`${errorsFile}.partial`, notRegularText(name, kind), NOT_REGULAR_MODE);
+      await rename(`${errorsFile}.partial`, errorsFile);
+    }
+    if (kind !== 'symbolic link') return fail(entry, name, undefined, NOT_REGULAR_MODE);
+    await publishUnique(errorsFile, layout.failed, name, '.errors.txt', path.join(entry, MARKERS.errorsName));
+    await unlink(path.join(entry, name)); // the link itself: its target is untouched
     await rm(entry, { recursive: true, force: true });
   }
 

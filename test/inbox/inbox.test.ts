@@ -4,7 +4,7 @@
  * and a file still growing is taken only once whole. No workers: pickup and
  * submission only.
  */
-import { appendFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,5 +60,20 @@ describe('drop folder without change events', () => {
     const batch = await backend.store.get(submitted[0]!.batchId);
     expect(batch).toMatchObject({ file: 'grow.csv', source: 'inbox', sourceRef: submitted[0]!.pickupId, rows: 80, valid: 80, state: 'queued' });
     expect(await backend.store.recent(10)).toEqual([submitted[0]!.batchId]);
+  });
+
+  it('the errors text of a file readable only by its owner is readable only by its owner (0600), whatever the umask', async () => {
+    inbox = await startInbox({ dir, backend, account: ACCOUNT, logger: silentLogger(), watch: false, pollMs: 100, settleMs: 200 });
+    const staged = path.join(dir, 'staged.csv');
+    await writeFile(staged, 'invoice_number,amount,description\nP-1,10.00,"never closed\n', { mode: 0o600 });
+    await chmod(staged, 0o600);
+    const owner = path.join(dir, 'inbox', 'owner.csv');
+    await rename(staged, owner);
+    const report = path.join(dir, 'failed', 'owner.csv.errors.txt');
+    const deadline = Date.now() + 10_000;
+    while (!(await stat(report).catch(() => undefined)) && Date.now() < deadline) await sleep(50);
+    expect((await stat(path.join(dir, 'failed', 'owner.csv'))).mode & 0o777).toBe(0o600);
+    expect((await stat(report)).mode & 0o777).toBe(0o600);
+    expect(await backend.store.recent(10)).toEqual([]);
   });
 });

@@ -3,7 +3,8 @@
  * `inbox/` of a folder that one or more paylinks processes watch; outputs
  * read from `out/`, the simulator's ledger checked for each invoice once.
  */
-import { appendFile, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { appendFile, lstat, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -191,5 +192,50 @@ describe('drop folder', () => {
     const lines = status.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^BATCH +STATE +DONE +PROBLEMS +CREATED \(UTC\) +SOURCE +FILE$/);
     expect(lines.slice(1).map((l) => l.split(/ {2,}/).slice(-2))).toEqual(Array(3).fill(['inbox', 'invoices.csv']));
+  });
+
+  it('symbolic links and a FIFO in inbox/ are never read: reported in failed/, no link created, the secret appears nowhere, the service goes on', async () => {
+    const sim = await ws.startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET });
+    const env = paylinksEnv({ redisUrl: testRedisUrl(), prefix: ws.prefix, sim, extra: { PAYLINKS_INBOX_POLL_MS: '200', PAYLINKS_INBOX_SETTLE_MS: '300' } });
+    const drop = path.join(ws.dir, 'drop');
+    const service = await startInboxProcess(drop, env);
+    // Files the service can read, outside the drop folder: a secret, and a CSV-shaped one carrying a secret too.
+    const secret = 'sk_live_SYMLINK-must-never-leak-41';
+    const dotEnv = path.join(ws.dir, '.env');
+    await writeFile(dotEnv, `PAYWINT_API_SECRET=${secret}\nPAYWINT_API_KEY=${API_KEY}\n`);
+    const csvShaped = path.join(ws.dir, 'private.csv');
+    await writeFile(csvShaped, `invoice_number,amount,${secret}\nINV-9001,10.00,a\nINV-9002,11.00,b\n`);
+    await symlink(dotEnv, path.join(drop, 'inbox', 'env.csv'));
+    await symlink(csvShaped, path.join(drop, 'inbox', 'invoices.csv'));
+    execFileSync('mkfifo', [path.join(drop, 'inbox', 'pipe.csv')]);
+
+    await waitFor(async () => (await files(path.join(drop, 'failed'))).length >= 4, 'reports in failed/', 60_000, 200);
+    // The service is not stuck on the FIFO: a real file dropped now goes through.
+    await writeFile(path.join(drop, 'inbox', 'real.csv'), await readFile(await writeInvoiceFile(ws.dir, 'real.csv', 3)));
+    await waitForFile(path.join(drop, 'out', 'real.out.csv'));
+
+    expect(await files(path.join(drop, 'failed'))).toEqual(['env.csv.errors.txt', 'invoices.csv.errors.txt', 'pipe.csv', 'pipe.csv.errors.txt']);
+    expect((await lstat(path.join(drop, 'failed', 'pipe.csv'))).isFIFO()).toBe(true);
+    for (const name of ['env.csv', 'invoices.csv']) {
+      const report = path.join(drop, 'failed', `${name}.errors.txt`);
+      expect(await readFile(report, 'utf8')).toMatch(/is a symbolic link, not a file: paylinks reads only regular files/);
+      expect((await lstat(report)).mode & 0o777, `${name}.errors.txt mode`).toBe(0o600);
+    }
+    expect(await readFile(path.join(drop, 'failed', 'pipe.csv.errors.txt'), 'utf8')).toMatch(/is a FIFO \(named pipe\), not a file/);
+    expect(await files(path.join(drop, 'inbox'))).toEqual([]);
+    // The targets are untouched.
+    expect(await readFile(dotEnv, 'utf8')).toContain(secret);
+    expect(await readFile(csvShaped, 'utf8')).toContain(secret);
+    // Only the real file made links; the secret is in no file of the drop folder and in no output of the service.
+    expect(sim.ledger().map((e) => e.invoiceNumber).sort()).toEqual([1, 2, 3].map(invoiceNumber));
+    expect((await batches(env)).map((b) => b.file)).toEqual(['real.csv']);
+    for (const sub of ['inbox', 'processing', 'done', 'failed', 'out']) {
+      for (const name of await files(path.join(drop, sub))) {
+        const entry = path.join(drop, sub, name);
+        if (!(await lstat(entry)).isFile()) continue;
+        expect(await readFile(entry, 'utf8'), `${sub}/${name}`).not.toContain(secret);
+      }
+    }
+    expect(service.stderr()).not.toContain(secret);
   });
 });
