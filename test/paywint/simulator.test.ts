@@ -206,7 +206,8 @@ describe('Paywint simulator', () => {
   it('accepts custom credentials and link base', async () => {
     const own = await startSimulator({ apiKey: 'a1b2c3d4-0000-4000-8000-000000000001', apiSecret: 'other', linkBaseUrl: 'https://links.example.com/p/' });
     try {
-      const client = simulatorClient(own, { apiSecret: 'other' });
+      // A link base off Paywint's hosts is accepted only when the client is told of that host (PAYWINT_LINK_HOSTS).
+      const client = simulatorClient(own, { apiSecret: 'other', linkHosts: ['links.example.com'] });
       const link = await client.createPaymentLink({ invoiceNumber: 'INV-1', amountCents: 100, description: null });
       expect(link.paymentLink).toBe(`https://links.example.com/p/${link.paymentId}`);
       await client.close();
