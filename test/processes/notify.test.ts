@@ -3,7 +3,7 @@
  * receive them: a webhook receiver on loopback that checks the signature,
  * and a real SMTP server (the `smtp-server` package) that keeps the mail.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -173,7 +173,10 @@ describe('notifications', () => {
       await writeFile(path.join(drop, 'inbox', 'june.csv'), `${await readFile(file, 'utf8')}INV-BAD,abc,broken amount\n`);
 
       await waitFor(() => messages.length >= 1, 'an e-mail', 60_000);
-      const output = await readFile(path.join(drop, 'out', 'june.out.csv'));
+      // The notification and the drop folder's output file come from one finish, in no fixed order.
+      const outFile = path.join(drop, 'out', 'june.out.csv');
+      await waitFor(() => access(outFile).then(() => true, () => false), 'the output in out/', 30_000);
+      const output = await readFile(outFile);
       await sleep(1500);
       expect(messages).toHaveLength(1);
       const mail = messages[0]!;
