@@ -16,7 +16,7 @@ const LAYERS = [
   ['src/core'],
   ['src/intake', 'src/paywint'],
   ['src/pipeline'],
-  ['src/notify', 'jobs'],
+  ['src/notify', 'src/mail', 'jobs'],
   ['src/serve', 'src/inbox'],
   ['src/cli'],
 ];
