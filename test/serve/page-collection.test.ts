@@ -7,8 +7,9 @@
  * and is told plainly when an invoice does not exist. Also at 390 px wide.
  * Screenshots go to test-results/screenshots/.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parse } from 'csv-parse/sync';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
@@ -21,7 +22,6 @@ import { startServer, type ServerHandle } from '../../src/serve/server.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { API_KEY, API_SECRET, paylinksEnv } from '../processes/support.js';
-import { reportStandIn } from './report-stand-in.js';
 import { Client, launchChromium, TOKEN } from './support.js';
 
 const SHOTS = path.join(REPO_ROOT, 'test-results', 'screenshots');
@@ -98,7 +98,7 @@ beforeAll(async () => {
   await mkdir(SHOTS, { recursive: true });
   sim = await startSimulator({ apiKey: API_KEY, apiSecret: API_SECRET });
   const env = paylinksEnv({ redisUrl: testRedisUrl(), prefix, sim, extra: { PAYLINKS_WEBHOOK_SECRET: SECRET, PAYLINKS_API_TOKENS: TOKEN, PAYLINKS_HTTP_PORT: '0', PAYLINKS_LOG_LEVEL: 'silent' } });
-  server = await startServer({ config: loadConfig({ dotenvPath: false, env }), logger: silentLogger(), eventsIntervalMs: 300, plugins: [reportStandIn] });
+  server = await startServer({ config: loadConfig({ dotenvPath: false, env }), logger: silentLogger(), eventsIntervalMs: 300 });
   sim.setWebhooks({ url: `${server.url}/webhooks/paywint/${SECRET}` });
   api = new Client(server.url);
   browser = await launchChromium();
@@ -172,6 +172,20 @@ describe('the collection view and the invoice search, in Chromium', () => {
     expect(await rows.nth(4).locator('.badge').textContent()).toBe('Paid');
     expect(await page.evaluate('window.__notReloaded')).toBe(true);
     await shot('31-collection-live');
+
+    // The report, downloaded from the view: every row with its payment status.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download the payment report (CSV)' }).click()]);
+    expect(download.suggestedFilename()).toBe('june.report.csv');
+    const report = parse(await readFile((await download.path())!, 'utf8'), { columns: true, bom: true }) as Record<string, string>[];
+    expect(report.map((r) => [r.invoice_number, r.payment_status, r.amount_paid])).toEqual([
+      ['JUN-001', 'paid', '100.00'],
+      ['JUN-002', 'paid', '250.00'],
+      ['JUN-003', 'failed', ''],
+      ['JUN-004', 'expired', ''],
+      ['JUN-005', 'paid', '120.00'],
+      ['JUN-006', 'unpaid', ''],
+      ['', '', ''],
+    ]);
   }, 90_000);
 
   it('finds an invoice of an older file by its number (any case): its link and status; an unknown number is said plainly', async () => {

@@ -2,7 +2,7 @@
 // (a batch can have a million rows: the browser only ever has one page of them).
 
 import { EXCEPTION_TAGS, NO_LINK_REASONS, STATUS_LABELS } from './payment-words.js';
-import { cell, count, formatTime, money } from './ui.js';
+import { cell, count, formatTime, money, peopleText } from './ui.js';
 
 export const PAGE_ROWS = 50;
 
@@ -36,7 +36,7 @@ export class CollectionRows {
     this.body.textContent = '';
     for (const r of report.rows) {
       const tr = document.createElement('tr');
-      cell(tr, String(r.line), 'num', 'Line');
+      cell(tr, r.line === null ? '' : String(r.line), 'num', 'Line');
       cell(tr, r.invoice_number || '(none)', 'invoice', 'Invoice');
       cell(tr, r.amount ? money(r.amount) : '', 'num', 'Amount');
       const status = cell(tr, '', `pay-status`, 'Status');
@@ -44,11 +44,12 @@ export class CollectionRows {
       badge.className = `badge badge-${r.payment_status || 'none'}`;
       badge.textContent = r.payment_status ? STATUS_LABELS[r.payment_status] || r.payment_status : NO_LINK_REASONS[r.output_status] || 'No link';
       status.appendChild(badge);
-      if (r.failure_reason) status.append(` ${r.failure_reason}`);
-      if (r.exception) {
+      // The reason in words: a row error's code (MISSING_INVOICE_NUMBER: ...) is for scripts.
+      if (r.failure_reason) status.append(` ${peopleText(r.failure_reason.replace(/^[A-Z][A-Z0-9_]+: /, ''))}`);
+      for (const kind of (r.exception || '').split(' ').filter(Boolean)) {
         const tag = document.createElement('span');
         tag.className = 'tag tag-problem';
-        tag.textContent = EXCEPTION_TAGS[r.exception] || r.exception;
+        tag.textContent = EXCEPTION_TAGS[kind] || kind;
         status.append(' ', tag);
       }
       const paid = cell(tr, r.amount_paid ? money(r.amount_paid) : '', 'num', 'Paid');

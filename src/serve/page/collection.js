@@ -89,7 +89,7 @@ const amountCache = new Map(); // invoice number → its amount (an invoice's am
 
 /** The amounts of the invoices paid another amount (to say by how much), from the rows on screen or the API. */
 async function invoiceAmounts(report) {
-  for (const r of report.rows) if (r.exception === 'amount-mismatch') amountCache.set(r.invoice_number, r.amount);
+  for (const r of report.rows) if ((r.exception || '').split(' ').includes('amount-mismatch')) amountCache.set(r.invoice_number, r.amount);
   const missing = report.exceptions.filter((e) => e.kind === 'amount-mismatch' && e.invoiceNumber && !amountCache.has(e.invoiceNumber)).slice(0, 20);
   await Promise.all(
     missing.map((e) =>
@@ -149,6 +149,8 @@ function render(report, amounts) {
   $('collection-exceptions-box').hidden = report.exceptions.length === 0;
   $('collection-exceptions-title').textContent = `Needs your attention (${count(report.exceptions.length)})`;
   renderExceptions($('collection-exceptions'), report.exceptions, formatTime, amounts);
+  // Rows expired (PAYLINKS_RETENTION_DAYS): the report lists the batch's links from the ledger, without lines.
+  $('collection-rows-title').textContent = report.source === 'ledger' ? "The file's payment links (its rows are no longer kept)" : 'Every row of the file';
   rows.render(report);
 }
 
@@ -165,7 +167,7 @@ async function downloadReport(ext) {
     const url = URL.createObjectURL(blob);
     const a = document.createElement('a');
     a.href = url;
-    a.download = `${current.file.replace(/\.[^.]*$/, '')}.payments.${ext}`;
+    a.download = `${current.file.replace(/\.[^.]*$/, '')}.report.${ext}`;
     document.body.appendChild(a);
     a.click();
     a.remove();
