@@ -40,6 +40,7 @@ import { CreatedLinkData } from '../paywint/client.js';
 import type { Keys } from './keys.js';
 import { decodeLedgerEntry, encodeLedgerEntry, sameInvoice, scanLedger, type LedgerEntry } from './ledger.js';
 import { CsvFileWriter, restoreNeutralisedCell } from './output.js';
+import { PaymentStatusStore } from './payment-status/store.js';
 
 /** The columns of an exported ledger, and of a file to import (the last two optional there). */
 export const LEDGER_COLUMNS = ['invoice_number', 'amount', 'description', 'payment_id', 'payment_link', 'created_at', 'batch'] as const;
@@ -314,13 +315,15 @@ export async function importLedger(options: ImportLedgerOptions): Promise<Import
   problems.sort((a, b) => a.line - b.line);
   if (problems.length > 0) return { file, rows, imported: 0, unchanged: 0, problems };
 
-  // Pass 2: the same rows again, written a chunk per script.
+  // Pass 2: the same rows again, written a chunk per script (and indexed for payment statuses right after).
+  const paymentIndex = new PaymentStatusStore(redis, keys, account);
   const batchDefault = `import-${invoices.sha256().slice(0, 12)}`;
   let imported = 0;
   let unchanged = 0;
   const writeChunk = async () => {
     if (chunk.length === 0) return;
     const reply = (await WRITE_ENTRIES.run(redis, [ledgerKey, claimsKey], chunk.flatMap((r) => [r.invoiceNumber, encodeLedgerEntry(r.entry)]))) as string[];
+    await paymentIndex.indexNewEntries(chunk.flatMap((r, i) => (reply[2 * i] === 'written' ? [{ invoiceNumber: r.invoiceNumber, paymentId: r.entry.paymentId }] : [])));
     chunk.forEach((row, i) => {
       const kind = reply[2 * i];
       if (kind === 'written') {

@@ -16,6 +16,7 @@ import { LuaScript, type RedisClient } from '../core/lua.js';
 import { RESERVE_SLOT_LUA, type RateLimiter } from './rate-limiter.js';
 import { RELEASE_CLAIM_LUA, UNSETTLED_LUA } from './scripts/includes/release-claim.js';
 import type { Keys } from './keys.js';
+import { paymentIndexKeys, type PaymentIndexKeys } from './payment-status/encoding.js';
 import { joinFields, packBatchId, packId, packInt, packLink, splitFields, unpackBatchId, unpackId, unpackInt, unpackLink } from './compact.js';
 
 const LedgerEntrySchema = z.object({
@@ -391,6 +392,8 @@ export class Ledger {
   readonly claimsKey: string;
   readonly unsettledKey: string;
   readonly unknownOutcomeRetries: number;
+  /** The account's payment index: links written to the ledger are indexed in the same step (BatchStore.finishRows). */
+  readonly paymentIndex: PaymentIndexKeys;
 
   constructor(
     private readonly redis: RedisClient,
@@ -403,6 +406,7 @@ export class Ledger {
     this.claimsKey = keys.claims(apiKey);
     this.unsettledKey = keys.unsettled(apiKey);
     this.unknownOutcomeRetries = options.unknownOutcomeRetries ?? 1;
+    this.paymentIndex = paymentIndexKeys(keys, apiKey);
   }
 
   /**

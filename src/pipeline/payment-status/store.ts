@@ -5,9 +5,12 @@
  * ledger's own payment id also holds the invoice's payment status. Same
  * lifetime as the ledger: no expiry.
  *
- * The index is derived from the ledger and can always be rebuilt from it:
- * {@link PaymentStatusStore.ensureIndexed} indexes the ledger's entries when
- * the ledger has grown since the last pass (one HSCAN; entries already
+ * A link is indexed where its ledger entry is written, in the same script
+ * (scripts/finish-rows.ts; `ledger import` right after), and the meta hash
+ * counts the entries indexed (`indexed`). The index can always be rebuilt
+ * from the ledger: {@link PaymentStatusStore.ensureIndexed} indexes the
+ * ledger's entries when the ledger holds more than that count (entries
+ * written by an older paylinks, or by hand; one HSCAN; entries already
  * indexed are left as they are, statuses included). A status is written by a
  * compare-and-set of its record, the merge done here (model.ts), so that two
  * confirmations at once never lose one.
@@ -16,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LuaScript, type RedisClient } from '../../core/lua.js';
 import { splitFields } from '../compact.js';
 import { FIELDS_LUA } from '../scripts/includes/fields.js';
+import { INDEX_PAYMENT_LUA } from '../scripts/includes/index-payment.js';
 import type { Keys } from '../keys.js';
 import { decodeLedgerEntry, type LedgerEntry } from '../ledger.js';
 import { decodeRecord, encodeRecord, slotOf, slotOfPacked, type IndexSlot } from './encoding.js';
@@ -33,20 +37,11 @@ export interface InvoicePayment {
 const INDEX_LOCK_MS = 30_000;
 
 // KEYS: meta, then one bucket per record. ARGV: per record: field, packed id, stored invoice number (encodeRecord
-// with no status). Writes each absent record; a field held by another invoice (two ids sharing 62 bits) is kept
-// whole in the meta hash under `c:<packed id>`. Returns how many were written.
-const INDEX_RECORDS = new LuaScript(`${FIELDS_LUA}
+// with no status). Writes each absent record (see INDEX_PAYMENT_LUA). Returns how many were written.
+const INDEX_RECORDS = new LuaScript(`${FIELDS_LUA}${INDEX_PAYMENT_LUA}
 local written = 0
 for i = 1, #ARGV, 3 do
-  local bucket = KEYS[(i - 1) / 3 + 2]
-  if redis.call('HSETNX', bucket, ARGV[i], ARGV[i + 2]) == 1 then
-    written = written + 1
-  else
-    local held = fields(redis.call('HGET', bucket, ARGV[i]))[1]
-    if held ~= fields(ARGV[i + 2])[1] then
-      if redis.call('HSETNX', KEYS[1], 'c:' .. ARGV[i + 1], ARGV[i + 2]) == 1 then written = written + 1 end
-    end
-  end
+  written = written + indexPayment(KEYS[1], KEYS[(i - 1) / 3 + 2], ARGV[i], ARGV[i + 1], ARGV[i + 2])
 end
 return written
 `);
@@ -92,7 +87,11 @@ export class PaymentStatusStore {
       return { indexed: 0 };
     }
     try {
-      const length = await this.redis.hlen(this.ledgerKey);
+      // The ledger's length and the count of entries indexed, read together: entries recorded during the pass are
+      // indexed (and counted) as they are written, so the pass adds only what it covers beyond the count.
+      const [[, lengthRaw], [, coveredRaw]] = (await this.redis.multi().hlen(this.ledgerKey).hget(this.metaKey, 'indexed').exec()) as [[null, number], [null, string | null]];
+      const length = Number(lengthRaw);
+      const covered = Number(coveredRaw ?? '0');
       let indexed = 0;
       let cursor = '0';
       // Pages are written without waiting for each other (at most a few out), while the scan reads on.
@@ -118,8 +117,7 @@ export class PaymentStatusStore {
         await this.redis.pexpire(lockKey, INDEX_LOCK_MS);
       } while (cursor !== '0');
       await Promise.all(out);
-      // The length when the pass began: entries added during it are indexed by the next pass.
-      await this.redis.hset(this.metaKey, 'indexed', length);
+      if (length > covered) await this.redis.hincrby(this.metaKey, 'indexed', length - covered);
       return { indexed };
     } finally {
       if ((await this.redis.get(lockKey)) === token) await this.redis.del(lockKey);
@@ -161,6 +159,24 @@ export class PaymentStatusStore {
   /** The paid stray payment noted for an invoice, if any. */
   async paidStrayOf(invoiceNumber: string): Promise<string | null> {
     return this.redis.hget(this.metaKey, `s:${invoiceNumber}`);
+  }
+
+  /**
+   * Indexes links just written to the ledger (new entries: each is counted in
+   * `indexed`), in one script. For writers outside finish-rows (`ledger import`).
+   */
+  async indexNewEntries(links: readonly { invoiceNumber: string; paymentId: string }[]): Promise<void> {
+    if (links.length === 0) return;
+    const keys: string[] = [this.metaKey];
+    const args: string[] = [];
+    for (const link of links) {
+      const slot = slotOf(link.paymentId);
+      keys.push(this.bucketKey(slot));
+      args.push(slot.field, slot.packed, encodeRecord(link.invoiceNumber, null));
+    }
+    // Indexed first, counted after: a crash between leaves the count short, and the next lookup that misses rebuilds.
+    await INDEX_RECORDS.run(this.redis, keys, args);
+    await this.redis.hincrby(this.metaKey, 'indexed', links.length);
   }
 
   /** Ties a payment id to an invoice (a link paylinks just learnt of, or the new id of a `retried`). */
