@@ -108,6 +108,11 @@ export const OTHER_ERROR_CODES = [
   'LEDGER_CONFLICT',
   /** A created row whose earlier request got no answer after being sent: look for a second link. */
   'POSSIBLE_DUPLICATE_LINK',
+  /**
+   * A failed row whose invoice's requests went unanswered PAYLINKS_UNKNOWN_OUTCOME_RETRIES + 1 times: Paywint
+   * may hold a link for it. Not sent again by a re-run or `retry`, only by `retry --include-unknown`.
+   */
+  'UNKNOWN_OUTCOME',
   /** Collected before the batch finished: the row has no result yet. */
   'NOT_FINISHED',
   'INTERRUPTED',
@@ -146,6 +151,9 @@ export type ErrorCode = RowErrorCode | FileErrorCode | PaywintErrorCode | Ledger
 
 /** The flag on a row whose invoice may hold a second link at Paywint. */
 export const POSSIBLE_DUPLICATE_CODE = 'POSSIBLE_DUPLICATE_LINK' satisfies ErrorCode;
+
+/** The code of a row left unsent because its invoice's requests went unanswered too often (a link may exist). */
+export const UNKNOWN_OUTCOME_CODE = 'UNKNOWN_OUTCOME' satisfies ErrorCode;
 
 export interface PaylinksErrorOptions {
   /** Whether trying the same thing again may succeed. Default false. */

@@ -27,7 +27,7 @@ import type { Processors } from './processors.js';
 
 /** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
 export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs' | 'lockDurationMs'> &
-  Partial<Pick<Config, 'linkHosts'>>;
+  Partial<Pick<Config, 'linkHosts' | 'unknownOutcomeRetries'>>;
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -99,7 +99,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     cleanups.add(() => payments.close());
     const processor = options.processors.createLink({
       store,
-      ledger: new Ledger(redis, keys, options.credentials.apiKey),
+      ledger: new Ledger(redis, keys, options.credentials.apiKey, { unknownOutcomeRetries: settings.unknownOutcomeRetries }),
       limiter,
       client,
       queue,

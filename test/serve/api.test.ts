@@ -331,7 +331,7 @@ describe('paylinks serve: the API over HTTP', () => {
     expect([retried.status, (retried.json as { code: string }).code]).toEqual([409, 'BATCH_NOT_FINISHED']);
     await api.request(`/api/batches/${id}/release`, { method: 'POST' });
     await api.waitFinished(id);
-    expect((await api.request(`/api/batches/${id}/retry`, { method: 'POST' })).json).toEqual({ batch_id: id, requeued: 0 });
+    expect((await api.request(`/api/batches/${id}/retry`, { method: 'POST' })).json).toEqual({ batch_id: id, requeued: 0, unknown_left: 0 });
     expect((await api.request('/api/batches/20990101T000000-abcdef/cancel', { method: 'POST' })).status).toBe(404);
   });
 
