@@ -90,7 +90,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const store = new BatchStore(redis, keys);
     if (options.notify && notificationsConfigured(options.notify)) {
       // Started before the worker, so it is closed after it: a batch its last rows finish is still announced.
-      const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger, processor: options.processors.notify });
+      const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger, processor: options.processors.notify, account: options.credentials.apiKey });
       cleanups.add(() => notifier.close(), NOTIFIER_CLOSE_MS + CLEANUP_TIMEOUT_MS);
     }
     const limiter = new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit });
