@@ -33,11 +33,17 @@ export function startPeriodicSweep(options: PeriodicSweepOptions): { close(): Pr
       try {
         await redis.hsetnx(key, 'due_ms', Date.now() + intervalMs);
         const now = Date.now();
-        const due = Math.min(Number(await redis.hget(key, 'due_ms')), now + intervalMs);
+        let due = Number(await redis.hget(key, 'due_ms'));
+        if (due > now + intervalMs) {
+          // Set by a process with a longer interval: this one's comes first.
+          due = now + intervalMs;
+          await redis.hset(key, 'due_ms', due);
+        }
         if (now < due) {
           await sleep(Math.min(due - now, MAX_NAP_MS), undefined, { signal: stop.signal });
           continue;
         }
+        logger.debug({ dueMs: due }, 'payment sweep due');
         const run = await runSweep(options, { openAfterMs: options.openAfterMs, concurrency: options.concurrency, signal: stop.signal });
         if (run.ran) {
           failures = 0;

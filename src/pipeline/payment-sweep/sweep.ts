@@ -92,7 +92,9 @@ export async function sweepPayments(deps: SweepDeps, options: SweepOptions): Pro
   // The first round's scan runs while the received list is read.
   const firstRound = settle(oldestOpenLinks(deps.store, { cutoffMs, batchId: options.batchId, limit: roundSize }));
   try {
+    deps.logger.debug({ batchId: options.batchId, cutoff: new Date(cutoffMs).toISOString() }, 'payment sweep: reading the received payments');
     await sweepReceived(deps, options, summary);
+    deps.logger.debug({ received: summary.received }, 'payment sweep: reading the open links');
     await sweepOpen(deps, options, summary, firstRound, cutoffMs, roundSize);
   } finally {
     summary.requests = deps.pacer.requests - requestsBefore;
