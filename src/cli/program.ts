@@ -10,6 +10,7 @@ import { addCollectCommand } from './commands/collect.js';
 import { addInboxCommand } from './commands/inbox.js';
 import { addLedgerCommand } from './commands/ledger.js';
 import { addPaymentsCommand } from './commands/payments.js';
+import { addReportCommand } from './commands/report.js';
 import { addRetryCommand } from './commands/retry.js';
 import { addRunCommand } from './commands/run.js';
 import { addServeCommand } from './commands/serve.js';
@@ -27,7 +28,7 @@ export function buildProgram(setExit: SetExit): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addCollectCommand, addRetryCommand, addCancelCommand, addServeCommand, addInboxCommand, addLedgerCommand, addPaymentsCommand, addSimulateCommand]) {
+  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addCollectCommand, addReportCommand, addRetryCommand, addCancelCommand, addServeCommand, addInboxCommand, addLedgerCommand, addPaymentsCommand, addSimulateCommand]) {
     add(program, setExit);
   }
   return program;
