@@ -231,6 +231,31 @@ describe('the collection view and the invoice search, in Chromium', () => {
     expect(await row.locator('td[data-label="New links"], td[data-label="Had a link"]').count()).toBe(0);
   });
 
+  it("shows a big file's rows 50 at a time: the browser never asks for more", async () => {
+    const lines = ['invoice_number,amount'];
+    for (let i = 1; i <= 120; i += 1) lines.push(`BIG-${String(i).padStart(3, '0')},${i}.00`);
+    await uploaded('big.csv', lines.join('\n'));
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/report.json')) asked.push(new URL(r.url()).search);
+    });
+    await page.goto(`${server.url}/#token=${TOKEN}`);
+    await page.locator('#recent-body tr', { hasText: 'big.csv' }).getByRole('button', { name: 'Who paid: big.csv' }).click({ timeout: 15_000 });
+    const shown = page.locator('#collection-rows .shown-count');
+    await expect.poll(() => shown.textContent(), { timeout: 15_000 }).toBe('Rows 1 to 50 of 120');
+    const rows = page.locator('#collection-rows tbody tr');
+    expect(await rows.count()).toBe(50);
+    await page.getByRole('button', { name: 'Next 50' }).click();
+    await expect.poll(() => shown.textContent(), { timeout: 15_000 }).toBe('Rows 51 to 100 of 120');
+    expect(await rows.first().innerText()).toMatch(/^52\tBIG-051\t51\.00/);
+    await page.getByRole('button', { name: 'Next 50' }).click();
+    await expect.poll(() => shown.textContent(), { timeout: 15_000 }).toBe('Rows 101 to 120 of 120');
+    expect(await rows.count()).toBe(20);
+    expect(await page.getByRole('button', { name: 'Next 50' }).isDisabled()).toBe(true);
+    expect(asked.length).toBeGreaterThanOrEqual(3);
+    for (const q of asked) expect(q).toMatch(/[?&]limit=50(&|$)/);
+  }, 90_000);
+
   it('works at 390 px wide: nothing wider than the screen, every figure and row readable', async () => {
     const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
     try {

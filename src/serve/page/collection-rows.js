@@ -30,6 +30,12 @@ export class CollectionRows {
     this.offset = 0;
   }
 
+  /** Says that the page at `offset` is being read; the pager waits. */
+  loading(offset) {
+    this.shown.textContent = `Reading rows ${count(offset + 1)} to ${count(offset + PAGE_ROWS)}…`;
+    this.previous.disabled = this.next.disabled = true;
+  }
+
   /** Shows a page of report.json's rows (`report.rows` from `report.offset`, of `report.totalRows`). */
   render(report) {
     this.offset = report.offset;

@@ -19,6 +19,7 @@ let current = null; // { id, file, offset }
 let rows = null;
 let lastUpdate = null;
 let live = false;
+let reading = null; // AbortController of the report read under way
 
 /** Opens the collection view of a batch (`{ id }`, or a batch of the API with its file). */
 export async function showCollection(batch) {
@@ -31,7 +32,7 @@ export async function showCollection(batch) {
   $('collection-simulated').hidden = !full.simulated;
   $('collection-content').hidden = true;
   $('collection-unavailable').hidden = true;
-  $('collection-live').textContent = 'Reading the payments…';
+  $('collection-live').textContent = full.rows > 50_000 ? `Reading the payments of ${count(full.rows)} rows: a big file takes a while…` : 'Reading the payments…';
   rows ??= new CollectionRows($('collection-rows'), 'collection-rows-title', (offset) => goTo(offset));
   $('collection-title').focus();
   await load();
@@ -48,32 +49,41 @@ function stopFollowing() {
 
 async function goTo(offset) {
   current.offset = offset;
-  await load();
-  $('collection-rows-title').scrollIntoView({ block: 'start' });
+  rows.loading(offset);
+  if (await load()) $('collection-rows-title').scrollIntoView({ block: 'start' });
 }
 
-/** Reads the report (the summary and the page of rows on screen) and shows it. */
+/**
+ * Reads the report (the summary and the page of rows on screen) and shows it; true when shown. A read
+ * still under way is given up for a newer one (a big file's report takes seconds: clicks must not pile up).
+ */
 async function load() {
   const { id, offset } = current;
+  if (reading) reading.abort();
+  const controller = new AbortController();
+  reading = controller;
   let report;
   try {
-    report = await getJson(batchPath(id, `/report.json?offset=${offset}&limit=${PAGE_ROWS}`));
+    report = await getJson(batchPath(id, `/report.json?offset=${offset}&limit=${PAGE_ROWS}`), { signal: controller.signal });
   } catch (error) {
-    if (current?.id !== id) return;
+    if (controller.signal.aborted || current?.id !== id) return false;
+    reading = null;
     if (error.status === 404 && error.code === 'NOT_FOUND') {
       // The route is not there: a paylinks without payment reports.
       $('collection-unavailable').textContent = 'This server cannot show payments yet: it needs a newer paylinks.';
       $('collection-unavailable').hidden = false;
       $('collection-live').textContent = '';
-      return;
+      return false;
     }
     alertError(error);
-    return;
+    return false;
   }
-  if (current?.id !== id) return;
+  if (reading === controller) reading = null;
+  if (current?.id !== id || controller.signal.aborted) return false;
   render(report, await invoiceAmounts(report));
   lastUpdate = new Date();
   renderLive();
+  return true;
 }
 
 function renderLive() {
@@ -184,6 +194,7 @@ export function wireCollection() {
   $('report-xlsx').addEventListener('click', () => downloadReport('xlsx'));
   $('collection-back').addEventListener('click', () => {
     stopFollowing();
+    if (reading) reading.abort();
     current = null;
     startOver();
   });
