@@ -44,6 +44,10 @@ export interface BatchLayout {
   headerLine?: number;
   /** The file's decimal mark, as stated or decided while it was checked. */
   decimal?: DecimalMark | null;
+  /** The customer's e-mail address, name and due date columns, when the file has them (issue 19). */
+  email?: number | null;
+  name?: number | null;
+  due?: number | null;
 }
 
 export interface NewBatch {
@@ -141,8 +145,8 @@ export class BatchStore {
   private readonly finishEvents: FinishEvents;
 
   constructor(
-    private readonly redis: RedisClient,
-    private readonly keys: Keys,
+    readonly redis: RedisClient,
+    readonly keys: Keys,
     options: BatchStoreOptions = {},
   ) {
     this.retentionMs = options.retentionMs ?? 30 * DAY_MS;

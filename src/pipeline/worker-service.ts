@@ -32,7 +32,7 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<v
     const backend = await openBackend({ config, logger, account: credentials.apiKey, name: 'paylinks-worker-admin' });
     cleanups.add(() => backend.close());
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
-    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: options.processors, events: metrics.events, notify: config.notify });
+    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: options.processors, events: metrics.events, notify: config.notify, mail: config.mail });
     cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
     const server = await serveMetrics({
       port: config.metricsPort,
