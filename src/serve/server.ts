@@ -23,9 +23,12 @@ import { batchesApi } from './batches-api.js';
 import type { ServeContext } from './context.js';
 import { eventsApi } from './events.js';
 import { errorHandlerPlugin } from './http-errors.js';
+import { invoicesApi } from './invoices-api.js';
 import { healthRoute, metricsRoutes, serverInfoRoute } from './ops.js';
 import { pageRoutes } from './page.js';
+import { paymentEventsApi } from './payment-events.js';
 import { paywintWebhook } from './paywint-webhook.js';
+import { reportApi } from './report-api.js';
 import { PaymentStatusStore } from '../pipeline/payment-status/store.js';
 import { securityHeadersPlugin } from './security-headers.js';
 import { acceptRawFiles } from './upload.js';
@@ -183,7 +186,10 @@ export async function buildApp(ctx: ServeContext, plugins: readonly ServePlugin[
   await app.register(async (authed) => {
     authed.addHook('onRequest', ctx.authenticate);
     await authed.register(batchesApi, ctx);
+    await authed.register(reportApi, ctx);
     await authed.register(eventsApi, ctx);
+    await authed.register(invoicesApi, ctx);
+    await authed.register(paymentEventsApi, ctx);
     await authed.register(metricsRoutes, ctx);
     await authed.register(serverInfoRoute, ctx);
   });
