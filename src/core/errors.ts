@@ -97,6 +97,8 @@ export const OTHER_ERROR_CODES = [
   'CONFIG_MISSING',
   'REDIS_UNAVAILABLE',
   'BATCH_NOT_FOUND',
+  /** No link in the ledger for that invoice number (`GET /api/invoices/{invoiceNumber}`). */
+  'INVOICE_NOT_FOUND',
   'BATCH_STOPPED_AUTH',
   /** Paywint's create endpoint is not at PAYWINT_BASE_URL (a 404 or a redirect): the batch stopped. */
   'BATCH_STOPPED_BASE_URL',
@@ -133,6 +135,8 @@ export const OTHER_ERROR_CODES = [
   'UNAUTHORIZED',
   /** `paylinks serve`: too many failed sign-ins from one address; wait and try again. */
   'TOO_MANY_SIGN_INS',
+  /** `paylinks serve`: too many event streams open at once; close a page or try again shortly. */
+  'TOO_MANY_STREAMS',
   /** `paylinks serve`: an upload over `PAYLINKS_MAX_UPLOAD_MB`. */
   'PAYLOAD_TOO_LARGE',
   /** `paylinks serve`: an upload that is not a text file of invoices (a content type or file kind paylinks does not read). */

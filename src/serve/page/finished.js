@@ -2,6 +2,7 @@
 // without a new link and why, the output to download (CSV or Excel), a retry of failed rows.
 
 import { api, batchPath, getJson } from './api.js';
+import { showCollection } from './collection.js';
 import { ErrorsTable } from './errors-table.js';
 import { startOver } from './flow.js';
 import { canReadAgain, readAgain } from './read-as.js';
@@ -16,7 +17,7 @@ const HEADINGS = { completed: 'Done', completed_with_errors: 'Done, with problem
 
 export async function showFinished(batch) {
   show('finished');
-  current = { id: batch.id, file: batch.file, readAs: batch.read_as, maybeLinked: batch.may_have_link ?? 0 };
+  current = { id: batch.id, file: batch.file, readAs: batch.read_as, simulated: batch.simulated, maybeLinked: batch.may_have_link ?? 0 };
   note('');
   const c = batch.counts;
   const linked = c.created + c.exists;
@@ -93,6 +94,7 @@ async function retry(includeUnknown) {
 export function wireFinished() {
   $('download').addEventListener('click', () => download(current.id, current.file, 'csv'));
   $('download-xlsx').addEventListener('click', () => download(current.id, current.file, 'xlsx'));
+  $('finished-payments').addEventListener('click', () => showCollection({ id: current.id, file: current.file, simulated: current.simulated }).catch(alertError));
   $('retry').addEventListener('click', () => (current.maybeLinked > 0 ? askRetry(true) : retry(false)));
   $('retry-all').addEventListener('click', () => retry(true));
   $('retry-others').addEventListener('click', () => retry(false));
