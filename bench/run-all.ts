@@ -8,6 +8,7 @@
  * a million-entry ledger to invoice keys (ledger-rekey-bench.ts; `--quick`: 100,000).
  */
 import { formatInboxLatency, runInboxLatencyBench } from './inbox-latency.js';
+import { formatInvoiceLookup, runInvoiceLookupBench } from './invoice-lookup-bench.js';
 import { formatRekeyBench, runRekeyBench } from './ledger-rekey-bench.js';
 import { formatPipelineBench, runPipelineBench } from './pipeline-bench.js';
 import { formatRealisticBench, runRealisticBenchInChild } from './realistic-bench.js';
@@ -37,4 +38,6 @@ if (process.argv.includes('rekey')) {
   console.log(formatServeBench(await runServeBench({ rows: quick ? 100_000 : 1_100_000 })));
   console.log('\ndrop folder pickup latency (private Redis, no workers):');
   console.log(formatInboxLatency(await runInboxLatencyBench({ drops: quick ? 4 : 8, rows: 1000 }), 1000));
+  console.log('\nfind an invoice (GET /api/invoices/{invoiceNumber}; private Redis, no persistence):');
+  console.log(formatInvoiceLookup(await runInvoiceLookupBench({ invoices: quick ? 100_000 : 1_000_000 })));
 }
