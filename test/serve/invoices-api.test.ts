@@ -7,7 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { connect } from '../../src/core/redis.js';
 import { caseInsensitivePattern } from '../../src/pipeline/invoice-lookup.js';
+import { Keys } from '../../src/pipeline/keys.js';
 import { startServer, type ServerHandle } from '../../src/serve/server.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { Client, TOKEN } from './support.js';
@@ -98,6 +100,28 @@ describe('GET /api/invoices/{invoiceNumber}', () => {
     // Longer than any invoice number: refused before any lookup (Fastify's router: 414).
     expect((await api.request(`/api/invoices/${'X'.repeat(101)}`)).status).toBe(414);
   });
+
+  it('finds an entry of a ledger not keyed yet (under the number as written) by a scan, and stops scanning once the ledger is keyed', async () => {
+    const id = await uploaded('old.csv', 'invoice_number,amount\nOLD-001,7.00\n');
+    expect(id).toBeTruthy();
+    const redis = connect(testRedisUrl());
+    try {
+      const keys = new Keys(prefix);
+      const ledgerKey = keys.ledger(server.simulator!.apiKey);
+      // As an earlier version wrote it: the field is the number as written, and the ledger is not marked keyed.
+      const raw = (await redis.hget(ledgerKey, 'OLD-001'))!;
+      await redis.multi().hdel(ledgerKey, 'OLD-001').hset(ledgerKey, 'Old-001', raw).del(keys.ledgerKeyed(server.simulator!.apiKey)).exec();
+      const found = await api.request('/api/invoices/OLD-001');
+      expect(found.status).toBe(200);
+      expect((found.json as InvoiceReply).batch.file).toBe('old.csv');
+      // Marked keyed, a ledger never holds an invoice only under its number as written (ledger-rekey.ts moves
+      // it): the lookup is one HMGET, no scan, so this hand-made entry is no longer found.
+      await redis.set(keys.ledgerKeyed(server.simulator!.apiKey), '1');
+      expect((await api.request('/api/invoices/OLD-001')).status).toBe(404);
+    } finally {
+      await redis.quit();
+    }
+  }, 60_000);
 
   it('escapes glob characters in its scan pattern and folds ASCII case only', () => {
     expect(caseInsensitivePattern('in*[1]?')).toBe('[iI][nN]\\*\\[1\\]\\?');
