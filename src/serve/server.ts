@@ -26,6 +26,7 @@ import { errorHandlerPlugin } from './http-errors.js';
 import { healthRoute, metricsRoutes, serverInfoRoute } from './ops.js';
 import { pageRoutes } from './page.js';
 import { paywintWebhook } from './paywint-webhook.js';
+import { mailApi } from './mail-api.js';
 import { reportApi } from './report-api.js';
 import { PaymentStatusStore } from '../pipeline/payment-status/store.js';
 import { securityHeadersPlugin } from './security-headers.js';
@@ -185,6 +186,7 @@ export async function buildApp(ctx: ServeContext, plugins: readonly ServePlugin[
     authed.addHook('onRequest', ctx.authenticate);
     await authed.register(batchesApi, ctx);
     await authed.register(reportApi, ctx);
+    await authed.register(mailApi, ctx);
     await authed.register(eventsApi, ctx);
     await authed.register(metricsRoutes, ctx);
     await authed.register(serverInfoRoute, ctx);

@@ -7,6 +7,7 @@ import { startOver } from './flow.js';
 import { canReadAgain, readAgain } from './read-as.js';
 import { watch } from './progress.js';
 import { loadRecent } from './recent.js';
+import { showMail } from './mail.js';
 import { $, addMoney, alertError, clearAlert, count, figure, money, note, plural, show, STATE_LABELS } from './ui.js';
 
 let current = null;
@@ -35,6 +36,8 @@ export async function showFinished(batch) {
   $('finished-stop').hidden = !batch.stop_message;
   $('finished-stop').textContent = batch.stop_message ? `Stopped: ${batch.stop_message}` : '';
   $('retry').hidden = c.failed === 0 || batch.state === 'cancelled';
+  $('send-mail').hidden = linked === 0;
+  current.batch = batch;
   $('finished-errors').hidden = problems === 0;
   $('finished-change').hidden = c.invalid === 0 || !canReadAgain(batch);
   if (problems > 0) {
@@ -79,6 +82,7 @@ export function wireFinished() {
   $('download').addEventListener('click', () => download(current.id, current.file, 'csv'));
   $('download-xlsx').addEventListener('click', () => download(current.id, current.file, 'xlsx'));
   $('retry').addEventListener('click', retry);
+  $('send-mail').addEventListener('click', () => showMail(current.batch, () => showFinished(current.batch)));
   $('finished-change').addEventListener('click', () => readAgain(current, null));
   $('another').addEventListener('click', () => {
     clearAlert();

@@ -6,6 +6,7 @@ import { api, clearToken, getJson, setToken, token, whenUnauthorized } from './a
 import { startOver } from './flow.js';
 import { stopWatching } from './progress.js';
 import { wireFinished } from './finished.js';
+import { wireMail } from './mail.js';
 import { wirePreview } from './preview.js';
 import { wireProgress } from './progress.js';
 import { wireReadAs } from './read-as.js';
@@ -50,7 +51,7 @@ function tokenFromAddress() {
 
 document.addEventListener('DOMContentLoaded', () => {
   whenUnauthorized(signOut);
-  for (const id of ['preview-title', 'progress-title', 'finished-title', 'read-as-title']) $(id).tabIndex = -1;
+  for (const id of ['preview-title', 'progress-title', 'finished-title', 'read-as-title', 'mail-title']) $(id).tabIndex = -1;
   $('alert').tabIndex = -1;
 
   $('sign-in-form').addEventListener('submit', (event) => {
@@ -75,6 +76,7 @@ document.addEventListener('DOMContentLoaded', () => {
   wirePreview();
   wireProgress();
   wireFinished();
+  wireMail();
   wireRecent();
 
   const fromAddress = tokenFromAddress();
