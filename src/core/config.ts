@@ -106,6 +106,12 @@ const FIELDS = {
     expects: 'milliseconds, a whole number from 0 to 86400000',
     schema: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
   },
+  unknownOutcomeRetries: {
+    env: 'PAYLINKS_UNKNOWN_OUTCOME_RETRIES',
+    flag: undefined,
+    expects: 'a whole number from 0 to 10',
+    schema: z.coerce.number().int().min(0).max(10).default(1),
+  },
   lockDurationMs: {
     env: 'PAYLINKS_LOCK_DURATION_MS',
     flag: '--lock-duration-ms',
@@ -357,6 +363,14 @@ export interface Config {
   /** `PAYLINKS_RETRY_WINDOW_MS`: a row stops retrying once this long has passed since its first attempt. Default 600000. */
   retryWindowMs: number;
   /**
+   * `PAYLINKS_UNKNOWN_OUTCOME_RETRIES`: after a request whose outcome is unknown (no answer, a cut
+   * connection, a gateway error or an unreadable answer: Paywint may have made the link), an invoice is
+   * sent at most this many more times without a person's say-so; then its row fails `UNKNOWN_OUTCOME`
+   * and neither a re-run nor `retry` sends it (`retry --include-unknown` does, once). Counted per
+   * invoice in the ledger, across batches. Default 1 (at most 2 links per invoice at Paywint).
+   */
+  unknownOutcomeRetries: number;
+  /**
    * `PAYLINKS_LOCK_DURATION_MS`: a worker renews its rows' locks every half of this; a row whose
    * worker died is picked up by another after at most this long. Default 30000.
    */
@@ -527,6 +541,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     timeoutMs: parsed.timeoutMs,
     maxAttempts: parsed.maxAttempts,
     retryWindowMs: parsed.retryWindowMs,
+    unknownOutcomeRetries: parsed.unknownOutcomeRetries,
     lockDurationMs: parsed.lockDurationMs,
     retentionDays: parsed.retentionDays,
     logLevel: parsed.logLevel,

@@ -88,6 +88,11 @@ export interface Batch extends Omit<NewBatch, 'source' | 'sourceRef'> {
   createdCents: number;
   /** Sum of the amounts of `exists` rows, in cents. */
   existsCents: number;
+  /**
+   * `failed` rows whose invoice had a request whose outcome is unknown: Paywint may hold a link for them (look
+   * before mailing or sending again). Included in `counts.failed`.
+   */
+  maybeLinked: number;
   /** When a held batch expires unless released (null when not held). */
   holdExpiresAt: string | null;
   /** Why the batch stopped, when it did. */
@@ -152,8 +157,8 @@ export class BatchStore {
   private readonly finishEvents: FinishEvents;
 
   constructor(
-    private readonly redis: RedisClient,
-    private readonly keys: Keys,
+    readonly redis: RedisClient,
+    readonly keys: Keys,
     options: BatchStoreOptions = {},
   ) {
     this.retentionMs = options.retentionMs ?? 30 * DAY_MS;
@@ -231,6 +236,7 @@ export class BatchStore {
       counts,
       createdCents: int('cents_created'),
       existsCents: int('cents_exists'),
+      maybeLinked: int('n_maybe_linked'),
       holdExpiresAt: h.state === 'held' ? str('hold_expires_at') : null,
       stopCode: str('stop_code'),
       stopMessage: str('stop_message'),

@@ -6,7 +6,9 @@
  *
  * Decisions a user can see:
  * - One CSV shape both ways: `invoice_number, amount, description,
- *   payment_id, payment_link, created_at, batch`, written with the output
+ *   payment_id, payment_link, created_at, batch` (an export adds each link's
+ *   payment status after them: `payment_status, amount_paid, paid_at,
+ *   failure_reason, confirmed_at, confirmed_by`; an import ignores those), written with the output
  *   file's conventions (BOM, CRLF, formula neutralisation), so an export
  *   imports back unchanged (a neutralised cell loses its apostrophe again).
  * - Export streams the hash (HSCAN), in no particular order; `since` keeps
@@ -44,6 +46,9 @@ import { PaymentStatusStore } from './payment-status/store.js';
 
 /** The columns of an exported ledger, and of a file to import (the last two optional there). */
 export const LEDGER_COLUMNS = ['invoice_number', 'amount', 'description', 'payment_id', 'payment_link', 'created_at', 'batch'] as const;
+
+/** The payment status columns an export adds after {@link LEDGER_COLUMNS} (an import ignores them). */
+export const LEDGER_STATUS_COLUMNS = ['payment_status', 'amount_paid', 'paid_at', 'failure_reason', 'confirmed_at', 'confirmed_by'] as const;
 
 /** The longest `batch` cell an import takes, in characters. */
 export const MAX_BATCH_LENGTH = 64;
@@ -97,16 +102,35 @@ export interface ExportResult {
 /** Writes the account's ledger as CSV ({@link LEDGER_COLUMNS}), streamed. */
 export async function exportLedger(options: ExportLedgerOptions): Promise<ExportResult> {
   const sinceMs = options.since?.getTime();
-  const writer = new CsvFileWriter(options.output, LEDGER_COLUMNS);
+  const writer = new CsvFileWriter(options.output, [...LEDGER_COLUMNS, ...LEDGER_STATUS_COLUMNS]);
+  const statuses = new PaymentStatusStore(options.redis, options.keys, options.account);
   // HSCAN may return an entry twice when the hash is rehashed during the scan: keep the invoice numbers seen.
   const seen = new Set<string>();
   try {
     for await (const page of scanLedger(options.redis, options.keys.ledger(options.account), options.scanCount ?? 1000)) {
-      for (const { invoiceNumber, entry } of page) {
-        if (seen.has(invoiceNumber)) continue;
+      const fresh = page.filter(({ invoiceNumber, entry }) => {
+        if (seen.has(invoiceNumber)) return false;
         seen.add(invoiceNumber);
-        if (sinceMs !== undefined && !(Date.parse(entry.createdAt) >= sinceMs)) continue;
-        await writer.write([invoiceNumber, formatCents(entry.amountCents), entry.description ?? '', entry.paymentId, entry.paymentLink, entry.createdAt, entry.batchId]);
+        return sinceMs === undefined || Date.parse(entry.createdAt) >= sinceMs;
+      });
+      // The statuses of a page in one pipeline.
+      for (const { invoiceNumber, entry, status } of await statuses.withStatuses(fresh)) {
+        const paid = status.state === 'paid' ? (status.amountPaidCents ?? entry.amountCents) : status.amountPaidCents;
+        await writer.write([
+          invoiceNumber,
+          formatCents(entry.amountCents),
+          entry.description ?? '',
+          entry.paymentId,
+          entry.paymentLink,
+          entry.createdAt,
+          entry.batchId,
+          status.state,
+          paid === null ? '' : formatCents(paid),
+          status.paidAt ?? '',
+          status.failureReason ?? '',
+          status.confirmedAt ?? '',
+          status.confirmedBy ?? '',
+        ]);
       }
     }
     await writer.close();

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LuaScript, type RedisClient } from '../core/lua.js';
 import { RESERVE_SLOT_LUA, type RateLimiter } from './rate-limiter.js';
-import { RELEASE_CLAIM_LUA } from './scripts/includes/release-claim.js';
+import { RELEASE_CLAIM_LUA, UNSETTLED_LUA } from './scripts/includes/release-claim.js';
 import type { Keys } from './keys.js';
 import { paymentIndexKeys, type PaymentIndexKeys } from './payment-status/encoding.js';
 import { joinFields, packBatchId, packId, packInt, packLink, splitFields, unpackBatchId, unpackId, unpackInt, unpackLink } from './compact.js';
@@ -109,8 +109,13 @@ export interface Claim {
   owner: string;
   /** Requests sent for this invoice, across every holder. */
   attempts: number;
-  /** Requests whose outcome is unknown: Paywint may have created a link. */
+  /** Requests whose outcome is unknown: Paywint may have created a link (across claims: see the unsettled hash). */
   unknown: number;
+  /**
+   * The count of unknown outcomes a person accepted (`retry --include-unknown`): the invoice may be sent
+   * while `unknown` is no higher, besides the automatic PAYLINKS_UNKNOWN_OUTCOME_RETRIES.
+   */
+  accepted?: number;
   /** 1 while a request is out; still 1 after a crash mid-request. */
   inFlight: number;
   /** When the first request was sent (ms since epoch); 0 before. */
@@ -147,8 +152,16 @@ export type ClaimOutcome =
   | { kind: 'conflict'; entry: LedgerEntry }
   | { kind: 'busy'; claim: Claim };
 
-/** Lua: marks claim `c` of `invoice` as sending attempt `attempt` (an unsettled earlier one becomes unknown). */
+/**
+ * Lua: `maySend(unknown, c, cap)`: whether a claim whose requests had `unknown` unknown outcomes may send
+ * another: within the automatic retries after an unknown outcome (`cap`, PAYLINKS_UNKNOWN_OUTCOME_RETRIES), or
+ * no more than a person accepted. `beginOn` marks claim `c` of `invoice` as sending attempt `attempt` (an
+ * unsettled earlier one becomes unknown).
+ */
 const BEGIN_LUA = `
+local function maySend(unknown, c, cap)
+  return unknown <= cap or unknown <= (c.accepted or 0)
+end
 local function beginOn(claimsKey, invoice, c, nowMs, attempt)
   if c.inFlight == 1 then c.unknown = c.unknown + 1 end
   if c.firstAt == 0 then c.firstAt = nowMs end
@@ -162,8 +175,11 @@ end
 `;
 
 // KEYS: ledger, claims, row results, batch, rate schedule, unsettled. ARGV: nowMs, slot interval µs, burst tolerance µs,
-// the account (API key) of the caller; then for each row: invoice, owner, row, and the id of the first attempt to begin
-// in the same step when its rate-limit slot is due now ('' to only claim). Returns kind and value for each row.
+// the account (API key) of the caller, the automatic sends allowed after an unknown outcome; then for each row:
+// invoice, owner, row, and the id of the first attempt to begin in the same step when its rate-limit slot is due now
+// ('' to only claim). Returns kind and value for each row.
+// A fresh claim starts from the invoice's unsettled entry (unknown outcomes of earlier claims, across batches); one
+// that may send no more (see maySend) is claimed without beginning: the caller records the row UNKNOWN_OUTCOME.
 // The row's own checks come first, in the same step: already finished, its batch stopped (a claim it still holds is
 // released: the batch's state accounts for the row), or submitted for another Paywint account (its links belong to
 // that account's ledger, and this caller's credentials would make them elsewhere).
@@ -174,7 +190,7 @@ local state = redis.call('HGET', KEYS[4], 'state')
 local account = redis.call('HGET', KEYS[4], 'account')
 local stopped = state == 'cancelled' or state == 'failed'
 local out = {}
-local interval, tolerance = tonumber(ARGV[2]), tonumber(ARGV[3])
+local interval, tolerance, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
 local now, tat
 local reserved = false
 local function claimOne(invoice, owner, row, attempt)
@@ -201,8 +217,10 @@ local function claimOne(invoice, owner, row, attempt)
     return 'claimed', claim
   end
   -- Requests of earlier, released claims whose outcome is unknown: this claim's link will be flagged.
-  local fresh = {owner = owner, attempts = 0, unknown = tonumber(redis.call('HGET', KEYS[6], invoice) or '0'), inFlight = 0, firstAt = 0}
-  if attempt ~= '' then
+  local unknown, accepted = readUnsettled(KEYS[6], invoice)
+  local fresh = {owner = owner, attempts = 0, unknown = unknown, inFlight = 0, firstAt = 0}
+  if accepted > 0 then fresh.accepted = accepted end
+  if attempt ~= '' and maySend(unknown, fresh, cap) then
     if not now then
       now = nowUs()
       tat = tonumber(redis.call('GET', KEYS[5]) or '0')
@@ -213,15 +231,15 @@ local function claimOne(invoice, owner, row, attempt)
       tat = tat + interval
       reserved = true
       beginOn(KEYS[2], invoice, fresh, tonumber(ARGV[1]), attempt)
-      -- The caller knows the rest of a claim begun now: only its count of unknown outcomes goes back.
-      return 'begun', tostring(fresh.unknown)
+      -- The caller knows the rest of a claim begun now: only its counts of unknown outcomes go back.
+      return 'begun', string.format('%d:%d', fresh.unknown, accepted)
     end
   end
   claim = cjson.encode(fresh)
   redis.call('HSET', KEYS[2], invoice, claim)
   return 'claimed', claim
 end
-for i = 5, #ARGV, 4 do
+for i = 6, #ARGV, 4 do
   local kind, value = claimOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
   out[#out + 1] = kind
   out[#out + 1] = value
@@ -231,7 +249,9 @@ return out
 `);
 
 // KEYS: claims, rate schedule. ARGV: invoice, owner, nowMs, slot interval µs, attempt id, the slot reserved
-// earlier (µs on Redis's clock; '' for none), burst tolerance µs. A request is about to be sent: reserve its rate-limit slot; when
+// earlier (µs on Redis's clock; '' for none), burst tolerance µs, the automatic sends allowed after an unknown
+// outcome. A claim that may send no more (see maySend) is answered 'capped', nothing reserved or begun.
+// A request is about to be sent: reserve its rate-limit slot; when
 // the slot is due now, begin the attempt in the same step, else return the wait and the slot (the caller waits
 // and calls again with that slot). A slot missed by more than the burst tolerance (at least half an interval) is given
 // up for a new one.
@@ -242,6 +262,16 @@ local c = cjson.decode(raw)
 if c.owner ~= ARGV[2] then return false end
 -- The same call again (ioredis resends a command whose answer a Redis restart swallowed): already begun.
 if c.inFlight == 1 and c.attempt == ARGV[5] then return {'begun', raw} end
+if not maySend(c.unknown + c.inFlight, c, tonumber(ARGV[8])) then
+  if c.inFlight == 1 then
+    -- An earlier request never settled: its outcome is unknown.
+    c.unknown = c.unknown + 1
+    c.inFlight = 0
+    raw = cjson.encode(c)
+    redis.call('HSET', KEYS[1], ARGV[1], raw)
+  end
+  return {'capped', raw}
+end
 local interval = tonumber(ARGV[4])
 local slot = tonumber(ARGV[6] or '')
 -- Late for the reserved slot (a late timer, a busy process). The slot is its theoretical time minus the burst
@@ -291,6 +321,30 @@ redis.call('HSET', KEYS[1], ARGV[1], raw)
 return raw
 `);
 
+// KEYS: claims, unsettled. ARGV: invoices. A person accepts the unknown outcomes each invoice had so far
+// (`retry --include-unknown`): it may be sent once more, and no more once that request's outcome is unknown too.
+// Returns how many invoices had unknown outcomes to accept.
+const ACCEPT_UNKNOWN = new LuaScript(`${UNSETTLED_LUA}
+local n = 0
+for i = 1, #ARGV do
+  local unknown, accepted = readUnsettled(KEYS[2], ARGV[i])
+  if unknown > 0 then
+    n = n + 1
+    if unknown > accepted then writeUnsettled(KEYS[2], ARGV[i], unknown, unknown) end
+  end
+  -- A claim held now started from that count (or has its own): it may send once more too.
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  if raw then
+    local c = cjson.decode(raw)
+    if c.unknown > (c.accepted or 0) then
+      c.accepted = c.unknown
+      redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(c))
+    end
+  end
+end
+return n
+`);
+
 /** A claim as the scripts wrote it (they are its only writers: no schema check on this hot path). */
 function readClaim(raw: string): Claim {
   return JSON.parse(raw) as Claim;
@@ -317,10 +371,27 @@ export function sameInvoice(entry: Pick<LedgerEntry, 'amountCents' | 'descriptio
   return entry.amountCents === amountCents && (entry.description ?? '') === (description ?? '');
 }
 
+/** Whether a claim may send another request (see BEGIN_LUA's maySend): the same rule, for a claim in hand. */
+export function maySend(claim: Pick<Claim, 'unknown' | 'accepted'>, unknownOutcomeRetries: number): boolean {
+  return claim.unknown <= unknownOutcomeRetries || claim.unknown <= (claim.accepted ?? 0);
+}
+
+export interface LedgerOptions {
+  /**
+   * Requests sent for an invoice after one whose outcome is unknown, at most, without a person's say-so
+   * (`PAYLINKS_UNKNOWN_OUTCOME_RETRIES`). Default 1.
+   */
+  unknownOutcomeRetries?: number;
+}
+
+/** What {@link Ledger.beginAttempt} found: the attempt begun, or the claim that may send no more (`capped`). */
+export type BeginOutcome = { kind: 'begun'; claim: Claim; waitedMs: number; attempt: string } | { kind: 'capped'; claim: Claim };
+
 export class Ledger {
   readonly ledgerKey: string;
   readonly claimsKey: string;
   readonly unsettledKey: string;
+  readonly unknownOutcomeRetries: number;
   /** The account's payment index: links written to the ledger are indexed in the same step (BatchStore.finishRows). */
   readonly paymentIndex: PaymentIndexKeys;
 
@@ -329,10 +400,12 @@ export class Ledger {
     keys: Keys,
     /** The Paywint account: its API key (an identifier, not a secret). */
     readonly apiKey: string,
+    options: LedgerOptions = {},
   ) {
     this.ledgerKey = keys.ledger(apiKey);
     this.claimsKey = keys.claims(apiKey);
     this.unsettledKey = keys.unsettled(apiKey);
+    this.unknownOutcomeRetries = options.unknownOutcomeRetries ?? 1;
     this.paymentIndex = paymentIndexKeys(keys, apiKey);
   }
 
@@ -349,7 +422,7 @@ export class Ledger {
   async claimRows(batch: Omit<RowRef, 'row'>, requests: readonly ClaimRequest[], limiter?: RateLimiter): Promise<ClaimOutcome[]> {
     const attempts = requests.map((r) => (limiter && r.begin ? randomUUID() : ''));
     const nowMs = Date.now();
-    const args: (string | number)[] = limiter ? [nowMs, limiter.intervalUs, limiter.toleranceUs, this.apiKey] : ['', '', '', this.apiKey];
+    const args: (string | number)[] = limiter ? [nowMs, limiter.intervalUs, limiter.toleranceUs, this.apiKey, this.unknownOutcomeRetries] : ['', '', '', this.apiKey, this.unknownOutcomeRetries];
     requests.forEach((r, i) => args.push(r.invoiceNumber, r.owner, r.row, attempts[i]!));
     const keys = [this.ledgerKey, this.claimsKey, batch.resultsKey, batch.batchKey, limiter?.key ?? batch.batchKey, this.unsettledKey];
     const reply = (await CLAIM_ROWS.run(this.redis, keys, args)) as string[];
@@ -360,7 +433,9 @@ export class Ledger {
       if (kind === 'other-account') return { kind, account: raw };
       if (kind === 'begun') {
         // As BEGIN_LUA wrote it: a fresh claim, its first request begun now.
-        const claim: Claim = { owner: r.owner, attempts: 1, unknown: Number(raw), inFlight: 1, firstAt: nowMs, attempt: attempts[i] };
+        const [unknown, accepted] = raw.split(':').map(Number);
+        const claim: Claim = { owner: r.owner, attempts: 1, unknown: unknown ?? 0, inFlight: 1, firstAt: nowMs, attempt: attempts[i] };
+        if (accepted) claim.accepted = accepted;
         return { kind: 'claimed', claim, attempt: attempts[i] };
       }
       if (kind === 'exists') {
@@ -374,21 +449,25 @@ export class Ledger {
   /**
    * Takes a slot of the shared rate limit and records that a request is
    * about to go out, in one round trip when the slot is due now; otherwise
-   * waits for the slot first. Undefined if `owner` no longer holds the claim.
+   * waits for the slot first. `capped` when the invoice may be sent no more
+   * (see {@link maySend}): nothing is reserved. Undefined if `owner` no
+   * longer holds the claim.
    */
-  async beginAttempt(invoiceNumber: string, owner: string, limiter: RateLimiter, signal?: AbortSignal): Promise<{ claim: Claim; waitedMs: number; attempt: string } | undefined> {
+  async beginAttempt(invoiceNumber: string, owner: string, limiter: RateLimiter, signal?: AbortSignal): Promise<BeginOutcome | undefined> {
     const keys = [this.claimsKey, limiter.key];
     const attempt = randomUUID();
-    let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, '', limiter.toleranceUs])) as [string, string, string?] | null;
+    const args = (slot: string) => [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, slot, limiter.toleranceUs, this.unknownOutcomeRetries];
+    let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, args(''))) as [string, string, string?] | null;
     let waitedMs = 0;
     while (reply && reply[0] === 'wait') {
       const ms = Number(reply[1]) / 1000;
       waitedMs += ms;
       await sleep(Math.round(ms), undefined, { signal });
-      reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, reply[2] ?? '', limiter.toleranceUs])) as [string, string, string?] | null;
+      reply = (await BEGIN_ATTEMPT.run(this.redis, keys, args(reply[2] ?? ''))) as [string, string, string?] | null;
     }
     const claim = reply ? parseClaim(reply[1]) : undefined;
-    return claim && { claim, waitedMs, attempt };
+    if (!claim) return undefined;
+    return reply![0] === 'capped' ? { kind: 'capped', claim } : { kind: 'begun', claim, waitedMs, attempt };
   }
 
   /**
@@ -397,6 +476,16 @@ export class Ledger {
    */
   async endAttempt(invoiceNumber: string, owner: string, attempt: string, outcome: AttemptOutcome, error?: { code: string; message: string }): Promise<Claim | undefined> {
     return parseClaim(await END_ATTEMPT.run(this.redis, [this.claimsKey], [invoiceNumber, owner, outcome, error?.code ?? '', error?.message ?? '', attempt]));
+  }
+
+  /**
+   * A person's say-so (`retry --include-unknown`): each invoice whose
+   * requests' outcomes were unknown too often may be sent once more.
+   * Resolves with how many of them had unknown outcomes.
+   */
+  async acceptUnknownOutcomes(invoiceNumbers: readonly string[]): Promise<number> {
+    if (invoiceNumbers.length === 0) return 0;
+    return Number(await ACCEPT_UNKNOWN.run(this.redis, [this.claimsKey, this.unsettledKey], [...invoiceNumbers]));
   }
 
   /** Moves a claim whose holder is gone to `newOwner`, keeping its counts. */

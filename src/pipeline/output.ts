@@ -25,6 +25,11 @@ export interface RowResult {
   errorMessage?: string | null;
   /** HTTP requests sent to Paywint for this row. */
   attempts: number;
+  /**
+   * A `failed` row whose invoice had a request whose outcome is unknown (no answer, a cut connection, an
+   * unreadable answer): Paywint may hold a link for it. Set only when true.
+   */
+  maybeLinked?: boolean;
 }
 
 const FORMULA_START = /^[=+\-@\t\r]/;

@@ -27,7 +27,7 @@ import type { Processors } from './processors.js';
 
 /** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
 export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs' | 'lockDurationMs'> &
-  Partial<Pick<Config, 'linkHosts'>>;
+  Partial<Pick<Config, 'linkHosts' | 'unknownOutcomeRetries'>>;
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -90,7 +90,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const store = new BatchStore(redis, keys);
     if (options.notify && notificationsConfigured(options.notify)) {
       // Started before the worker, so it is closed after it: a batch its last rows finish is still announced.
-      const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger, processor: options.processors.notify });
+      const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger, processor: options.processors.notify, account: options.credentials.apiKey });
       cleanups.add(() => notifier.close(), NOTIFIER_CLOSE_MS + CLEANUP_TIMEOUT_MS);
     }
     const limiter = new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit });
@@ -99,7 +99,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     cleanups.add(() => payments.close());
     const processor = options.processors.createLink({
       store,
-      ledger: new Ledger(redis, keys, options.credentials.apiKey),
+      ledger: new Ledger(redis, keys, options.credentials.apiKey, { unknownOutcomeRetries: settings.unknownOutcomeRetries }),
       limiter,
       client,
       queue,

@@ -35,6 +35,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   CONFIG_MISSING: 409,
   UNAUTHORIZED: 401,
   BATCH_NOT_FOUND: 404,
+  INVOICE_NOT_FOUND: 404,
   NOT_FOUND: 404,
   BATCH_NOT_FINISHED: 409,
   BATCH_NOT_HELD: 409,
@@ -43,6 +44,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_FILE: 415,
   TOO_MANY_SIGN_INS: 429,
+  TOO_MANY_STREAMS: 429,
   REDIS_UNAVAILABLE: 503,
   ...Object.fromEntries(FILE_ERROR_CODES.map((c) => [c, 422])),
 };

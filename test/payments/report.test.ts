@@ -211,6 +211,33 @@ describe('the reconciliation report', () => {
     }
   });
 
+  it('after the batch rows expired: the links the batch made, from the ledger, in file order, saying so', async () => {
+    const id = await upload('expired.csv', ['E-3,3.00,c', 'E-BAD,x,bad', 'E-1,1.00,a', 'E-2,2.00,b']);
+    const before = await report(id);
+    server.simulator!.movePayment(before.rows[2]!.payment_id, { to: 'paid' });
+    await server.simulator!.webhooksIdle();
+    await waitFor(async () => (await report(id)).rows[2]!.payment_status === 'paid', 'E-1 paid', 30_000, 100);
+    const redis = connect(testRedisUrl());
+    try {
+      // What PAYLINKS_RETENTION_DAYS does to a finished batch: its rows and results go, the batch and the ledger stay.
+      const keys = new Keys(prefix);
+      await redis.del(keys.batchRows(id), keys.batchResults(id));
+    } finally {
+      await redis.quit();
+    }
+    const rep = await report(id);
+    expect(rep.source).toBe('ledger');
+    expect(rep.rows.map((r) => [r.line, r.invoice_number, r.payment_status, r.output_status])).toEqual([
+      [null, 'E-3', 'unpaid', 'created'],
+      [null, 'E-1', 'paid', 'created'],
+      [null, 'E-2', 'unpaid', 'created'],
+    ]);
+    expect(rep.summary).toMatchObject({ rows: 4, links: 3, withoutLink: 1, linkedAmount: '6.00', paidAmount: '1.00', collectedPercent: 16.66 });
+    const csv = await api.request(`/api/batches/${id}/report.csv`);
+    expect(csv.status).toBe(200);
+    expect(csv.text.trim().split('\r\n')).toHaveLength(4);
+  });
+
   it('ages the links not paid by days since the link was made', async () => {
     const id = await upload('aging.csv', ['A-1,1.00,a', 'A-2,2.00,b', 'A-3,4.00,c', 'A-4,8.00,d', 'A-5,16.00,e', 'A-6,32.00,f']);
     // The links made 0, 8, 31, 61, 91 and 200 days ago (their ledger entries' creation time moved back).

@@ -151,7 +151,7 @@ describe('the web page, in Chromium', () => {
     const recent = page.locator('#recent-body tr');
     await expect.poll(() => recent.count()).toBe(1);
     // File, where from and when, state, rows, new links, links it had, amount linked, problems.
-    expect(await recent.first().locator('td').allTextContents()).toEqual([expect.stringMatching(/^bad-rows\.csv · uploaded, .*2\d\d\d/), 'Done, with problems', '26', '7', '0', '1,490.06', '19', 'DownloadOpen']);
+    expect(await recent.first().locator('td').allTextContents()).toEqual([expect.stringMatching(/^bad-rows\.csv · uploaded, .*2\d\d\d/), 'Done, with problems', '26', '7', '0', '1,490.06', '19', 'PaymentsDownloadOpen']);
     await page.getByRole('heading', { name: 'Recent batches' }).scrollIntoViewIfNeeded();
     await shot('06-recent');
 

@@ -75,6 +75,8 @@ export async function confirmPayment(deps: ConfirmDeps, input: ConfirmInput): Pr
     await exceptions.add({ kind: 'paid-after-expiry', ...where, amountCents: payment.amountCents, detail: `paid ${formatCents(payment.amountCents)} after the link was recorded expired or rejected` });
   }
   if (state === 'paid' && result.stateChanged) await paidChecks(deps, invoiceNumber, entry, payment);
+  // Every paid answer (not only the change): a confirmation run again after a crash still asks for the check.
+  if (state === 'paid') await store.noteCollectCheck(entry.batchId);
   if (input.claimedState !== undefined && STATE_RANK[input.claimedState] > STATE_RANK[state]) {
     await exceptions.add({ kind: 'event-contradicted', ...where, idSuffix: input.claimedState, detail: `an event said ${input.claimedState}; Paywint says ${payment.status}` });
     return 'contradicted';

@@ -47,7 +47,7 @@ return written
 `);
 
 // KEYS: bucket (or the collision hash), meta. ARGV: field, the record as read ('' when there was none), the new
-// record, the state before, the state after. Compare-and-set: returns 1 when written, else 0 (another write came
+// record, the state before, the state after, the meta field counting the batch's paid links. Compare-and-set: returns 1 when written, else 0 (another write came
 // first: read again and merge again). The meta hash counts links by state (`n_<state>`; unpaid is the rest).
 const SET_RECORD = new LuaScript(`
 local raw = redis.call('HGET', KEYS[1], ARGV[1]) or ''
@@ -56,7 +56,21 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 if ARGV[4] ~= ARGV[5] then
   if ARGV[4] ~= 'unpaid' then redis.call('HINCRBY', KEYS[2], 'n_' .. ARGV[4], -1) end
   if ARGV[5] ~= 'unpaid' then redis.call('HINCRBY', KEYS[2], 'n_' .. ARGV[5], 1) end
+  -- Paid links per batch (paid is never undone), for the batch.collected check: ARGV[6] is \`b_<batch>\`.
+  if ARGV[5] == 'paid' and ARGV[6] then redis.call('HINCRBY', KEYS[2], ARGV[6], 1) end
 end
+return 1
+`);
+
+// KEYS: the check set, its sequence. ARGV: batch id. Asks for a batch.collected check (again).
+const NOTE_CHECK = new LuaScript(`
+redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[1])
+return 1
+`);
+
+// KEYS: the check set. ARGV: batch id, the sequence number it was read with. Removes it unless asked for again since.
+const SETTLE_CHECK = new LuaScript(`
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 1
 `);
 
@@ -138,6 +152,39 @@ export class PaymentStatusStore {
     const counts = Object.fromEntries(PAYMENT_STATES.map((s) => [s, Math.max(0, Number(meta[`n_${s}`] ?? '0'))])) as Record<PaymentState, number>;
     counts.unpaid = Math.max(0, length - PAYMENT_STATES.reduce((sum, s) => (s === 'unpaid' ? sum : sum + counts[s]), 0));
     return counts;
+  }
+
+  /** Links of a batch recorded paid (counted as they become paid; see {@link paidField}). */
+  async paidLinksOf(batchId: string): Promise<number> {
+    return Number((await this.redis.hget(this.metaKey, paidField(batchId))) ?? '0');
+  }
+
+  /** Where batches wait for the batch.collected check: a sorted set, batch id by the sequence number of its last request. */
+  get collectCheckKey(): string {
+    return `${this.metaKey}:collect-check`;
+  }
+
+  /** Asks the notifier to check whether the batch is collected (every link it made paid). */
+  async noteCollectCheck(batchId: string): Promise<void> {
+    await NOTE_CHECK.run(this.redis, [this.collectCheckKey, `${this.collectCheckKey}:seq`], [batchId]);
+  }
+
+  /** Batches waiting for the check (at most `count`), each with the request it answers. */
+  async collectChecks(count = 50): Promise<{ batchId: string; seq: string }[]> {
+    const flat = await this.redis.zrange(this.collectCheckKey, '0', String(count - 1), 'WITHSCORES');
+    const out: { batchId: string; seq: string }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ batchId: flat[i]!, seq: flat[i + 1]! });
+    return out;
+  }
+
+  /** Forgets a check done, unless it was asked for again meanwhile (a finish or a payment during the check). */
+  async settleCollectCheck(check: { batchId: string; seq: string }): Promise<void> {
+    await SETTLE_CHECK.run(this.redis, [this.collectCheckKey], [check.batchId, check.seq]);
+  }
+
+  /** Records that the batch was found collected; true the first time only (its batch.collected is sent once). */
+  async markCollected(batchId: string): Promise<boolean> {
+    return (await this.redis.hsetnx(this.metaKey, `k_${batchId}`, new Date().toISOString())) === 1;
   }
 
   /** Adds to a counter of the account's (webhooks accepted, rejected, contradicted...). */
@@ -247,7 +294,7 @@ export class PaymentStatusStore {
       const result = merge(current);
       if (!result.changed) return result;
       const next = encodeRecord(invoiceNumber, result.status, entry.paymentId, entry.amountCents);
-      if (Number(await SET_RECORD.run(this.redis, [key, this.metaKey], [field, raw ?? '', next, current.state, result.status.state])) === 1) return result;
+      if (Number(await SET_RECORD.run(this.redis, [key, this.metaKey], [field, raw ?? '', next, current.state, result.status.state, paidField(entry.batchId)])) === 1) return result;
     }
   }
 
@@ -285,6 +332,11 @@ export class PaymentStatusStore {
       }),
     );
   }
+}
+
+/** The meta hash's field counting a batch's paid links. */
+function paidField(batchId: string): string {
+  return `b_${batchId}`;
 }
 
 /** The status in a record, or unpaid when there is none or it belongs to another invoice (a 62-bit collision). */

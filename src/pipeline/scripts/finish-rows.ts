@@ -3,7 +3,8 @@
  * results of a group of rows of one batch, each once: the result, the batch
  * counters, the ledger entry of a created link and the release of the claim
  * (keeping any unknown outcomes for the invoice's next claim), in one atomic
- * step. A row recorded before changes nothing (its reply is 0), except that a
+ * step (a failed row that may have a link at Paywint, its result's head
+ * marked, is counted `n_maybe_linked` too). A row recorded before changes nothing (its reply is 0), except that a
  * second link (two runs of one row at once, after a lost lock) is never
  * dropped: it goes to the ledger if the invoice has none there, and the
  * recorded row is flagged with both links.
@@ -70,6 +71,7 @@ for i = 3, #ARGV, 11 do
     out[#out + 1] = 0
   else
     count('n_' .. status, 1)
+    if status == 'failed' and resultMaybeLinked(fields(result)[1]) then count('n_maybe_linked', 1) end
     added = added + 1
     if linked then
       newEntries = newEntries + redis.call('HSET', KEYS[3], invoice, entry)
