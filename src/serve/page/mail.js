@@ -136,7 +136,8 @@ async function send() {
   try {
     const result = await getJson(batchPath(id, '/mail/send'), { method: 'POST' });
     askSend(false);
-    $('mail-ask').hidden = true;
+    // The plan was before the send: what counts now is the progress below.
+    $('mail-plan').hidden = true;
     note(`${plural(result.queued, 'message', 'messages')} queued.`);
     startPolling({ queued: result.queued, sent: 0, failed: 0, bounced: [], unknown: 0 });
   } catch (error) {
