@@ -180,3 +180,26 @@ describe('the page: send links to customers, in Chromium', () => {
     expect(await page.getByRole('button', { name: /^Send \d+ message/ }).isVisible()).toBe(false);
   });
 });
+
+describe('the mail routes', () => {
+  it('404 for an unknown batch; 409 MAIL_NO_ADDRESS_COLUMN for a file without addresses, shown on the page in words', async () => {
+    for (const [method, route] of [['GET', 'mail/preview'], ['POST', 'mail/send'], ['GET', 'mail']] as const) {
+      const answer = await api.request(`/api/batches/20990101T000000-abcdef/${route}`, { method });
+      expect([answer.status, (answer.json as { code: string }).code]).toEqual([404, 'BATCH_NOT_FOUND']);
+    }
+    const upload = await api.upload('no-addresses.csv', 'invoice_number,amount\nNOADDR-1,10.00\n');
+    expect(upload.status, upload.text).toBe(201);
+    const batchId = (upload.json as { batch_id: string }).batch_id;
+    await api.waitFinished(batchId);
+    const preview = await api.request(`/api/batches/${batchId}/mail/preview`);
+    expect([preview.status, (preview.json as { code: string }).code]).toEqual([409, 'MAIL_NO_ADDRESS_COLUMN']);
+    const send = await api.request(`/api/batches/${batchId}/mail/send`, { method: 'POST' });
+    expect(send.status).toBe(409);
+
+    await page.goto(`${serve.url}/#token=${TOKEN}`);
+    await page.getByRole('button', { name: 'Open no-addresses.csv' }).click();
+    await page.getByRole('button', { name: 'Send links to customers…' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 20_000 }).toContain('no e-mail address column');
+    expect(await page.getByRole('button', { name: /^Send \d+ message/ }).isVisible()).toBe(false);
+  });
+});
