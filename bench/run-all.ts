@@ -8,6 +8,7 @@
  * mail benchmark alone (see mail-bench.ts; `--quick`: 10,000 messages), which the full run ends with too.
  */
 import { formatInboxLatency, runInboxLatencyBench } from './inbox-latency.js';
+import { formatInvoiceLookup, runInvoiceLookupBench } from './invoice-lookup-bench.js';
 import { formatMailBench, runMailBench } from './mail-bench.js';
 import { formatPipelineBench, runPipelineBench } from './pipeline-bench.js';
 import { formatRealisticBench, runRealisticBenchInChild } from './realistic-bench.js';
@@ -39,6 +40,8 @@ if (process.argv.includes('mail')) {
   console.log(formatServeBench(await runServeBench({ rows: quick ? 100_000 : 1_100_000 })));
   console.log('\ndrop folder pickup latency (private Redis, no workers):');
   console.log(formatInboxLatency(await runInboxLatencyBench({ drops: quick ? 4 : 8, rows: 1000 }), 1000));
+  console.log('\nfind an invoice (GET /api/invoices/{invoiceNumber}; private Redis, no persistence):');
+  console.log(formatInvoiceLookup(await runInvoiceLookupBench({ invoices: quick ? 100_000 : 1_000_000 })));
   console.log(mailTitle);
   console.log(formatMailBench(await runMailBench({ messages: quick ? 10_000 : 100_000, rate: 1000 })));
 }
