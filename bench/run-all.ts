@@ -10,6 +10,7 @@ import { formatInboxLatency, runInboxLatencyBench } from './inbox-latency.js';
 import { formatStatusBytes, runStatusBytesBench } from './payment-status-bench.js';
 import { formatSweepBench, runSweepBench } from './payment-sweep-bench.js';
 import { formatIntakeBench, runIntakeBench } from './webhook-intake-bench.js';
+import { formatInvoiceLookup, runInvoiceLookupBench } from './invoice-lookup-bench.js';
 import { formatPipelineBench, runPipelineBench } from './pipeline-bench.js';
 import { formatRealisticBench, runRealisticBenchInChild } from './realistic-bench.js';
 import { formatScaleBench, runScaleBench } from './scale-bench.js';
@@ -41,4 +42,6 @@ if (process.argv.includes('scale')) {
   console.log(formatStatusBytes(await runStatusBytesBench({ invoices: quick ? 100_000 : 1_000_000 })));
   console.log('\npayment sweep (`payments sync` in its own process, simulator in this one, private Redis):');
   console.log(formatSweepBench(await runSweepBench(quick ? { links: 100_000, open: 10_000, rate: 500 } : { links: 1_000_000, open: 100_000, rate: 1000 })));
+  console.log('\nfind an invoice (GET /api/invoices/{invoiceNumber}; private Redis, no persistence):');
+  console.log(formatInvoiceLookup(await runInvoiceLookupBench({ invoices: quick ? 100_000 : 1_000_000 })));
 }
