@@ -6,14 +6,12 @@
  * Invoice numbers compare as src/core/invoice-key.ts says (trimmed, NFC, case
  * ignored). The ledger is keyed by the invoice's key (ledger.ts's
  * `ledgerField`), so the lookup tries the key and the number as typed first
- * (one HMGET), and that is all once the ledger is marked keyed
- * (ledger-rekey.ts). A ledger not marked yet is scanned for a field with the
- * same key: server-side with a
+ * (one HMGET): once the ledger is keyed (ledger-rekey.ts), a miss is final.
+ * Only a ledger not moved yet is scanned for a field with the same key: server-side with a
  * case-insensitive MATCH pattern when the number is ASCII (Redis sends back
  * only the candidates), every field otherwise. A number typed as stored
- * costs one round trip; a scan of a 1,000,000-entry ledger took 2.4 to 8 s on
- * a loaded 2-core machine (bench/invoice-lookup-bench.ts, a ledger keyed
- * the old way).
+ * costs one round trip; a scan of a 1,000,000-entry ledger not moved yet
+ * took 2.4 to 8 s on a loaded 2-core machine (bench/invoice-lookup-bench.ts).
  */
 import { invoiceKey } from '../core/invoice-key.js';
 import type { RedisClient } from '../core/lua.js';
@@ -48,17 +46,17 @@ export function caseInsensitivePattern(text: string): string {
   return out;
 }
 
-/** The ledger field holding `query`'s invoice (compared by {@link invoiceKey}), or null. */
-async function ledgerFieldOf(redis: RedisClient, keys: Keys, account: string, query: string): Promise<{ field: string; raw: string } | null> {
-  const ledgerKey = keys.ledger(account);
+/**
+ * The ledger field holding `query`'s invoice (compared by {@link invoiceKey}), or null. `keyed`: the ledger is
+ * keyed by invoice keys (see ledger-rekey.ts): an invoice it holds is under its key, so a miss there is final.
+ */
+async function ledgerFieldOf(redis: RedisClient, ledgerKey: string, query: string, keyed: boolean): Promise<{ field: string; raw: string } | null> {
   const typed = query.trim();
   const key = invoiceKey(typed);
   const tries = [...new Set([key, typed])];
-  const [direct, keyed] = await Promise.all([redis.hmget(ledgerKey, ...tries), redis.get(keys.ledgerKeyed(account))]);
+  const direct = await redis.hmget(ledgerKey, ...tries);
   for (let i = 0; i < tries.length; i += 1) if (direct[i]) return { field: tries[i]!, raw: direct[i]! };
-  // A keyed ledger leaves an entry under its number as written only when its key's field holds another link
-  // (ledger-rekey.ts): with that field empty, no entry has this key, and nothing needs a scan.
-  if (keyed === '1') return null;
+  if (keyed) return null;
   // Redis matches bytes: a pattern can fold the case of ASCII letters only.
   // eslint-disable-next-line no-control-regex
   const pattern = /^[\x00-\x7f]*$/.test(typed) ? caseInsensitivePattern(typed) : '*';
@@ -73,7 +71,8 @@ async function ledgerFieldOf(redis: RedisClient, keys: Keys, account: string, qu
 
 /** The invoice `query` names, with its link, payment status and exceptions; null when the ledger has no link for it. */
 export async function findInvoice(redis: RedisClient, keys: Keys, account: string, query: string): Promise<FoundInvoice | null> {
-  const found = await ledgerFieldOf(redis, keys, account, query);
+  const keyed = (await redis.get(keys.ledgerKeyed(account))) === '1';
+  const found = await ledgerFieldOf(redis, keys.ledger(account), query, keyed);
   if (found === null) return null;
   const reader = new PaymentStatusReader(redis, keys, account);
   const entry = decodeLedgerEntry(found.raw);
