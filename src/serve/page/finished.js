@@ -97,7 +97,6 @@ async function retry(includeUnknown) {
 export function wireFinished() {
   $('download').addEventListener('click', () => download(current.id, current.file, 'csv'));
   $('download-xlsx').addEventListener('click', () => download(current.id, current.file, 'xlsx'));
-  $('retry').addEventListener('click', retry);
   $('send-mail').addEventListener('click', () => showMail(current.batch, () => showFinished(current.batch)));
   $('finished-payments').addEventListener('click', () => showCollection({ id: current.id, file: current.file, simulated: current.simulated }).catch(alertError));
   $('retry').addEventListener('click', () => (current.maybeLinked > 0 ? askRetry(true) : retry(false)));
