@@ -11,6 +11,7 @@ import type { BatchStore } from '../pipeline/batch-store.js';
 import type { Keys } from '../pipeline/keys.js';
 import { planFirstMessages, queueFirstMessages, type PlannedMessage } from '../pipeline/mail-plan.js';
 import type { MessageFields } from './render.js';
+import { loadSchedule } from './reminders.js';
 
 export { requireMail };
 
@@ -70,6 +71,8 @@ export async function planSend(ctx: MailContext, batchId: string): Promise<SendP
 /** Queues the batch's first messages; the workers send them at `PAYLINKS_MAIL_RATE`. */
 export async function startSend(ctx: MailContext, batchId: string): Promise<{ queued: number }> {
   requireMail(ctx.settings);
+  // Bad reminder or quiet-hour settings are refused here too, not only when a worker starts.
+  loadSchedule(ctx.settings);
   const { queued } = await queueFirstMessages(ctx, batchId);
   return { queued };
 }
