@@ -119,7 +119,10 @@ describe('reminders', () => {
     worker = await startMailWorker({ redisUrl: testRedisUrl(), keys, settings: config().mail, logger: silentLogger(), processor: sendMailProcessor, now: () => day, pollMs: 60_000 });
     try {
       await queue.promoteJobs();
-      await waitFor(async () => (await queue.getJobCounts('delayed', 'wait', 'active')).delayed + (await queue.getJobCounts('wait', 'active')).wait + (await queue.getJobCounts('active')).active === 0);
+      await waitFor(async () => {
+        const c = await queue.getJobCounts('delayed', 'wait', 'active');
+        return (c.delayed ?? 0) + (c.wait ?? 0) + (c.active ?? 0) === 0;
+      });
       await sleep(300);
     } finally {
       await worker.close();
