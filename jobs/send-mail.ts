@@ -26,7 +26,7 @@ import { loadSchedule, outsideQuietHours, reminderTimes } from '../src/mail/remi
 import { messageRenderer } from '../src/mail/render.js';
 import { fieldsOf, fromAddress, requireMail } from '../src/mail/sending.js';
 import { SmtpSender } from '../src/mail/smtp.js';
-import { decodeLedgerEntry } from '../src/pipeline/ledger.js';
+import { decodeLedgerEntry, ledgerField } from '../src/pipeline/ledger.js';
 import { MAIL_JOB_OPTIONS, mailJobId, SEND_MAIL_JOB, SendMailDataSchema, type SendMailData, type SendMailDeps, type SendMailResult } from '../src/pipeline/mail-job.js';
 import { MailLedger, type SendEnd } from '../src/pipeline/mail-ledger.js';
 import { PaymentStatusReader } from '../src/pipeline/payment-status/reader.js';
@@ -62,7 +62,7 @@ export function sendMailProcessor(deps: SendMailDeps): { process: (job: Job, tok
     if (!batch || !row) return { outcome: 'skipped', detail: 'the batch or its rows are gone' };
     const contact = contactOf(row.cells, batch.layout);
     if (contact.email === null) return { outcome: 'skipped', detail: 'no address' };
-    const raw = await deps.redis.hget(deps.keys.ledger(data.account), data.invoiceNumber);
+    const raw = await deps.redis.hget(deps.keys.ledger(data.account), ledgerField(data.invoiceNumber));
     if (raw === null) return { outcome: 'skipped', detail: 'no link in the ledger' };
     const entry = decodeLedgerEntry(raw);
 

@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { runFile, writeBatchOutput } from '../../src/index.js';
 import { BatchStore } from '../../src/pipeline/batch-store.js';
 import { Keys } from '../../src/pipeline/keys.js';
-import { decodeLedgerEntry } from '../../src/pipeline/ledger.js';
+import { decodeLedgerEntry, ledgerField } from '../../src/pipeline/ledger.js';
 import { openMailQueue } from '../../src/pipeline/mail-job.js';
 import { startMailWorker } from '../../src/pipeline/mail-worker.js';
 import { PaymentStatusStore } from '../../src/pipeline/payment-status/store.js';
@@ -96,7 +96,7 @@ describe('reminders', () => {
     // R-2 is paid.
     const payments = new PaymentStatusStore(redis, keys, API_KEY);
     await payments.ensureIndexed();
-    const entry = decodeLedgerEntry((await redis.hget(keys.ledger(API_KEY), 'R-2'))!);
+    const entry = decodeLedgerEntry((await redis.hget(keys.ledger(API_KEY), ledgerField('R-2')))!);
     await payments.record('R-2', entry, { state: 'paid', paymentId: entry.paymentId, amountCents: 2000, paidAt: new Date().toISOString(), failureReason: null, observedAtMs: Date.now(), by: 'sweep' });
 
     // 22:30 in New York: inside the quiet hours. A reminder due now waits for 08:00.
