@@ -94,21 +94,23 @@ function pendingResult(batch: Batch): RowResult {
 }
 
 /**
- * The batch's rows in file order, from its stored rows and results (the
- * batch's records must still be kept: see BatchStore.hasRecords).
+ * The batch's rows in file order (rows `[from, to)`), from its stored rows
+ * and results (the batch's records must still be kept: see
+ * BatchStore.hasRecords).
  */
-export async function* rowsFromBatch(sources: RowSources, batch: Batch): AsyncGenerator<RowFacts[]> {
+export async function* rowsFromBatch(sources: RowSources, batch: Batch, from = 0, to = batch.rows): AsyncGenerator<RowFacts[]> {
   const { store, payments } = sources;
+  const end = Math.min(to, batch.rows);
   const read = (start: number) => {
-    const count = Math.min(REPORT_CHUNK_ROWS, batch.rows - start);
+    const count = Math.min(REPORT_CHUNK_ROWS, end - start);
     const both = Promise.all([store.readRows(batch.id, start, count), store.readResults(batch.id, start, count)]);
     both.catch(() => {}); // awaited below
     return both;
   };
-  let next = batch.rows > 0 ? read(0) : undefined;
-  for (let start = 0; next; start += REPORT_CHUNK_ROWS) {
+  let next = from < end ? read(from) : undefined;
+  for (let start = from; next; start += REPORT_CHUNK_ROWS) {
     const [rows, results] = await next;
-    next = start + REPORT_CHUNK_ROWS < batch.rows ? read(start + REPORT_CHUNK_ROWS) : undefined;
+    next = start + REPORT_CHUNK_ROWS < end ? read(start + REPORT_CHUNK_ROWS) : undefined;
     const invoices = rows.map((r) => (r.cells[batch.layout.invoice] ?? '').trim());
     const linked = invoices.filter((inv, i) => {
       const s = results[i]?.status;
