@@ -9,6 +9,7 @@ import { addCancelCommand } from './commands/cancel.js';
 import { addCollectCommand } from './commands/collect.js';
 import { addInboxCommand } from './commands/inbox.js';
 import { addLedgerCommand } from './commands/ledger.js';
+import { addPaymentsCommand } from './commands/payments.js';
 import { addReportCommand } from './commands/report.js';
 import { addRetryCommand } from './commands/retry.js';
 import { addRunCommand } from './commands/run.js';
@@ -27,7 +28,7 @@ export function buildProgram(setExit: SetExit): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addCollectCommand, addReportCommand, addRetryCommand, addCancelCommand, addServeCommand, addInboxCommand, addLedgerCommand, addSimulateCommand]) {
+  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addCollectCommand, addReportCommand, addRetryCommand, addCancelCommand, addServeCommand, addInboxCommand, addLedgerCommand, addPaymentsCommand, addSimulateCommand]) {
     add(program, setExit);
   }
   return program;

@@ -95,9 +95,28 @@ export class Keys {
     return this.key('pay', apiKey, 'exceptions');
   }
 
-  /** Sorted set: the payment ids the sweep has seen in the received-payments list, by when (ms). */
+  /**
+   * Sorted set: the payment ids the sweep has seen nearest the top of the
+   * received-payments list (the newest few hundred), scored by a sequence
+   * that grows down the list and from one pass to the next.
+   */
   paymentsSeen(apiKey: string): string {
     return this.key('pay', apiKey, 'seen');
+  }
+
+  /** Hash: the payment sweep's state per account: when the next periodic pass is due, the last pass's summary. */
+  paymentSweep(apiKey: string): string {
+    return this.key('pay', apiKey, 'sweep');
+  }
+
+  /** String: which process is sweeping the account's payments now; expires unless renewed. */
+  paymentSweepLock(apiKey: string): string {
+    return this.key('pay', apiKey, 'sweep', 'lock');
+  }
+
+  /** String: the sweep's own request schedule (its share of the rate limit while a batch runs), per account. */
+  paymentSweepRate(apiKey: string): string {
+    return this.key('rate', apiKey, 'sweep');
   }
 
   /** String: the shared request schedule of the rate limiter, per Paywint account. */

@@ -16,6 +16,7 @@ import { PaywintClient } from '../paywint/client.js';
 import { openQueue } from './queue.js';
 import { RateLimiter } from './rate-limiter.js';
 import { startPaymentWorker } from './payment-worker.js';
+import { startPeriodicSweep } from './payment-sweep/index.js';
 import { connect } from '../core/redis.js';
 import { backoffBetweenJobsMs } from './retry-policy.js';
 import { Slots } from '../core/slots.js';
@@ -27,7 +28,7 @@ import type { Processors } from './processors.js';
 
 /** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
 export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs' | 'lockDurationMs'> &
-  Partial<Pick<Config, 'linkHosts' | 'unknownOutcomeRetries'>>;
+  Partial<Pick<Config, 'linkHosts' | 'unknownOutcomeRetries' | 'paymentSweepMinutes' | 'paymentSweepShare' | 'paymentSweepOpenAfterMinutes'>>;
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -97,6 +98,24 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     // Webhook confirmations: their reads take slots of the same rate limit as link creation.
     const payments = await startPaymentWorker({ redisUrl: options.redisUrl, redis, keys, account: options.credentials.apiKey, client, limiter, processor: options.processors.confirmPayment, logger, signal: shutdown.signal });
     cleanups.add(() => payments.close());
+    // The payment sweep, the backstop for missed webhooks (off without PAYLINKS_PAYMENT_SWEEP_MINUTES, or at 0).
+    if ((settings.paymentSweepMinutes ?? 0) > 0) {
+      const sweep = startPeriodicSweep({
+        redis,
+        keys,
+        account: options.credentials.apiKey,
+        reads: client,
+        limiter,
+        queue,
+        ratePerSecond: settings.rateLimit,
+        share: settings.paymentSweepShare ?? 0.2,
+        logger,
+        intervalMs: settings.paymentSweepMinutes! * 60_000,
+        openAfterMs: (settings.paymentSweepOpenAfterMinutes ?? 60) * 60_000,
+        concurrency: Math.max(8, settings.concurrency),
+      });
+      cleanups.add(() => sweep.close());
+    }
     const processor = options.processors.createLink({
       store,
       ledger: new Ledger(redis, keys, options.credentials.apiKey, { unknownOutcomeRetries: settings.unknownOutcomeRetries }),

@@ -33,6 +33,8 @@ export interface SimulatorStats {
   dropped: number;
   /** Arrival time (`Date.now()`) of every create request, for rate-limit checks. */
   requestTimesMs: number[];
+  /** Arrival time of every payment read (`GET get/{id}`, the received list), for the sweep's share of the rate limit. */
+  readTimesMs: number[];
   /** TCP connections accepted (keep-alive: far fewer than requests). */
   connections: number;
 }
@@ -91,6 +93,7 @@ export class SimulatorLedger {
   countRequest(isCreate: boolean, nowMs: number): void {
     this.#stats.requests += 1;
     if (isCreate) this.#stats.requestTimesMs.push(nowMs);
+    else this.#stats.readTimesMs.push(nowMs);
   }
 
   countStatus(status: number): void {
@@ -112,7 +115,7 @@ export class SimulatorLedger {
   /** A copy of the stats. */
   stats(): SimulatorStats {
     const stats = this.#stats;
-    return { ...stats, byStatus: { ...stats.byStatus }, requestTimesMs: [...stats.requestTimesMs] };
+    return { ...stats, byStatus: { ...stats.byStatus }, requestTimesMs: [...stats.requestTimesMs], readTimesMs: [...stats.readTimesMs] };
   }
 
   /** Clears the entries and the stats. */
@@ -124,5 +127,5 @@ export class SimulatorLedger {
 }
 
 function emptyStats(): SimulatorStats {
-  return { requests: 0, byStatus: {}, created: 0, hung: 0, dropped: 0, requestTimesMs: [], connections: 0 };
+  return { requests: 0, byStatus: {}, created: 0, hung: 0, dropped: 0, requestTimesMs: [], readTimesMs: [], connections: 0 };
 }

@@ -11,8 +11,8 @@ import type { PaymentExceptions } from './exceptions.js';
 import { STATE_RANK, stateOf, type ConfirmedBy, type PaymentState } from './model.js';
 import type { PaymentStatusStore } from './store.js';
 
-/** What a confirmation did. */
-export type ConfirmOutcome = 'recorded' | 'unchanged' | 'contradicted' | 'unknown-payment' | 'stray';
+/** What a confirmation did (`recorded`: the state changed; `confirmed`: the same state, confirmed again). */
+export type ConfirmOutcome = 'recorded' | 'confirmed' | 'unchanged' | 'contradicted' | 'unknown-payment' | 'stray';
 
 export interface ConfirmInput {
   paymentId: string;
@@ -81,7 +81,7 @@ export async function confirmPayment(deps: ConfirmDeps, input: ConfirmInput): Pr
     await exceptions.add({ kind: 'event-contradicted', ...where, idSuffix: input.claimedState, detail: `an event said ${input.claimedState}; Paywint says ${payment.status}` });
     return 'contradicted';
   }
-  return result.changed ? 'recorded' : 'unchanged';
+  return result.stateChanged ? 'recorded' : result.changed ? 'confirmed' : 'unchanged';
 }
 
 /** An invoice just recorded paid: paid in full? paid twice (a stray payment made for it)? */
