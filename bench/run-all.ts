@@ -7,6 +7,7 @@
  * the 401 stop (see scale-bench.ts; `--quick`: 100,000 and 20,000 rows).
  */
 import { formatInboxLatency, runInboxLatencyBench } from './inbox-latency.js';
+import { formatInvoiceLookup, runInvoiceLookupBench } from './invoice-lookup-bench.js';
 import { formatPipelineBench, runPipelineBench } from './pipeline-bench.js';
 import { formatRealisticBench, runRealisticBenchInChild } from './realistic-bench.js';
 import { formatReportBench, runReportBench } from './report-bench.js';
@@ -35,4 +36,6 @@ if (process.argv.includes('scale')) {
   console.log(formatReportBench(await runReportBench({ rows: quick ? 100_000 : 1_000_000 })));
   console.log('\ndrop folder pickup latency (private Redis, no workers):');
   console.log(formatInboxLatency(await runInboxLatencyBench({ drops: quick ? 4 : 8, rows: 1000 }), 1000));
+  console.log('\nfind an invoice (GET /api/invoices/{invoiceNumber}; private Redis, no persistence):');
+  console.log(formatInvoiceLookup(await runInvoiceLookupBench({ invoices: quick ? 100_000 : 1_000_000 })));
 }

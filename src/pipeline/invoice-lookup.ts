@@ -8,8 +8,10 @@
  * lookup tries the number as typed and its key first (one HMGET), then scans
  * the ledger for a field with the same key: server-side with a
  * case-insensitive MATCH pattern when the number is ASCII (Redis sends back
- * only the candidates), every field otherwise. A scan of a 1,000,000-entry
- * ledger takes about a second; a number typed as stored costs one round trip.
+ * only the candidates), every field otherwise. A number typed as stored
+ * costs one round trip; a scan of a 1,000,000-entry ledger took 2.4 to 5 s on
+ * a loaded 2-core machine (bench/invoice-lookup-bench.ts). A ledger keyed by
+ * invoiceKey would make every lookup one round trip.
  */
 import { invoiceKey } from '../core/invoice-key.js';
 import type { RedisClient } from '../core/lua.js';

@@ -202,7 +202,7 @@ describe('the collection view and the invoice search, in Chromium', () => {
 
     // Paid while the card is open: it says so without a new search.
     sim.movePayment(may.payment_id, { to: 'paid' });
-    await expect.poll(() => page.locator('#found .found-status').textContent(), { timeout: 20_000 }).toMatch(/^Paid Paid 20\.00 on /);
+    await expect.poll(() => page.locator('#found .found-status').textContent(), { timeout: 20_000 }).toMatch(/^Paid 20\.00 received on /);
 
     // Its file's payments, from the card: the aging puts its links 31 to 60 days back.
     await page.getByRole('button', { name: 'See who paid in this file' }).click();
@@ -248,6 +248,7 @@ describe('the collection view and the invoice search, in Chromium', () => {
       await expect.poll(() => phone.locator('#found-title').textContent(), { timeout: 15_000 }).toBe('Invoice JUN-002');
       expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
       await shot('35-search-phone', phone);
+      await phone.locator('#found').screenshot({ path: path.join(SHOTS, '35a-found-phone.png') });
     } finally {
       await phone.close();
     }

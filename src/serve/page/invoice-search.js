@@ -37,6 +37,7 @@ async function refresh(asked, first) {
 
 function notFound(asked) {
   $('found').classList.remove('found-paid');
+  $('found').classList.add('found-none');
   $('found-title').textContent = `No invoice ${asked}`;
   const p = document.createElement('p');
   p.className = 'found-missing';
@@ -70,6 +71,7 @@ function daysAgo(iso) {
 }
 
 function render(inv) {
+  $('found').classList.remove('found-none');
   $('found').classList.toggle('found-paid', inv.payment_status === 'paid');
   $('found-title').textContent = `Invoice ${inv.invoice_number}`;
   const head = document.createElement('p');
@@ -78,7 +80,7 @@ function render(inv) {
   badge.className = `badge badge-${inv.payment_status}`;
   badge.textContent = STATUS_LABELS[inv.payment_status] || inv.payment_status;
   let sentence = STATUS_MEANINGS[inv.payment_status] || '';
-  if (inv.payment_status === 'paid') sentence = `Paid ${money(inv.amount_paid || inv.amount)}${inv.paid_at ? ` on ${formatTime(inv.paid_at)}` : ''}.`;
+  if (inv.payment_status === 'paid') sentence = `${money(inv.amount_paid || inv.amount)} received${inv.paid_at ? ` on ${formatTime(inv.paid_at)}` : ''}.`;
   if (inv.failure_reason) sentence += ` Reason: ${inv.failure_reason}.`;
   head.append(badge, ` ${sentence}`);
 
