@@ -16,6 +16,7 @@ import { addRunCommand } from './commands/run.js';
 import { addServeCommand } from './commands/serve.js';
 import { addSimulateCommand } from './commands/simulate.js';
 import { addStatusCommand } from './commands/status.js';
+import { addSendCommand } from './commands/send.js';
 import { addSubmitCommand } from './commands/submit.js';
 import { addValidateCommand } from './commands/validate.js';
 import { addWorkerCommand } from './commands/worker.js';
@@ -28,7 +29,7 @@ export function buildProgram(setExit: SetExit): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addCollectCommand, addReportCommand, addRetryCommand, addCancelCommand, addServeCommand, addInboxCommand, addLedgerCommand, addPaymentsCommand, addSimulateCommand]) {
+  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addSendCommand, addCollectCommand, addReportCommand, addRetryCommand, addCancelCommand, addServeCommand, addInboxCommand, addLedgerCommand, addPaymentsCommand, addSimulateCommand]) {
     add(program, setExit);
   }
   return program;

@@ -257,6 +257,12 @@ const FIELDS = {
     expects: 'messages per second to the mail server, all processes together, a number from 0.1 to 100000',
     schema: z.coerce.number().min(0.1).max(100_000).default(10),
   },
+  mailRetryMs: {
+    env: 'PAYLINKS_MAIL_RETRY_MS',
+    flag: undefined,
+    expects: 'milliseconds before the first retry of a message the mail server did not take (4xx), a whole number from 10 to 3600000 (it doubles, at most 1 hour)',
+    schema: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+  },
   templates: {
     env: 'PAYLINKS_TEMPLATES',
     flag: undefined,
@@ -266,8 +272,8 @@ const FIELDS = {
   reminders: {
     env: 'PAYLINKS_REMINDERS',
     flag: undefined,
-    expects: 'up to 3 reminder steps, comma-separated: days after the first message (3d,7d,14d) or relative to the due date (due+3d, due-2d)',
-    schema: z.string().regex(/^\s*(?:(?:due[+-])?\d{1,3}[dh])(?:\s*,\s*(?:due[+-])?\d{1,3}[dh]){0,2}\s*$/i).optional(),
+    expects: 'up to 3 reminder steps, comma-separated: days after the first message (3d,7d,14d) or relative to the due date (due+3d, due-2d); h, m and s count hours, minutes and seconds',
+    schema: z.string().regex(/^\s*(?:(?:due[+-])?\d{1,4}[dhms])(?:\s*,\s*(?:due[+-])?\d{1,4}[dhms]){0,2}\s*$/i).optional(),
   },
   quietHours: {
     env: 'PAYLINKS_QUIET_HOURS',
@@ -436,6 +442,8 @@ export interface MailSettings {
   replyTo: string | undefined;
   /** `PAYLINKS_MAIL_RATE`: messages per second, every process together. Default 10. */
   ratePerSecond: number;
+  /** `PAYLINKS_MAIL_RETRY_MS`: the wait before a message refused for now (4xx) is tried again; it doubles, at most 1 hour. Default 30000. */
+  retryMs: number;
   /** `PAYLINKS_TEMPLATES`: a folder whose files override the built-in templates. Default: none. */
   templatesDir: string | undefined;
   /** `PAYLINKS_REMINDERS`: the reminder steps as written (`3d,7d,14d`, `due+3d`). Default: none (no reminders). */
@@ -449,6 +457,14 @@ export interface MailSettings {
 /** Whether the settings let paylinks send messages to customers. */
 export function mailConfigured(settings: MailSettings): settings is MailSettings & { smtpUrl: string; from: string } {
   return settings.smtpUrl !== undefined && settings.from !== undefined;
+}
+
+/** The settings, or a {@link ConfigError} naming what is missing to send messages to customers. */
+export function requireMail(settings: MailSettings): MailSettings & { smtpUrl: string; from: string } {
+  if (mailConfigured(settings)) return settings;
+  const missing = settings.smtpUrl === undefined ? 'smtpUrl' : 'mailFrom';
+  const { env, expects } = FIELDS[missing];
+  throw new ConfigError('CONFIG_MISSING', env, `${env}: expected ${expects}, got nothing: sending links to customers needs PAYLINKS_SMTP_URL and PAYLINKS_MAIL_FROM`);
 }
 
 /** The address of a mailbox written `address` or `Name <address>`; undefined when it is not one. */
@@ -565,6 +581,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       from: parsed.mailFrom,
       replyTo: parsed.mailReplyTo,
       ratePerSecond: parsed.mailRate,
+      retryMs: parsed.mailRetryMs,
       templatesDir: parsed.templates === undefined ? undefined : path.resolve(parsed.templates),
       reminders: parsed.reminders,
       quietHours: parsed.quietHours,

@@ -124,6 +124,8 @@ export const OTHER_ERROR_CODES = [
   'NOTIFY_WEBHOOK_FAILED',
   /** The mail server refused or could not be reached: the e-mail is retried. */
   'NOTIFY_EMAIL_FAILED',
+  /** `paylinks send`, `--send`: the batch's file has no e-mail address column, so there is no one to send to. */
+  'MAIL_NO_ADDRESS_COLUMN',
   /** A notification kept failing for the whole retry window: given up. */
   'NOTIFY_GAVE_UP',
   'INTERNAL',

@@ -45,6 +45,10 @@ export interface BatchLayout {
   headerLine?: number;
   /** The file's decimal mark, as stated or decided while it was checked. */
   decimal?: DecimalMark | null;
+  /** The customer's e-mail address, name and due date columns, when the file has them (issue 19). */
+  email?: number | null;
+  name?: number | null;
+  due?: number | null;
 }
 
 export interface NewBatch {

@@ -104,6 +104,26 @@ export class Keys {
     return this.key('pay', apiKey, 'seen');
   }
 
+  /** Hash: per account, messages to customers by kind and invoice → how each went (see mail-ledger.ts). */
+  messages(apiKey: string): string {
+    return this.key('messages', apiKey);
+  }
+
+  /** Hash: invoice number → the mail server's reply, for a batch's first messages that bounced or failed. */
+  batchBounces(batchId: string): string {
+    return this.key('batch', batchId, 'bounces');
+  }
+
+  /** String: the shared schedule of messages to the mail server (`PAYLINKS_MAIL_RATE`), every process together. */
+  mailRate(): string {
+    return this.key('rate', 'mail');
+  }
+
+  /** Sorted set: batches to send their messages once they finish (`submit --send`), by when asked. */
+  mailOnFinish(): string {
+    return this.key('batches', 'send-on-finish');
+  }
+
   /** Hash: the payment sweep's state per account: when the next periodic pass is due, the last pass's summary. */
   paymentSweep(apiKey: string): string {
     return this.key('pay', apiKey, 'sweep');

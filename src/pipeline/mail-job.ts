@@ -54,9 +54,9 @@ export function mailJobId(batchId: string, row: number, kind: MailKind): string 
 /** Temporary failures (4xx, a server not reachable) are retried for about a day, backing off up to an hour apart. */
 export const MAIL_MAX_ATTEMPTS = 40;
 
-/** About 30 s, doubling, at most 1 hour. */
-export function mailBackoffMs(attemptsMade: number): number {
-  return Math.min(30_000 * 2 ** Math.max(0, attemptsMade - 1), 3_600_000);
+/** `firstMs` (PAYLINKS_MAIL_RETRY_MS, 30 s), doubling, at most 1 hour. */
+export function mailBackoffMs(attemptsMade: number, firstMs = 30_000): number {
+  return Math.min(firstMs * 2 ** Math.max(0, attemptsMade - 1), 3_600_000);
 }
 
 export const MAIL_JOB_OPTIONS: JobsOptions = {

@@ -34,7 +34,7 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<v
     cleanups.add(() => backend.close());
     // Payments by status and webhooks accepted / rejected / contradicted, as serve's /metrics has them.
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store, payments: new PaymentStatusStore(backend.redis, backend.keys, credentials.apiKey) });
-    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: options.processors, events: metrics.events, notify: config.notify });
+    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: options.processors, events: metrics.events, notify: config.notify, mail: config.mail });
     cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
     const server = await serveMetrics({
       port: config.metricsPort,

@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { Worker, type Job } from 'bullmq';
 import { BatchStore } from './batch-store.js';
-import type { Config, Credentials, NotifySettings } from '../core/config.js';
+import { mailConfigured, type Config, type Credentials, type MailSettings, type NotifySettings } from '../core/config.js';
 import { coerceError } from '../core/errors.js';
 import { Keys, QUEUE_NAME } from './keys.js';
 import { Ledger } from './ledger.js';
@@ -25,6 +25,7 @@ import { removeQueuedJobs } from './cancel.js';
 import { NOTIFIER_CLOSE_MS, notificationsConfigured, startNotifier } from './notifier.js';
 import { CreateLinkDataSchema, type CreateLinkEvents } from './create-link-job.js';
 import type { Processors } from './processors.js';
+import { startMailWorker } from './mail-worker.js';
 
 /** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
 export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs' | 'lockDurationMs'> &
@@ -45,6 +46,8 @@ export interface WorkerOptions {
    * configured, this process also delivers them. Default: none.
    */
   notify?: NotifySettings;
+  /** Messages to customers (issue 19): when the mail server and sender are set, this process sends them too. Default: none. */
+  mail?: MailSettings;
 }
 
 /** How long a worker may take to stop: the requests in flight finish, each bounded by the timeout. */
@@ -93,6 +96,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       // Started before the worker, so it is closed after it: a batch its last rows finish is still announced.
       const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger, processor: options.processors.notify, account: options.credentials.apiKey });
       cleanups.add(() => notifier.close(), NOTIFIER_CLOSE_MS + CLEANUP_TIMEOUT_MS);
+    }
+    if (options.mail && mailConfigured(options.mail) && options.processors.sendMail) {
+      const mail = await startMailWorker({ redisUrl: options.redisUrl, keys, settings: options.mail, logger, processor: options.processors.sendMail });
+      cleanups.add(() => mail.close(), 20_000);
     }
     const limiter = new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit });
     // Webhook confirmations: their reads take slots of the same rate limit as link creation.

@@ -88,7 +88,7 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store, payments: new PaymentStatusStore(backend.redis, backend.keys, account) });
     const worker =
       withWorker && paywint
-        ? await startWorker({ redisUrl: backend.endpoint.url, credentials: paywint.credentials, baseUrl: paywint.baseUrl, settings: config, logger, processors: PROCESSORS, events: metrics.events, notify: config.notify })
+        ? await startWorker({ redisUrl: backend.endpoint.url, credentials: paywint.credentials, baseUrl: paywint.baseUrl, settings: config, logger, processors: PROCESSORS, events: metrics.events, notify: config.notify, mail: config.mail })
         : undefined;
     if (worker) cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
 
