@@ -99,6 +99,8 @@ export function createLinkProcessor(deps: CreateLinkDeps): (job: Job) => Promise
         batchId,
         row: r.row,
         createdAt: nowIso(),
+        // The number as the file wrote it: the ledger keeps it beside its key.
+        invoiceNumber: r.invoiceNumber,
       },
     });
   }

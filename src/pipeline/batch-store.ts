@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../core/lua.js';
 import type { Keys } from './keys.js';
-import { encodeLedgerEntry, type LedgerEntry, type RowRef } from './ledger.js';
+import { encodeLedgerEntry, ledgerField, type LedgerEntry, type RowRef } from './ledger.js';
 import { ROW_STATUSES, type RowResult, type RowStatus } from './output.js';
 import { decodeRecord, decodeResult, encodeRecord, encodeResult } from './batch-codec.js';
 import { FINISHED_STATES, isStoppedState, type BatchState } from './batch-states.js';
@@ -335,7 +335,7 @@ export class BatchStore {
         r.row,
         encodeResult(r.result),
         r.result.status,
-        r.invoiceNumber ?? '',
+        r.invoiceNumber === undefined ? '' : ledgerField(r.invoiceNumber),
         ledger ? (r.claimOwner ?? '') : '',
         entry ? encodeLedgerEntry(entry) : '',
         r.amountCents ?? 0,

@@ -4,9 +4,11 @@
  * and the exceptions that name it (issue 17, item 6).
  *
  * Invoice numbers compare as src/core/invoice-key.ts says (trimmed, NFC, case
- * ignored). The ledger is keyed by the number as the file wrote it, so the
- * lookup tries the number as typed and its key first (one HMGET), then scans
- * the ledger for a field with the same key: server-side with a
+ * ignored). The ledger is keyed by the invoice's key (ledger.ts's
+ * `ledgerField`), so the lookup tries the key and the number as typed first
+ * (one HMGET); only then, for an entry left under the number as written (an
+ * earlier version's, whose invoice had another link: see ledger-rekey.ts),
+ * it scans the ledger for a field with the same key: server-side with a
  * case-insensitive MATCH pattern when the number is ASCII (Redis sends back
  * only the candidates), every field otherwise. A number typed as stored
  * costs one round trip; a scan of a 1,000,000-entry ledger took 2.4 to 5 s on
@@ -16,7 +18,7 @@
 import { invoiceKey } from '../core/invoice-key.js';
 import type { RedisClient } from '../core/lua.js';
 import type { Keys } from './keys.js';
-import { decodeLedgerEntry, type LedgerEntry } from './ledger.js';
+import { decodeLedgerEntry, writtenInvoiceNumber, type LedgerEntry } from './ledger.js';
 import { PaymentStatusReader, type PaymentException, type PaymentStatus } from './payment-status/index.js';
 
 /** The longest invoice number looked up (Paywint takes 20 characters; imported ledgers may hold longer ones). */
@@ -50,7 +52,7 @@ export function caseInsensitivePattern(text: string): string {
 async function ledgerFieldOf(redis: RedisClient, ledgerKey: string, query: string): Promise<{ field: string; raw: string } | null> {
   const typed = query.trim();
   const key = invoiceKey(typed);
-  const tries = [...new Set([typed, key])];
+  const tries = [...new Set([key, typed])];
   const direct = await redis.hmget(ledgerKey, ...tries);
   for (let i = 0; i < tries.length; i += 1) if (direct[i]) return { field: tries[i]!, raw: direct[i]! };
   // Redis matches bytes: a pattern can fold the case of ASCII letters only.
@@ -75,5 +77,5 @@ export async function findInvoice(redis: RedisClient, keys: Keys, account: strin
   const key = invoiceKey(found.field);
   const names = (n: string | null | undefined) => typeof n === 'string' && invoiceKey(n) === key;
   const exceptions = (await reader.exceptions('all')).filter((e) => names(e.invoiceNumber) || (e.likelyInvoices ?? []).some(names));
-  return { invoiceNumber: found.field, entry, status, exceptions };
+  return { invoiceNumber: writtenInvoiceNumber(found.field, entry), entry, status, exceptions };
 }

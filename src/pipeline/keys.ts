@@ -56,9 +56,17 @@ export class Keys {
     return this.key('inbox', 'lock', pickupId);
   }
 
-  /** Hash: invoice number → the link created for it, per Paywint account (see `encodeLedgerEntry`). */
+  /** Hash: invoice key (`ledgerField`) → the link created for it, per Paywint account (see `encodeLedgerEntry`). */
   ledger(apiKey: string): string {
     return this.key('ledger', apiKey);
+  }
+
+  /**
+   * String: `1` once the account's ledger, claims and unsettled counts are
+   * keyed by invoice keys (`INV-7` for `inv-7`: see ledger-rekey.ts).
+   */
+  ledgerKeyed(apiKey: string): string {
+    return this.key('ledger-keyed', apiKey);
   }
 
   /** Hash: invoice number → the job currently allowed to call Paywint for it. */

@@ -28,7 +28,9 @@
  *   for one of the invoices between the check and the write is never
  *   overwritten: that row is reported, the rest is written.
  * - Entries are read and written only through ledger.ts's
- *   `encodeLedgerEntry`, `decodeLedgerEntry` and `scanLedger`.
+ *   `encodeLedgerEntry`, `decodeLedgerEntry` and `scanLedger`, under the
+ *   invoice's `ledgerField` (its key: `inv-7` is `INV-7`'s entry), the
+ *   number as written kept in the entry and exported.
  */
 import type { Writable } from 'node:stream';
 import { InputFileError, type ErrorCode } from '../core/errors.js';
@@ -40,7 +42,7 @@ import { formatCents } from '../core/money.js';
 import { MAX_LISTED_ERRORS } from '../intake/validate.js';
 import { CreatedLinkData } from '../paywint/client.js';
 import type { Keys } from './keys.js';
-import { decodeLedgerEntry, encodeLedgerEntry, sameInvoice, scanLedger, type LedgerEntry } from './ledger.js';
+import { decodeLedgerEntry, encodeLedgerEntry, ledgerField, sameInvoice, scanLedger, type LedgerEntry } from './ledger.js';
 import { CsvFileWriter, restoreNeutralisedCell } from './output.js';
 import { PaymentStatusStore } from './payment-status/store.js';
 
@@ -104,13 +106,13 @@ export async function exportLedger(options: ExportLedgerOptions): Promise<Export
   const sinceMs = options.since?.getTime();
   const writer = new CsvFileWriter(options.output, [...LEDGER_COLUMNS, ...LEDGER_STATUS_COLUMNS]);
   const statuses = new PaymentStatusStore(options.redis, options.keys, options.account);
-  // HSCAN may return an entry twice when the hash is rehashed during the scan: keep the invoice numbers seen.
+  // HSCAN may return an entry twice when the hash is rehashed during the scan: keep the fields seen.
   const seen = new Set<string>();
   try {
     for await (const page of scanLedger(options.redis, options.keys.ledger(options.account), options.scanCount ?? 1000)) {
-      const fresh = page.filter(({ invoiceNumber, entry }) => {
-        if (seen.has(invoiceNumber)) return false;
-        seen.add(invoiceNumber);
+      const fresh = page.filter(({ field, entry }) => {
+        if (seen.has(field)) return false;
+        seen.add(field);
         return sinceMs === undefined || Date.parse(entry.createdAt) >= sinceMs;
       });
       // The statuses of a page in one pipeline.
@@ -251,6 +253,7 @@ function checkImportRow(record: IntakeRecord, layout: ColumnLayout, columns: Imp
     // Not from a batch row.
     row: 0,
     createdAt: createdMs === undefined ? createdAtDefault : new Date(createdMs).toISOString(),
+    invoiceNumber,
   };
   return { ok: true, row: { line, invoiceNumber, entry } };
 }
@@ -316,8 +319,8 @@ export async function importLedger(options: ImportLedgerOptions): Promise<Import
   let chunk: ImportRow[] = [];
   const checkChunk = async () => {
     if (chunk.length === 0) return;
-    const invoiceNumbers = chunk.map((r) => r.invoiceNumber);
-    const replies = await redis.multi().hmget(ledgerKey, ...invoiceNumbers).hmget(claimsKey, ...invoiceNumbers).exec();
+    const fields = chunk.map((r) => ledgerField(r.invoiceNumber));
+    const replies = await redis.multi().hmget(ledgerKey, ...fields).hmget(claimsKey, ...fields).exec();
     const [existing, claims] = (replies ?? []).map(([error, value]) => {
       if (error) throw error;
       return value as (string | null)[];
@@ -346,8 +349,8 @@ export async function importLedger(options: ImportLedgerOptions): Promise<Import
   let unchanged = 0;
   const writeChunk = async () => {
     if (chunk.length === 0) return;
-    const reply = (await WRITE_ENTRIES.run(redis, [ledgerKey, claimsKey], chunk.flatMap((r) => [r.invoiceNumber, encodeLedgerEntry(r.entry)]))) as string[];
-    await paymentIndex.indexNewEntries(chunk.flatMap((r, i) => (reply[2 * i] === 'written' ? [{ invoiceNumber: r.invoiceNumber, paymentId: r.entry.paymentId }] : [])));
+    const reply = (await WRITE_ENTRIES.run(redis, [ledgerKey, claimsKey], chunk.flatMap((r) => [ledgerField(r.invoiceNumber), encodeLedgerEntry(r.entry)]))) as string[];
+    await paymentIndex.indexNewEntries(chunk.flatMap((r, i) => (reply[2 * i] === 'written' ? [{ invoiceNumber: ledgerField(r.invoiceNumber), paymentId: r.entry.paymentId }] : [])));
     chunk.forEach((row, i) => {
       const kind = reply[2 * i];
       if (kind === 'written') {

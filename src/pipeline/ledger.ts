@@ -1,6 +1,9 @@
 /**
  * The idempotency ledger: one per Paywint account (keyed by the API key,
- * never the secret), recording every link paylinks created, by invoice number.
+ * never the secret), recording every link paylinks created, by invoice: its
+ * field is the invoice's key ({@link ledgerField}: trimmed, NFC, upper case,
+ * so `inv-7` in a later file finds `INV-7`'s link), its entry keeps the
+ * number as written. Claims and unsettled counts use the same field.
  *
  * Before calling Paywint a job claims the invoice. The claim is atomic (one
  * Lua script), so two jobs of one batch, or of two batches running at once,
@@ -16,6 +19,7 @@ import { LuaScript, type RedisClient } from '../core/lua.js';
 import { RESERVE_SLOT_LUA, type RateLimiter } from './rate-limiter.js';
 import { RELEASE_CLAIM_LUA, UNSETTLED_LUA } from './scripts/includes/release-claim.js';
 import type { Keys } from './keys.js';
+import { invoiceKey } from '../core/invoice-key.js';
 import { paymentIndexKeys, type PaymentIndexKeys } from './payment-status/encoding.js';
 import { joinFields, packBatchId, packId, packInt, packLink, splitFields, unpackBatchId, unpackId, unpackInt, unpackLink } from './compact.js';
 
@@ -27,10 +31,27 @@ const LedgerEntrySchema = z.object({
   batchId: z.string(),
   row: z.number().int(),
   createdAt: z.string(),
+  /** The invoice number as written when the link was made, when it is not its ledger field (e.g. `inv-7` under `INV-7`). */
+  invoiceNumber: z.string().optional(),
 });
 
 /** A link paylinks created (or was told of), as the ledger keeps it for its invoice. */
 export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
+
+/**
+ * The ledger's field for an invoice number (and the claims' and unsettled
+ * counts'): its key (src/core/invoice-key.ts), so that the numbers a person
+ * reads as one invoice share one link. Every reader and writer of the ledger
+ * by invoice goes through it.
+ */
+export function ledgerField(invoiceNumber: string): string {
+  return invoiceKey(invoiceNumber);
+}
+
+/** The invoice number of an entry as written, given the field it is under. */
+export function writtenInvoiceNumber(field: string, entry: Pick<LedgerEntry, 'invoiceNumber'>): string {
+  return entry.invoiceNumber ?? field;
+}
 
 /*
  * The stored form of a ledger entry: the value under its invoice number in
@@ -54,36 +75,46 @@ function msOf(iso: string): number {
 /**
  * The ledger's stored form of an entry: fixed fields in a fixed order (see
  * compact.ts): payment id, link, amount in cents, created at (ms since the
- * epoch), batch id, row (numbers in base 36), and the description last, left
- * out when there is none. About 90 characters for a UUID id, a Paywint link
- * and a 20-character description, against about 250 as JSON.
+ * epoch), batch id, row (numbers in base 36), the description (left out when
+ * there is none and nothing follows), then the invoice number as written,
+ * only when it is not its ledger field (most numbers are written as their
+ * key: nothing more is stored for them). About 90 characters for a UUID id,
+ * a Paywint link and a 20-character description, against about 250 as JSON.
  */
 export function encodeLedgerEntry(entry: LedgerEntry): string {
   const fields = [packId(entry.paymentId), packLink(entry.paymentLink, entry.paymentId), packInt(entry.amountCents), packInt(msOf(entry.createdAt)), packBatchId(entry.batchId), packInt(entry.row)];
-  if (entry.description !== null) fields.push(entry.description);
+  const written = entry.invoiceNumber !== undefined && entry.invoiceNumber !== ledgerField(entry.invoiceNumber) ? entry.invoiceNumber : undefined;
+  if (entry.description !== null || written !== undefined) fields.push(entry.description ?? '');
+  if (written !== undefined) fields.push(written);
   return joinFields(fields);
 }
 
 /** Reads an entry written by {@link encodeLedgerEntry}, or by paylinks before it (JSON with field names). */
 export function decodeLedgerEntry(raw: string): LedgerEntry {
   if (raw.startsWith('{')) return LedgerEntrySchema.parse(JSON.parse(raw));
-  const [id, link, amount, createdAt, batchId, row, ...rest] = splitFields(raw);
+  const [id, link, amount, createdAt, batchId, row, description, written] = splitFields(raw);
   if (row === undefined) throw new Error(`not a ledger entry: ${JSON.stringify(raw.slice(0, 80))}`);
   const paymentId = unpackId(id!);
-  return {
+  const entry: LedgerEntry = {
     paymentId,
     paymentLink: unpackLink(link!, paymentId),
     amountCents: unpackInt(amount!),
-    description: rest.length > 0 ? rest.join('') : null,
+    // Written before the invoice number followed it, an empty description was left out: '' reads as none.
+    description: description === undefined || (description === '' && written !== undefined) ? null : description,
     batchId: unpackBatchId(batchId!),
     row: unpackInt(row),
     createdAt: new Date(unpackInt(createdAt!)).toISOString(),
   };
+  if (written !== undefined) entry.invoiceNumber = written;
+  return entry;
 }
 
 /** An invoice number and its entry, as {@link scanLedger} yields them. */
 export interface LedgerRecord {
+  /** As written (see {@link writtenInvoiceNumber}). */
   invoiceNumber: string;
+  /** The ledger field it is under. */
+  field: string;
   entry: LedgerEntry;
 }
 
@@ -98,7 +129,10 @@ export async function* scanLedger(redis: RedisClient, ledgerKey: string, count =
     const [next, flat] = await redis.hscan(ledgerKey, cursor, 'COUNT', count);
     cursor = next;
     const page: LedgerRecord[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) page.push({ invoiceNumber: flat[i]!, entry: decodeLedgerEntry(flat[i + 1]!) });
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const entry = decodeLedgerEntry(flat[i + 1]!);
+      page.push({ invoiceNumber: writtenInvoiceNumber(flat[i]!, entry), field: flat[i]!, entry });
+    }
     if (page.length > 0) yield page;
   } while (cursor !== '0');
 }
@@ -423,7 +457,7 @@ export class Ledger {
     const attempts = requests.map((r) => (limiter && r.begin ? randomUUID() : ''));
     const nowMs = Date.now();
     const args: (string | number)[] = limiter ? [nowMs, limiter.intervalUs, limiter.toleranceUs, this.apiKey, this.unknownOutcomeRetries] : ['', '', '', this.apiKey, this.unknownOutcomeRetries];
-    requests.forEach((r, i) => args.push(r.invoiceNumber, r.owner, r.row, attempts[i]!));
+    requests.forEach((r, i) => args.push(ledgerField(r.invoiceNumber), r.owner, r.row, attempts[i]!));
     const keys = [this.ledgerKey, this.claimsKey, batch.resultsKey, batch.batchKey, limiter?.key ?? batch.batchKey, this.unsettledKey];
     const reply = (await CLAIM_ROWS.run(this.redis, keys, args)) as string[];
     return requests.map((r, i): ClaimOutcome => {
@@ -456,7 +490,7 @@ export class Ledger {
   async beginAttempt(invoiceNumber: string, owner: string, limiter: RateLimiter, signal?: AbortSignal): Promise<BeginOutcome | undefined> {
     const keys = [this.claimsKey, limiter.key];
     const attempt = randomUUID();
-    const args = (slot: string) => [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, slot, limiter.toleranceUs, this.unknownOutcomeRetries];
+    const args = (slot: string) => [ledgerField(invoiceNumber), owner, Date.now(), limiter.intervalUs, attempt, slot, limiter.toleranceUs, this.unknownOutcomeRetries];
     let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, args(''))) as [string, string, string?] | null;
     let waitedMs = 0;
     while (reply && reply[0] === 'wait') {
@@ -475,7 +509,7 @@ export class Ledger {
    * have made one anyway; `rate-limited` (a 429) gives the attempt back.
    */
   async endAttempt(invoiceNumber: string, owner: string, attempt: string, outcome: AttemptOutcome, error?: { code: string; message: string }): Promise<Claim | undefined> {
-    return parseClaim(await END_ATTEMPT.run(this.redis, [this.claimsKey], [invoiceNumber, owner, outcome, error?.code ?? '', error?.message ?? '', attempt]));
+    return parseClaim(await END_ATTEMPT.run(this.redis, [this.claimsKey], [ledgerField(invoiceNumber), owner, outcome, error?.code ?? '', error?.message ?? '', attempt]));
   }
 
   /**
@@ -485,11 +519,11 @@ export class Ledger {
    */
   async acceptUnknownOutcomes(invoiceNumbers: readonly string[]): Promise<number> {
     if (invoiceNumbers.length === 0) return 0;
-    return Number(await ACCEPT_UNKNOWN.run(this.redis, [this.claimsKey, this.unsettledKey], [...invoiceNumbers]));
+    return Number(await ACCEPT_UNKNOWN.run(this.redis, [this.claimsKey, this.unsettledKey], invoiceNumbers.map(ledgerField)));
   }
 
   /** Moves a claim whose holder is gone to `newOwner`, keeping its counts. */
   async takeOver(invoiceNumber: string, expectedOwner: string, newOwner: string): Promise<Claim | undefined> {
-    return parseClaim(await TAKE_OVER.run(this.redis, [this.claimsKey], [invoiceNumber, expectedOwner, newOwner]));
+    return parseClaim(await TAKE_OVER.run(this.redis, [this.claimsKey], [ledgerField(invoiceNumber), expectedOwner, newOwner]));
   }
 }

@@ -11,6 +11,7 @@ import { mailConfigured, type Config, type Credentials, type MailSettings, type 
 import { coerceError } from '../core/errors.js';
 import { Keys, QUEUE_NAME } from './keys.js';
 import { Ledger } from './ledger.js';
+import { ensureLedgerKeyed } from './ledger-rekey.js';
 import type { Logger } from '../core/logger.js';
 import { PaywintClient } from '../paywint/client.js';
 import { openQueue } from './queue.js';
@@ -77,6 +78,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const redis = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker-cmd' });
     cleanups.add(() => redis.quit());
     redis.on('error', (e) => logger.warn({ err: e.message }, 'Redis connection error (will reconnect)'));
+    // A ledger written before it was keyed by invoice keys is moved once, before any row claims an invoice.
+    await ensureLedgerKeyed(redis, keys, options.credentials.apiKey, logger);
     const queue = openQueue(redis, keys);
     cleanups.add(() => queue.close());
     const client = new PaywintClient({

@@ -21,7 +21,7 @@ import { splitFields } from '../compact.js';
 import { FIELDS_LUA } from '../scripts/includes/fields.js';
 import { INDEX_PAYMENT_LUA } from '../scripts/includes/index-payment.js';
 import type { Keys } from '../keys.js';
-import { decodeLedgerEntry, type LedgerEntry } from '../ledger.js';
+import { decodeLedgerEntry, ledgerField, type LedgerEntry } from '../ledger.js';
 import { decodeRecord, encodeRecord, slotOf, slotOfPacked, type IndexSlot } from './encoding.js';
 import { mergeStatus, PAYMENT_STATES, retriedTo, unpaidStatus, type MergeResult, type Observation, type PaymentState, type PaymentStatus } from './model.js';
 
@@ -200,12 +200,13 @@ export class PaymentStatusStore {
 
   /** Remembers a paid stray payment likely made for `invoiceNumber` (a double payment once the invoice's own link is paid). */
   async notePaidStray(invoiceNumber: string, paymentId: string): Promise<void> {
-    await this.redis.hset(this.metaKey, `s:${invoiceNumber}`, paymentId);
+    await this.redis.hset(this.metaKey, `s:${ledgerField(invoiceNumber)}`, paymentId);
   }
 
   /** The paid stray payment noted for an invoice, if any. */
   async paidStrayOf(invoiceNumber: string): Promise<string | null> {
-    return this.redis.hget(this.metaKey, `s:${invoiceNumber}`);
+    // Noted under the number as written before the ledger was keyed by the invoice's key.
+    return (await this.redis.hget(this.metaKey, `s:${ledgerField(invoiceNumber)}`)) ?? (await this.redis.hget(this.metaKey, `s:${invoiceNumber}`));
   }
 
   /**
@@ -242,7 +243,9 @@ export class PaymentStatusStore {
     for (const candidate of [collided, raw]) {
       if (candidate === null) continue;
       const invoiceNumber = splitFields(candidate)[0]!;
-      const ledgerRaw = await this.redis.hget(this.ledgerKey, invoiceNumber);
+      // A record written before the ledger was keyed by the invoice's key holds the number as written.
+      const field = ledgerField(invoiceNumber);
+      const ledgerRaw = (await this.redis.hget(this.ledgerKey, field)) ?? (field === invoiceNumber ? null : await this.redis.hget(this.ledgerKey, invoiceNumber));
       if (ledgerRaw === null) continue;
       const entry = decodeLedgerEntry(ledgerRaw);
       if (entry.paymentId === paymentId || candidate === collided) return { invoiceNumber, entry };
@@ -265,7 +268,7 @@ export class PaymentStatusStore {
     const slot = slotOf(paymentId);
     const inBucket = { key: this.bucketKey(slot), field: slot.field };
     const raw = await this.redis.hget(inBucket.key, inBucket.field);
-    if (raw === null || splitFields(raw)[0] === invoiceNumber) return inBucket;
+    if (raw === null || sameInvoiceNumber(splitFields(raw)[0]!, invoiceNumber)) return inBucket;
     return { key: this.metaKey, field: `c:${slot.packed}` };
   }
 
@@ -306,7 +309,7 @@ export class PaymentStatusStore {
     const out = new Map<string, InvoicePayment>();
     for (let i = 0; i < invoiceNumbers.length; i += chunk) {
       const part = invoiceNumbers.slice(i, i + chunk);
-      const entries = await this.redis.hmget(this.ledgerKey, ...part);
+      const entries = await this.redis.hmget(this.ledgerKey, ...part.map(ledgerField));
       const found = part.flatMap((invoiceNumber, j) => (entries[j] ? [{ invoiceNumber, entry: decodeLedgerEntry(entries[j]!) }] : []));
       for (const payment of await this.withStatuses(found)) out.set(payment.invoiceNumber, payment);
     }
@@ -327,11 +330,20 @@ export class PaymentStatusStore {
         const [error, raw] = replies[i] ?? [null, null];
         if (error) throw error;
         // A record of another invoice in the field (62 bits shared): this one's is in the collision hash.
-        if (typeof raw === 'string' && splitFields(raw)[0] !== invoiceNumber) return { invoiceNumber, entry, status: await this.read(invoiceNumber, entry) };
+        if (typeof raw === 'string' && !sameInvoiceNumber(splitFields(raw)[0]!, invoiceNumber)) return { invoiceNumber, entry, status: await this.read(invoiceNumber, entry) };
         return { invoiceNumber, entry, status: statusFrom(raw as string | null, invoiceNumber, entry) };
       }),
     );
   }
+}
+
+/**
+ * Whether an index record's invoice number and a caller's are one invoice:
+ * records hold the ledger field (the key), or the number as written when they
+ * were made before the ledger was keyed by it; callers may pass either.
+ */
+function sameInvoiceNumber(recorded: string, invoiceNumber: string): boolean {
+  return recorded === invoiceNumber || ledgerField(recorded) === ledgerField(invoiceNumber);
 }
 
 /** The meta hash's field counting a batch's paid links. */
@@ -343,7 +355,7 @@ function paidField(batchId: string): string {
 function statusFrom(raw: string | null, invoiceNumber: string, entry: LedgerEntry): PaymentStatus {
   if (raw === null) return unpaidStatus(entry.paymentId);
   const record = decodeRecord(raw, entry.paymentId, entry.amountCents);
-  return record.invoiceNumber === invoiceNumber && record.status ? record.status : unpaidStatus(entry.paymentId);
+  return sameInvoiceNumber(record.invoiceNumber, invoiceNumber) && record.status ? record.status : unpaidStatus(entry.paymentId);
 }
 
 /** The packed payment id of a stored ledger entry (its first field), without decoding the rest. */

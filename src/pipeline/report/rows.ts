@@ -13,7 +13,7 @@ import { unsentResult } from '../collector.js';
 import type { RowResult, RowStatus } from '../output.js';
 import type { PaymentStatusStore } from '../payment-status/store.js';
 import type { PaymentState, PaymentStatus } from '../payment-status/model.js';
-import { decodeLedgerEntry, type LedgerEntry } from '../ledger.js';
+import { decodeLedgerEntry, writtenInvoiceNumber, type LedgerEntry } from '../ledger.js';
 import { packBatchId, splitFields, unpackInt } from '../compact.js';
 
 /** Rows read from Redis per round trip. */
@@ -210,7 +210,7 @@ export async function* rowsFromLedger(sources: RowSources, batch: Batch): AsyncG
       const payment = statuses.get(invoiceNumber);
       // Gone since the scan (an entry removed by hand): left out.
       if (!payment || payment.entry.batchId !== batch.id) continue;
-      out.push(linkedRow({ line: null, invoiceNumber, outputStatus: 'created' }, payment.entry, payment, sources));
+      out.push(linkedRow({ line: null, invoiceNumber: writtenInvoiceNumber(invoiceNumber, payment.entry), outputStatus: 'created' }, payment.entry, payment, sources));
     }
     if (out.length > 0) yield out;
   }
