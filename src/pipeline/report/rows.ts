@@ -13,7 +13,7 @@ import { unsentResult } from '../collector.js';
 import type { RowResult, RowStatus } from '../output.js';
 import type { PaymentStatusStore } from '../payment-status/store.js';
 import type { PaymentState, PaymentStatus } from '../payment-status/model.js';
-import { decodeLedgerEntry, writtenInvoiceNumber, type LedgerEntry } from '../ledger.js';
+import { decodeLedgerEntry, ledgerField, writtenInvoiceNumber, type LedgerEntry } from '../ledger.js';
 import { packBatchId, splitFields, unpackInt } from '../compact.js';
 
 /** Rows read from Redis per round trip. */
@@ -58,8 +58,14 @@ export interface RowFacts {
 export interface RowSources {
   store: BatchStore;
   payments: PaymentStatusStore;
-  /** Invoice number → the kinds of the exceptions naming it. */
+  /** Invoice (its ledger field: see {@link exceptionKindsOf}) → the kinds of the exceptions naming it. */
   exceptionKinds: ReadonlyMap<string, readonly string[]>;
+}
+
+/** The kinds of the exceptions naming an invoice, space-separated ('' for none). */
+export function exceptionKindsOf(sources: Pick<RowSources, 'exceptionKinds'>, invoiceNumber: string): string {
+  if (sources.exceptionKinds.size === 0 || invoiceNumber === '') return '';
+  return (sources.exceptionKinds.get(ledgerField(invoiceNumber)) ?? []).join(' ');
 }
 
 function linkedRow(base: { line: number | null; invoiceNumber: string; outputStatus: RowStatus }, entry: LedgerEntry, payment: { status: PaymentStatus } | undefined, sources: RowSources): RowFacts {
@@ -76,7 +82,7 @@ function linkedRow(base: { line: number | null; invoiceNumber: string; outputSta
       amount_paid: paidCents === null ? '' : formatCents(paidCents),
       paid_at: status?.paidAt ?? '',
       failure_reason: status?.failureReason ?? '',
-      exception: (sources.exceptionKinds.get(base.invoiceNumber) ?? []).join(' '),
+      exception: exceptionKindsOf(sources, base.invoiceNumber),
       output_status: base.outputStatus,
       link_created_at: entry.createdAt,
       confirmed_at: status?.confirmedAt ?? '',
@@ -140,7 +146,7 @@ export async function* rowsFromBatch(sources: RowSources, batch: Batch, from = 0
           paid_at: '',
           // A link the ledger no longer has (removed by hand) is said so rather than shown unpaid.
           failure_reason: result.paymentId ? 'the ledger has no entry for this link: its payment status is unknown' : why,
-          exception: invoiceNumber === '' ? '' : (sources.exceptionKinds.get(invoiceNumber) ?? []).join(' '),
+          exception: exceptionKindsOf(sources, invoiceNumber),
           output_status: result.status,
           link_created_at: '',
           confirmed_at: '',
