@@ -9,7 +9,8 @@
  * JSON summary pass, the workbook, and the CSV from the ledger alone (the
  * rows expired).
  *
- * Usage: `node dist/bench/report-bench.js [rows]` (default 1,000,000).
+ * Usage: `node dist/bench/report-bench.js [rows] [modes]` (default 1,000,000;
+ * modes: comma-separated among csv, json-summary, xlsx, ledger-csv, in order).
  */
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -167,5 +168,6 @@ if (process.argv[2] === '--child') {
   await child(process.argv[3]!, process.argv[4]!, process.argv[5]!);
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const rows = Number(process.argv[2] ?? 1_000_000);
-  console.log(formatReportBench(await runReportBench({ rows })));
+  const modes = process.argv[3]?.split(',');
+  console.log(formatReportBench(await runReportBench({ rows, modes })));
 }
