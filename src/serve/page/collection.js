@@ -20,6 +20,7 @@ let rows = null;
 let lastUpdate = null;
 let live = false;
 let reading = null; // AbortController of the report read under way
+let lastSeen = null; // what the last read showed, to tell a read from a cache made before a change
 
 /** Opens the collection view of a batch (`{ id }`, or a batch of the API with its file). */
 export async function showCollection(batch) {
@@ -50,11 +51,12 @@ function stopFollowing() {
 async function goTo(offset) {
   current.offset = offset;
   rows.loading(offset);
-  if (await load()) $('collection-rows-title').scrollIntoView({ block: 'start' });
+  if ((await load()) !== null) $('collection-rows-title').scrollIntoView({ block: 'start' });
 }
 
 /**
- * Reads the report (the summary and the page of rows on screen) and shows it; true when shown. A read
+ * Reads the report (the summary and the page of rows on screen) and shows it: whether it differs from what
+ * was shown (null when nothing was shown: given up, failed). A read
  * still under way is given up for a newer one (a big file's report takes seconds: clicks must not pile up).
  */
 async function load() {
@@ -66,24 +68,28 @@ async function load() {
   try {
     report = await getJson(batchPath(id, `/report.json?offset=${offset}&limit=${PAGE_ROWS}`), { signal: controller.signal });
   } catch (error) {
-    if (controller.signal.aborted || current?.id !== id) return false;
+    if (controller.signal.aborted || current?.id !== id) return null;
     reading = null;
     if (error.status === 404 && error.code === 'NOT_FOUND') {
       // The route is not there: a paylinks without payment reports.
       $('collection-unavailable').textContent = 'This server cannot show payments yet: it needs a newer paylinks.';
       $('collection-unavailable').hidden = false;
       $('collection-live').textContent = '';
-      return false;
+      return null;
     }
     alertError(error);
-    return false;
+    return null;
   }
   if (reading === controller) reading = null;
-  if (current?.id !== id || controller.signal.aborted) return false;
+  if (current?.id !== id || controller.signal.aborted) return null;
+  // The totals only: the rows are read afresh each time, the totals may come from the report's cache.
+  const seen = JSON.stringify([report.summary, report.exceptions]);
+  const differs = seen !== lastSeen;
+  lastSeen = seen;
   render(report, await invoiceAmounts(report));
   lastUpdate = new Date();
   renderLive();
-  return true;
+  return differs;
 }
 
 function renderLive() {

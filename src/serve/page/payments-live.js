@@ -13,7 +13,7 @@ let connected = false;
 
 /**
  * Calls `refresh()` (async) when payments move, while `name` follows; `onLive(connected)` hears when the
- * stream is up or down.
+ * stream is up or down. `refresh` resolves false when what it shows did not change (then it is called again).
  */
 export function follow(name, refresh, onLive = () => {}) {
   const existing = followers.get(name);
@@ -86,9 +86,13 @@ class Follower {
     this.again = false;
     this.timer = null;
     this.stopped = false;
+    this.unchangedTries = 0;
   }
 
   changed() {
+    // A read may answer from a cache made before the change (the report keeps its totals a few seconds): while
+    // what is shown stays the same, read again a few times, each after a longer pause (2, 6, 18, 54 s).
+    this.unchangedTries = 4;
     if (this.running || this.timer) {
       this.again = true;
       return;
@@ -101,13 +105,19 @@ class Follower {
     this.running = true;
     this.again = false;
     const started = performance.now();
+    let differs = true;
     try {
-      await this.refresh();
+      differs = (await this.refresh()) !== false;
     } catch {
       // the follower shows its own errors
     }
     this.running = false;
-    const pause = Math.max(1000, 3 * (performance.now() - started));
+    let pause = Math.max(1000, 3 * (performance.now() - started));
+    if (!differs && !this.again && this.unchangedTries > 0) {
+      pause = Math.max(pause, 2000 * 3 ** (4 - this.unchangedTries));
+      this.unchangedTries -= 1;
+      this.again = true;
+    }
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.again) this.run();
