@@ -12,12 +12,13 @@
  *   earlier;
  * - the window: the times of the last `capacity` requests are kept, and a
  *   request goes only when the one `capacity` requests back is at least
- *   `windowUs` old, and the last one at least half an interval old. So no
- *   window of `windowUs` (a little over one second: see {@link STAMP_MARGIN})
- *   ever holds more than `capacity` requests, the limit, whatever the timers
- *   do: a late timer uses its slot late, slots used late go one at a time
- *   (never two at once), and the requests after them wait for the window
- *   rather than bunch up behind them.
+ *   `windowUs` old. So no window of `windowUs` (a little over one second:
+ *   see {@link STAMP_MARGIN}) ever holds more than `capacity` requests, the
+ *   limit, whatever the timers do: a late timer uses its slot late, and the
+ *   requests after it wait for the window rather than bunch up behind it.
+ *   A slot's wait runs until the window will have room for it, so a request
+ *   rarely has to wait twice; requests the window holds back get times of
+ *   their own, half an interval apart (never all at once).
  *
  * A 429 pauses the schedule past its `Retry-After`: a slot reserved before
  * the pause that falls inside it is given up for a new one after it, so no
@@ -38,7 +39,8 @@ export const STAMP_MARGIN = 0.005;
 
 /**
  * Lua, shared with the ledger's claim and attempt scripts. The schedule is a
- * hash: `tat` the next free slot, `pause` no request before it, `i` the ring
+ * hash: `tat` the next free slot, `pause` no request before it, `next` the
+ * next time given to a request held back by the window, `i` the ring
  * position, `u0`..`u<capacity-1>` the times of the last requests (all µs on
  * Redis's clock). The capacity is `window / interval` (the window is a whole
  * number of intervals).
@@ -66,14 +68,10 @@ end
 local function rateCapacity(interval, window)
   return math.max(1, math.floor(window / interval + 0.5))
 end
--- The wait before one more request may go now (0: it may): the window must have room for it, and the last
--- request must be half an interval old (slots used late go one at a time, never two at once).
-local function rateWindowWait(key, i, interval, window, now)
-  local capacity = rateCapacity(interval, window)
-  local v = redis.call('HMGET', key, 'u' .. i, 'u' .. ((i - 1) % capacity))
-  local oldest, last = tonumber(v[1]) or 0, tonumber(v[2]) or 0
-  local wait = math.max(oldest + window, last + math.floor(interval / 2)) - now
-  if wait > 0 then return wait end
+-- The wait before one more request may go now (0: it may): the window must have room for it.
+local function rateWindowWait(key, i, window, now)
+  local oldest = tonumber(redis.call('HGET', key, 'u' .. i) or '0')
+  if oldest + window > now then return oldest + window - now end
   return 0
 end
 local function rateRecord(key, i, interval, window, now)
@@ -89,10 +87,31 @@ local function takeSlot(key, slot, interval, window)
     slot = math.max(tat, now, pause)
     tat = slot + interval
     redis.call('HSET', key, 'tat', string.format('%.0f', tat))
+    -- Its wait runs until the window will have room for it (the slots reserved and not yet used go first, so the
+    -- request it must follow by a window is the one as many places further in the record): it rarely has to
+    -- wait twice. The schedule itself keeps its pace, so the requests after it may catch up.
+    local capacity = rateCapacity(interval, window)
+    local ahead = math.floor((slot - now) / interval)
+    if ahead < capacity then
+      local before = tonumber(redis.call('HGET', key, 'u' .. ((i + ahead) % capacity)) or '0')
+      if before + window > slot then slot = before + window end
+    end
   end
   local wait = slot - now
-  if wait <= 0 then wait = rateWindowWait(key, i, interval, window, now) end
-  if wait <= 0 then rateRecord(key, i, interval, window, now) end
+  if wait <= 0 then
+    wait = rateWindowWait(key, i, window, now)
+    if wait <= 0 then
+      rateRecord(key, i, interval, window, now)
+    else
+      -- Due, but the window says not yet (earlier requests went late). Callers held back get distinct times,
+      -- half an interval apart, rather than all the same one: a process that got no core for a while wakes many
+      -- at once, and they must not all come back together, again and again.
+      local at = math.max(now + wait, tonumber(redis.call('HGET', key, 'next') or '0'))
+      redis.call('HSET', key, 'next', string.format('%.0f', at + math.floor(interval / 2)))
+      slot = at
+      wait = at - now
+    end
+  end
   rateKeep(key, tat, pause, now, window)
   if wait < 0 then wait = 0 end
   return wait, slot
@@ -101,7 +120,7 @@ local function takeSlotNow(key, interval, window)
   local tat, pause, i = rateOpen(key)
   i = i % rateCapacity(interval, window)
   local now = nowUs()
-  if tat > now or pause > now or rateWindowWait(key, i, interval, window, now) > 0 then return false end
+  if tat > now or pause > now or rateWindowWait(key, i, window, now) > 0 then return false end
   tat = now + interval
   redis.call('HSET', key, 'tat', string.format('%.0f', tat))
   rateRecord(key, i, interval, window, now)
