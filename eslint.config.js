@@ -5,7 +5,7 @@ import globals from 'globals';
 
 /**
  * The layers of paylinks, bottom first: core -> intake, paywint -> pipeline
- * -> notify, jobs -> serve, inbox -> cli, with src/index.ts and src/main.ts on
+ * -> notify, mail, jobs -> serve, inbox -> cli, with src/index.ts and src/main.ts on
  * top. A folder may import only the folders listed before it (so `jobs` may
  * use `notify`, `inbox` may use `serve`, not the other way round). A
  * back-arrow fails the lint, and so `npm test`; as the list is one order, no
@@ -16,7 +16,7 @@ const LAYERS = [
   ['src/core'],
   ['src/intake', 'src/paywint'],
   ['src/pipeline'],
-  ['src/notify', 'jobs'],
+  ['src/notify', 'src/mail', 'jobs'],
   ['src/serve', 'src/inbox'],
   ['src/cli'],
 ];

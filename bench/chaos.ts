@@ -13,14 +13,14 @@
  *   no link and no flag is a row the run gave up on without saying why);
  * - the faults that fired: kills, hung requests, cut connections (a run where
  *   one of them never happened proved nothing about it);
- * - the most links any invoice got at the simulator (reported; issue 20 will
- *   bound it);
+ * - the most links any invoice got at the simulator: more than 2
+ *   (PAYLINKS_UNKNOWN_OUTCOME_RETRIES + 1) fails the run;
  * - jobs left in BullMQ, claims left with a request in flight.
  *
  * Everything is private: its own redis-server on a free port, the simulator in
  * this process, temporary files removed at the end. Exit code 0 when nothing
- * was lost, nothing duplicated silently, every row ended created, exists or
- * flagged, and every fault fired; else 1. A batch that does not finish
+ * was lost, nothing duplicated silently, no invoice got more than 2 links,
+ * every row ended created, exists or flagged, and every fault fired; else 1. A batch that does not finish
  * within `--deadline-ms` of its submission fails the run (a lost row must
  * fail it, not leave `collect --wait` polling forever).
  *
@@ -38,6 +38,7 @@ import { parse } from 'csv-parse/sync';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Keys, QUEUE_NAME } from '../src/pipeline/keys.js';
+import { BatchStore } from '../src/pipeline/batch-store.js';
 import { startRedisServer } from '../src/core/redis.js';
 import { startSimulator } from '../src/paywint/simulator/index.js';
 import { seededRandom } from '../src/core/random.js';
@@ -147,8 +148,15 @@ async function runToEnd(args: string[], env: Record<string, string>, cwd: string
 type Row = Record<string, string>;
 
 function isFlagged(row: Row): boolean {
-  return row.error_code === 'POSSIBLE_DUPLICATE_LINK' || (row.status === 'failed' && /may (hold another link|have been created)/.test(row.error_message ?? ''));
+  return (
+    row.error_code === 'POSSIBLE_DUPLICATE_LINK' ||
+    row.error_code === 'UNKNOWN_OUTCOME' ||
+    (row.status === 'failed' && /may (hold (another|a) link|have been created)/.test(row.error_message ?? ''))
+  );
 }
+
+/** Links an invoice may get at Paywint without a person's say-so: PAYLINKS_UNKNOWN_OUTCOME_RETRIES (1) + 1. */
+const MAX_LINKS_PER_INVOICE = 2;
 
 async function main(): Promise<number> {
   const o = options();
@@ -233,12 +241,17 @@ async function main(): Promise<number> {
     // Every row ends with its link (created, exists) or says it may have one (flagged): nothing else is an outcome here.
     const unsettled = rows.filter((r) => r.status !== 'created' && r.status !== 'exists' && !isFlagged(r));
     const maxLinksPerInvoice = Math.max(0, ...links.values());
+    const overLinked = [...links.entries()].filter(([, n]) => n > MAX_LINKS_PER_INVOICE);
+    const byCode: Record<string, number> = {};
+    for (const r of rows) if (r.error_code) byCode[r.error_code] = (byCode[r.error_code] ?? 0) + 1;
 
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     const queue = new Queue(QUEUE_NAME, { connection, prefix: new Keys(prefix).bullPrefix });
     const counts = await queue.getJobCounts('active', 'wait', 'delayed', 'failed');
     const claims = await connection.hgetall(new Keys(prefix).claims(API_KEY));
     const claimsInFlight = Object.values(claims).filter((raw) => (JSON.parse(raw) as { inFlight: number }).inFlight === 1).length;
+    const counted = await new BatchStore(connection, new Keys(prefix)).get(batchId);
+    const failedFlagged = rows.filter((r) => r.status === 'failed' && isFlagged(r)).length;
     await queue.close();
     connection.disconnect();
 
@@ -260,7 +273,8 @@ async function main(): Promise<number> {
       `  ambiguous rows flagged: ${flagged}`,
       `  rows neither created, exists nor flagged: ${unsettled.length}`,
       `  faults fired: ${kills} kills, ${stats.hung} hung, ${stats.dropped} connections reset${unfired.length > 0 ? ` (NEVER: ${unfired.join(', ')})` : ''}`,
-      `  most links for one invoice at the simulator: ${maxLinksPerInvoice}`,
+      `  most links for one invoice at the simulator: ${maxLinksPerInvoice} (at most ${MAX_LINKS_PER_INVOICE} allowed; invoices over: ${overLinked.length})`,
+      `  failed rows that may have a link: ${failedFlagged} in the output (UNKNOWN_OUTCOME ${byCode.UNKNOWN_OUTCOME ?? 0}); the batch counts ${counted?.maybeLinked ?? '?'}`,
       `  rows with a link at the simulator but not created/exists and not flagged: ${linkedButNotSaid.length}; created rows with no link at the simulator: ${createdNotAtSim.length}`,
       `  left behind: jobs ${JSON.stringify(counts)}; claims with a request in flight: ${claimsInFlight}`,
       `  wall time: ${((Date.now() - started) / 1000).toFixed(1)} s`,
@@ -268,6 +282,7 @@ async function main(): Promise<number> {
     console.log(report.join('\n'));
     for (const r of silent.slice(0, 5)) console.log(`  SILENT DUPLICATE: ${JSON.stringify(r)}`);
     for (const r of unsettled.slice(0, 5)) console.log(`  UNSETTLED ROW: ${JSON.stringify(r)}`);
+    for (const [invoice, n] of overLinked.slice(0, 5)) console.log(`  OVER ${MAX_LINKS_PER_INVOICE} LINKS: ${invoice} has ${n} links at the simulator`);
     const ok =
       !collected.timedOut &&
       rows.length === o.rows &&
@@ -276,6 +291,8 @@ async function main(): Promise<number> {
       unsettled.length === 0 &&
       unfired.length === 0 &&
       linkedButNotSaid.length === 0 &&
+      overLinked.length === 0 &&
+      counted?.maybeLinked === failedFlagged &&
       createdNotAtSim.length === 0 &&
       counts.active === 0 &&
       claimsInFlight === 0;

@@ -4,9 +4,12 @@
  *
  * Usage: `npm run bench [-- --quick]` (`--quick`: 100,000-row validate file and upload, 5,000-row overhead run,
  * 2,000-row realistic run); `npm run bench -- scale [--quick]`: the million-row batch, the 200,000-row cancel and
- * the 401 stop (see scale-bench.ts; `--quick`: 100,000 and 20,000 rows).
+ * the 401 stop (see scale-bench.ts; `--quick`: 100,000 and 20,000 rows); `npm run bench -- rekey [--quick]`: moving
+ * a million-entry ledger to invoice keys (ledger-rekey-bench.ts; `--quick`: 100,000).
  */
 import { formatInboxLatency, runInboxLatencyBench } from './inbox-latency.js';
+import { formatInvoiceLookup, runInvoiceLookupBench } from './invoice-lookup-bench.js';
+import { formatRekeyBench, runRekeyBench } from './ledger-rekey-bench.js';
 import { formatPipelineBench, runPipelineBench } from './pipeline-bench.js';
 import { formatRealisticBench, runRealisticBenchInChild } from './realistic-bench.js';
 import { formatScaleBench, runScaleBench } from './scale-bench.js';
@@ -15,7 +18,10 @@ import { formatTable, runValidateBench } from './validate-bench.js';
 import { formatWorkbookCellsBench, runWorkbookCellsBench } from './workbook-cells.js';
 
 const quick = process.argv.includes('--quick');
-if (process.argv.includes('scale')) {
+if (process.argv.includes('rekey')) {
+  console.log(`paylinks ledger rekey benchmark (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}\n`);
+  console.log(formatRekeyBench(await runRekeyBench({ entries: quick ? 100_000 : 1_000_000 })));
+} else if (process.argv.includes('scale')) {
   console.log(`paylinks scale benchmark (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}\n`);
   console.log(formatScaleBench(await runScaleBench(quick ? { rows: 100_000, cancelRows: 20_000, overheadRows: 5_000 } : {})));
 } else {
@@ -32,4 +38,6 @@ if (process.argv.includes('scale')) {
   console.log(formatServeBench(await runServeBench({ rows: quick ? 100_000 : 1_100_000 })));
   console.log('\ndrop folder pickup latency (private Redis, no workers):');
   console.log(formatInboxLatency(await runInboxLatencyBench({ drops: quick ? 4 : 8, rows: 1000 }), 1000));
+  console.log('\nfind an invoice (GET /api/invoices/{invoiceNumber}; private Redis, no persistence):');
+  console.log(formatInvoiceLookup(await runInvoiceLookupBench({ invoices: quick ? 100_000 : 1_000_000 })));
 }

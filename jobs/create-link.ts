@@ -99,6 +99,8 @@ export function createLinkProcessor(deps: CreateLinkDeps): (job: Job) => Promise
         batchId,
         row: r.row,
         createdAt: nowIso(),
+        // The number as the file wrote it: the ledger keeps it beside its key.
+        invoiceNumber: r.invoiceNumber,
       },
     });
   }
@@ -146,7 +148,7 @@ export function createLinkProcessor(deps: CreateLinkDeps): (job: Job) => Promise
   }
 
   async function processRow(batchId: string, r: WorkRow, owner: string, runs: number, requestDone: () => void): Promise<RowEnd> {
-    const ctx: RowContext = { batchId, apiKey: ledger.apiKey, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs };
+    const ctx: RowContext = { batchId, apiKey: ledger.apiKey, maxAttempts: deps.maxAttempts, retryWindowMs: deps.retryWindowMs, unknownOutcomeRetries: ledger.unknownOutcomeRetries };
     let action = claimAction(await claims.call(batchId, { invoiceNumber: r.invoiceNumber, owner, amountCents: r.amountCents, description: r.description, row: r.row, begin: true }), r, ctx);
     if (action.kind === 'busy') {
       const outcome = await resolveBusy(batchId, r, owner, runs, action.holder);
@@ -225,7 +227,8 @@ export function createLinkProcessor(deps: CreateLinkDeps): (job: Job) => Promise
    * is flagged, and the lost one is in the log.
    */
   async function recordCreated(batchId: string, r: WorkRow, owner: string, sent: { link: CreatedLink; claim: Claim }): Promise<void> {
-    const note = sent.claim.unknown > 0 ? { errorCode: POSSIBLE_DUPLICATE_CODE, errorMessage: unknownOutcomeNote(sent.claim) } : {};
+    // This request was answered with the link: only the earlier ones' outcomes are unknown.
+    const note = sent.claim.unknown > 0 ? { errorCode: POSSIBLE_DUPLICATE_CODE, errorMessage: unknownOutcomeNote(sent.claim.unknown, true) } : {};
     const result: RowResult = { status: 'created', paymentId: sent.link.paymentId, paymentLink: sent.link.paymentLink, attempts: sent.claim.attempts, ...note };
     try {
       await pRetry(() => finish(batchId, r, result, owner, sent.link), {

@@ -6,5 +6,6 @@ import type { Processors } from '../src/pipeline/processors.js';
 import { confirmPaymentProcessor } from './confirm-payment.js';
 import { createLinkProcessor } from './create-link.js';
 import { notifyProcessor } from './notify.js';
+import { sendMailProcessor } from './send-mail.js';
 
-export const PROCESSORS: Processors = { createLink: createLinkProcessor, notify: notifyProcessor, confirmPayment: confirmPaymentProcessor };
+export const PROCESSORS: Processors = { createLink: createLinkProcessor, notify: notifyProcessor, confirmPayment: confirmPaymentProcessor, sendMail: sendMailProcessor };

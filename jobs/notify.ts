@@ -1,6 +1,6 @@
 /**
- * The `notify` job: one delivery of one batch-finished event, to one webhook
- * URL or as one e-mail. Its processor; its name, data and backoff are the
+ * The `notify` job: one delivery of one event (a batch finished, a payment
+ * exception, a batch collected), to one webhook URL or as one e-mail. Its processor; its name, data and backoff are the
  * queue's contract (src/pipeline/notify-job.ts).
  *
  * A job per delivery, so retries survive restarts (BullMQ keeps the delayed
@@ -54,8 +54,24 @@ export function notifyProcessor(deps: NotifyDeps): (job: Job) => Promise<void> {
     }
   }
 
-  async function deliverEmail(data: NotifyData): Promise<void> {
+  /** One message to the configured recipients; a refusal is retried. */
+  async function sendMail(message: { subject: string; text: string; headers: Record<string, string>; attachments?: { filename: string; content: Buffer; contentType: string }[] }): Promise<void> {
+    const transport = nodemailer.createTransport(settings.smtpUrl);
+    try {
+      await transport.sendMail({ from: settings.emailFrom, to: settings.emails, ...message, attachments: message.attachments ?? [] });
+    } catch (error) {
+      throw new PaylinksError('NOTIFY_EMAIL_FAILED', `the mail server did not take the message (${coerceError(error).message})`, { retryable: true });
+    } finally {
+      transport.close();
+    }
+  }
+
+  async function deliverEmail(data: Extract<NotifyData, { channel: 'email' }>): Promise<void> {
     if (settings.smtpUrl === undefined || settings.emails.length === 0) throw new UnrecoverableError('e-mail is no longer configured: not sent');
+    if (data.text !== undefined) {
+      await sendMail({ subject: data.subject ?? 'paylinks', text: data.text, headers: { 'Paylinks-Event-Id': data.eventId } });
+      return;
+    }
     const batch = await deps.store.get(data.batchId);
     if (!batch) throw new UnrecoverableError(`batch ${data.batchId} is gone: not sent`);
     const outputName = `${path.parse(batch.file).name}.out.csv`;
@@ -65,21 +81,12 @@ export function notifyProcessor(deps: NotifyDeps): (job: Job) => Promise<void> {
       const attached = (await stat(tmp)).size <= MAX_ATTACHMENT_BYTES;
       const outputUrl = settings.publicUrl ? outputUrlOf(settings.publicUrl, batch.id) : undefined;
       const summary = await summarizeBatch(deps.store, batch, { outputName, outputUrl, attached });
-      const transport = nodemailer.createTransport(settings.smtpUrl);
-      try {
-        await transport.sendMail({
-          from: settings.emailFrom,
-          to: settings.emails,
-          subject: summary.subject,
-          text: summary.text,
-          headers: { 'Paylinks-Event-Id': data.eventId },
-          attachments: attached ? [{ filename: outputName, content: await readFile(tmp), contentType: 'text/csv; charset=utf-8' }] : [],
-        });
-      } catch (error) {
-        throw new PaylinksError('NOTIFY_EMAIL_FAILED', `the mail server did not take the message (${coerceError(error).message})`, { retryable: true });
-      } finally {
-        transport.close();
-      }
+      await sendMail({
+        subject: summary.subject,
+        text: summary.text,
+        headers: { 'Paylinks-Event-Id': data.eventId },
+        attachments: attached ? [{ filename: outputName, content: await readFile(tmp), contentType: 'text/csv; charset=utf-8' }] : [],
+      });
     } finally {
       await rm(tmp, { force: true });
       await rm(`${tmp}.partial`, { force: true });

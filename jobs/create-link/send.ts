@@ -5,11 +5,11 @@
  * with the claim as it stands after.
  */
 import pRetry, { AbortError } from 'p-retry';
-import { coerceError, PaylinksError, PaywintError } from '../../src/core/errors.js';
+import { coerceError, PaylinksError, PaywintError, UNKNOWN_OUTCOME_CODE } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/logger.js';
 import type { CreatedLink, PaywintClient } from '../../src/paywint/client.js';
 import type { CreateLinkEvents } from '../../src/pipeline/create-link-job.js';
-import type { Claim, Ledger } from '../../src/pipeline/ledger.js';
+import { maySend, type Claim, type Ledger } from '../../src/pipeline/ledger.js';
 import type { RateLimiter } from '../../src/pipeline/rate-limiter.js';
 import { isRetryable, rateLimitPauseMs, RETRY_POLICY } from '../../src/pipeline/retry-policy.js';
 import { inBudget, type WorkRow } from './row-actions.js';
@@ -42,8 +42,13 @@ export async function sendRow(deps: SendDeps, batchId: string, r: WorkRow, owner
         // The claim may have begun the first attempt already.
         const first = begunAttempt;
         begunAttempt = undefined;
-        const begun = first ? { claim: current, waitedMs: 0, attempt: first } : await ledger.beginAttempt(r.invoiceNumber, owner, limiter, deps.signal);
+        const begun = first ? { kind: 'begun' as const, claim: current, waitedMs: 0, attempt: first } : await ledger.beginAttempt(r.invoiceNumber, owner, limiter, deps.signal);
         if (!begun) throw new AbortError(new PaylinksError('INTERNAL', `lost the claim on invoice ${r.invoiceNumber}`, { retryable: true }));
+        if (begun.kind === 'capped') {
+          // Its requests went unanswered too often (another run of the row may have counted one more): not sent.
+          current = begun.claim;
+          throw new AbortError(new PaylinksError(UNKNOWN_OUTCOME_CODE, `invoice ${r.invoiceNumber}: too many requests with an unknown outcome to send another`));
+        }
         if (begun.waitedMs > 0) deps.events?.onRateLimitWait?.(begun.waitedMs);
         current = begun.claim;
         try {
@@ -73,7 +78,7 @@ export async function sendRow(deps: SendDeps, batchId: string, r: WorkRow, owner
         signal: deps.signal,
         shouldRetry: ({ error }) => {
           const err = coerceError(error);
-          const again = err.code !== 'PAYWINT_RATE_LIMITED' && isRetryable(err) && inBudget(current, deps) && !deps.signal?.aborted;
+          const again = err.code !== 'PAYWINT_RATE_LIMITED' && isRetryable(err) && inBudget(current, deps) && maySend(current, ledger.unknownOutcomeRetries) && !deps.signal?.aborted;
           if (again) {
             deps.events?.onRetry?.(err.code);
             logger.debug({ batchId, row: r.row, code: err.code }, 'request failed: retrying');

@@ -9,11 +9,14 @@ import { addCancelCommand } from './commands/cancel.js';
 import { addCollectCommand } from './commands/collect.js';
 import { addInboxCommand } from './commands/inbox.js';
 import { addLedgerCommand } from './commands/ledger.js';
+import { addPaymentsCommand } from './commands/payments.js';
+import { addReportCommand } from './commands/report.js';
 import { addRetryCommand } from './commands/retry.js';
 import { addRunCommand } from './commands/run.js';
 import { addServeCommand } from './commands/serve.js';
 import { addSimulateCommand } from './commands/simulate.js';
 import { addStatusCommand } from './commands/status.js';
+import { addSendCommand } from './commands/send.js';
 import { addSubmitCommand } from './commands/submit.js';
 import { addValidateCommand } from './commands/validate.js';
 import { addWorkerCommand } from './commands/worker.js';
@@ -26,7 +29,7 @@ export function buildProgram(setExit: SetExit): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addCollectCommand, addRetryCommand, addCancelCommand, addServeCommand, addInboxCommand, addLedgerCommand, addSimulateCommand]) {
+  for (const add of [addValidateCommand, addRunCommand, addSubmitCommand, addWorkerCommand, addStatusCommand, addSendCommand, addCollectCommand, addReportCommand, addRetryCommand, addCancelCommand, addServeCommand, addInboxCommand, addLedgerCommand, addPaymentsCommand, addSimulateCommand]) {
     add(program, setExit);
   }
   return program;

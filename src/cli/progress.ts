@@ -8,6 +8,7 @@ import type { Batch } from '../pipeline/batch-store.js';
 import type { Logger } from '../core/logger.js';
 import { formatCents } from '../core/money.js';
 import { ROW_STATUSES } from '../pipeline/output.js';
+import { maybeLinkedLine } from '../pipeline/status.js';
 import { stderrTerminal, type Terminal } from '../core/terminal.js';
 
 export interface ProgressReporter {
@@ -98,6 +99,7 @@ export function formatSummary(batch: Batch, extra: { durationMs: number; outputF
     `Amount linked: ${formatCents(batch.createdCents + batch.existsCents)} (new ${formatCents(batch.createdCents)}, already linked ${formatCents(batch.existsCents)})`,
     `Duration: ${(extra.durationMs / 1000).toFixed(1)} s`,
   ];
+  if (batch.maybeLinked > 0) lines.push(maybeLinkedLine(batch.maybeLinked));
   if (batch.stopMessage) lines.push(`Stopped: ${batch.stopMessage} [${batch.stopCode ?? ''}]`);
   if (extra.outputFile) lines.push(`Output: ${extra.outputFile}`);
   return lines.join('\n');

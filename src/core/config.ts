@@ -106,6 +106,12 @@ const FIELDS = {
     expects: 'milliseconds, a whole number from 0 to 86400000',
     schema: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
   },
+  unknownOutcomeRetries: {
+    env: 'PAYLINKS_UNKNOWN_OUTCOME_RETRIES',
+    flag: undefined,
+    expects: 'a whole number from 0 to 10',
+    schema: z.coerce.number().int().min(0).max(10).default(1),
+  },
   lockDurationMs: {
     env: 'PAYLINKS_LOCK_DURATION_MS',
     flag: '--lock-duration-ms',
@@ -235,6 +241,58 @@ const FIELDS = {
     expects: 'an e-mail address',
     schema: z.email().default('paylinks@localhost'),
   },
+  mailFrom: {
+    env: 'PAYLINKS_MAIL_FROM',
+    flag: undefined,
+    expects: 'the sender of messages to customers: an e-mail address, or a name and one such as "Acme Billing <billing@acme.example>"',
+    schema: z
+      .string()
+      .max(320)
+      .refine((v) => mailboxAddress(v) !== undefined)
+      .optional(),
+  },
+  mailReplyTo: {
+    env: 'PAYLINKS_MAIL_REPLY_TO',
+    flag: undefined,
+    expects: 'an e-mail address (where customers\' replies go)',
+    schema: z.email().max(254).optional(),
+  },
+  mailRate: {
+    env: 'PAYLINKS_MAIL_RATE',
+    flag: undefined,
+    expects: 'messages per second to the mail server, all processes together, a number from 0.1 to 100000',
+    schema: z.coerce.number().min(0.1).max(100_000).default(10),
+  },
+  mailRetryMs: {
+    env: 'PAYLINKS_MAIL_RETRY_MS',
+    flag: undefined,
+    expects: 'milliseconds before the first retry of a message the mail server did not take (4xx), a whole number from 10 to 3600000 (it doubles, at most 1 hour)',
+    schema: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+  },
+  templates: {
+    env: 'PAYLINKS_TEMPLATES',
+    flag: undefined,
+    expects: 'a folder path holding message templates (see docs/mail.md)',
+    schema: z.string().min(1).optional(),
+  },
+  reminders: {
+    env: 'PAYLINKS_REMINDERS',
+    flag: undefined,
+    expects: 'up to 3 reminder steps, comma-separated: days after the first message (3d,7d,14d) or relative to the due date (due+3d, due-2d); h, m and s count hours, minutes and seconds',
+    schema: z.string().regex(/^\s*(?:(?:due[+-])?\d{1,4}[dhms])(?:\s*,\s*(?:due[+-])?\d{1,4}[dhms]){0,2}\s*$/i).optional(),
+  },
+  quietHours: {
+    env: 'PAYLINKS_QUIET_HOURS',
+    flag: undefined,
+    expects: 'a time range in 24-hour time such as 21:00-08:00 (no reminder is sent inside it)',
+    schema: z.string().regex(/^\s*([01]\d|2[0-3]):[0-5]\d\s*-\s*([01]\d|2[0-3]):[0-5]\d\s*$/).optional(),
+  },
+  timezone: {
+    env: 'PAYLINKS_TIMEZONE',
+    flag: undefined,
+    expects: 'an IANA time zone such as Europe/Berlin or America/New_York',
+    schema: z.string().refine(isTimeZone).default('UTC'),
+  },
   publicUrl: {
     env: 'PAYLINKS_PUBLIC_URL',
     flag: undefined,
@@ -317,6 +375,14 @@ export interface Config {
   /** `PAYLINKS_RETRY_WINDOW_MS`: a row stops retrying once this long has passed since its first attempt. Default 600000. */
   retryWindowMs: number;
   /**
+   * `PAYLINKS_UNKNOWN_OUTCOME_RETRIES`: after a request whose outcome is unknown (no answer, a cut
+   * connection, a gateway error or an unreadable answer: Paywint may have made the link), an invoice is
+   * sent at most this many more times without a person's say-so; then its row fails `UNKNOWN_OUTCOME`
+   * and neither a re-run nor `retry` sends it (`retry --include-unknown` does, once). Counted per
+   * invoice in the ledger, across batches. Default 1 (at most 2 links per invoice at Paywint).
+   */
+  unknownOutcomeRetries: number;
+  /**
    * `PAYLINKS_LOCK_DURATION_MS`: a worker renews its rows' locks every half of this; a row whose
    * worker died is picked up by another after at most this long. Default 30000.
    */
@@ -373,6 +439,59 @@ export interface Config {
   paymentSweepOpenAfterMinutes: number;
   /** Where and how a finished batch is announced (see src/notify/). */
   notify: NotifySettings;
+  /** Messages to customers (see docs/mail.md). */
+  mail: MailSettings;
+}
+
+/** Messages to customers: their links and reminders (docs/mail.md). Sending is off unless the SMTP URL and the sender are set. */
+export interface MailSettings {
+  /** `PAYLINKS_SMTP_URL`: the mail server (shared with the notification e-mail; its password is never logged). Default: none. */
+  smtpUrl: string | undefined;
+  /** `PAYLINKS_MAIL_FROM`: the sender, an address or `Name <address>`. Default: none (sending is off). */
+  from: string | undefined;
+  /** `PAYLINKS_MAIL_REPLY_TO`: where customers' replies go. Default: none. */
+  replyTo: string | undefined;
+  /** `PAYLINKS_MAIL_RATE`: messages per second, every process together. Default 10. */
+  ratePerSecond: number;
+  /** `PAYLINKS_MAIL_RETRY_MS`: the wait before a message refused for now (4xx) is tried again; it doubles, at most 1 hour. Default 30000. */
+  retryMs: number;
+  /** `PAYLINKS_TEMPLATES`: a folder whose files override the built-in templates. Default: none. */
+  templatesDir: string | undefined;
+  /** `PAYLINKS_REMINDERS`: the reminder steps as written (`3d,7d,14d`, `due+3d`). Default: none (no reminders). */
+  reminders: string | undefined;
+  /** `PAYLINKS_QUIET_HOURS`: no reminder goes out inside this range (`21:00-08:00`), in {@link MailSettings.timezone}. Default: none. */
+  quietHours: string | undefined;
+  /** `PAYLINKS_TIMEZONE`: the IANA zone of the quiet hours and of due dates. Default `UTC`. */
+  timezone: string;
+}
+
+/** Whether the settings let paylinks send messages to customers. */
+export function mailConfigured(settings: MailSettings): settings is MailSettings & { smtpUrl: string; from: string } {
+  return settings.smtpUrl !== undefined && settings.from !== undefined;
+}
+
+/** The settings, or a {@link ConfigError} naming what is missing to send messages to customers. */
+export function requireMail(settings: MailSettings): MailSettings & { smtpUrl: string; from: string } {
+  if (mailConfigured(settings)) return settings;
+  const missing = settings.smtpUrl === undefined ? 'smtpUrl' : 'mailFrom';
+  const { env, expects } = FIELDS[missing];
+  throw new ConfigError('CONFIG_MISSING', env, `${env}: expected ${expects}, got nothing: sending links to customers needs PAYLINKS_SMTP_URL and PAYLINKS_MAIL_FROM`);
+}
+
+/** The address of a mailbox written `address` or `Name <address>`; undefined when it is not one. */
+export function mailboxAddress(text: string): string | undefined {
+  const m = /^\s*(?:[^<>\r\n]*<([^<>\s]+)>|([^<>\s]+))\s*$/.exec(text);
+  const address = m?.[1] ?? m?.[2];
+  return address !== undefined && z.email().safeParse(address).success ? address : undefined;
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Notification settings; webhooks and e-mail are each off unless configured. */
@@ -449,6 +568,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     timeoutMs: parsed.timeoutMs,
     maxAttempts: parsed.maxAttempts,
     retryWindowMs: parsed.retryWindowMs,
+    unknownOutcomeRetries: parsed.unknownOutcomeRetries,
     lockDurationMs: parsed.lockDurationMs,
     retentionDays: parsed.retentionDays,
     logLevel: parsed.logLevel,
@@ -468,6 +588,17 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     paymentSweepShare: parsed.paymentSweepShare,
     paymentSweepOpenAfterMinutes: parsed.paymentSweepOpenAfterMinutes,
     notify: checkNotify(parsed, source),
+    mail: {
+      smtpUrl: parsed.smtpUrl,
+      from: parsed.mailFrom,
+      replyTo: parsed.mailReplyTo,
+      ratePerSecond: parsed.mailRate,
+      retryMs: parsed.mailRetryMs,
+      templatesDir: parsed.templates === undefined ? undefined : path.resolve(parsed.templates),
+      reminders: parsed.reminders,
+      quietHours: parsed.quietHours,
+      timezone: parsed.timezone,
+    },
   };
 }
 
@@ -477,9 +608,9 @@ function checkNotify(parsed: ParsedConfig, source: Record<string, string>): Noti
     throw new ConfigError('CONFIG_MISSING', 'PAYLINKS_NOTIFY_SECRET', `PAYLINKS_NOTIFY_SECRET: expected ${FIELDS.notifySecret.expects}, got nothing (${source.notifyUrls ?? 'PAYLINKS_NOTIFY_URL'} is set: receivers check each webhook's signature with it)`);
   }
   const emails = parsed.notifyEmail ?? [];
-  if ((emails.length > 0) !== (parsed.smtpUrl !== undefined)) {
-    const [missing, given] = emails.length > 0 ? ['smtpUrl', 'PAYLINKS_NOTIFY_EMAIL'] as const : ['notifyEmail', 'PAYLINKS_SMTP_URL'] as const;
-    throw new ConfigError('CONFIG_MISSING', FIELDS[missing].env, `${FIELDS[missing].env}: expected ${FIELDS[missing].expects}, got nothing (${given} is set: e-mail needs both)`);
+  // The SMTP URL alone is fine: it may serve the messages to customers only (docs/mail.md).
+  if (emails.length > 0 && parsed.smtpUrl === undefined) {
+    throw new ConfigError('CONFIG_MISSING', FIELDS.smtpUrl.env, `${FIELDS.smtpUrl.env}: expected ${FIELDS.smtpUrl.expects}, got nothing (PAYLINKS_NOTIFY_EMAIL is set: e-mail needs both)`);
   }
   return {
     urls,

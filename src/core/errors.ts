@@ -97,6 +97,8 @@ export const OTHER_ERROR_CODES = [
   'CONFIG_MISSING',
   'REDIS_UNAVAILABLE',
   'BATCH_NOT_FOUND',
+  /** No link in the ledger for that invoice number (`GET /api/invoices/{invoiceNumber}`). */
+  'INVOICE_NOT_FOUND',
   'BATCH_STOPPED_AUTH',
   /** Paywint's create endpoint is not at PAYWINT_BASE_URL (a 404 or a redirect): the batch stopped. */
   'BATCH_STOPPED_BASE_URL',
@@ -108,6 +110,11 @@ export const OTHER_ERROR_CODES = [
   'LEDGER_CONFLICT',
   /** A created row whose earlier request got no answer after being sent: look for a second link. */
   'POSSIBLE_DUPLICATE_LINK',
+  /**
+   * A failed row whose invoice's requests went unanswered PAYLINKS_UNKNOWN_OUTCOME_RETRIES + 1 times: Paywint
+   * may hold a link for it. Not sent again by a re-run or `retry`, only by `retry --include-unknown`.
+   */
+  'UNKNOWN_OUTCOME',
   /** Collected before the batch finished: the row has no result yet. */
   'NOT_FINISHED',
   'INTERRUPTED',
@@ -117,6 +124,8 @@ export const OTHER_ERROR_CODES = [
   'NOTIFY_WEBHOOK_FAILED',
   /** The mail server refused or could not be reached: the e-mail is retried. */
   'NOTIFY_EMAIL_FAILED',
+  /** `paylinks send`, `--send`: the batch's file has no e-mail address column, so there is no one to send to. */
+  'MAIL_NO_ADDRESS_COLUMN',
   /** A notification kept failing for the whole retry window: given up. */
   'NOTIFY_GAVE_UP',
   'INTERNAL',
@@ -128,6 +137,8 @@ export const OTHER_ERROR_CODES = [
   'UNAUTHORIZED',
   /** `paylinks serve`: too many failed sign-ins from one address; wait and try again. */
   'TOO_MANY_SIGN_INS',
+  /** `paylinks serve`: too many event streams open at once; close a page or try again shortly. */
+  'TOO_MANY_STREAMS',
   /** `paylinks serve`: an upload over `PAYLINKS_MAX_UPLOAD_MB`. */
   'PAYLOAD_TOO_LARGE',
   /** `paylinks serve`: an upload that is not a text file of invoices (a content type or file kind paylinks does not read). */
@@ -148,6 +159,9 @@ export type ErrorCode = RowErrorCode | FileErrorCode | PaywintErrorCode | Ledger
 
 /** The flag on a row whose invoice may hold a second link at Paywint. */
 export const POSSIBLE_DUPLICATE_CODE = 'POSSIBLE_DUPLICATE_LINK' satisfies ErrorCode;
+
+/** The code of a row left unsent because its invoice's requests went unanswered too often (a link may exist). */
+export const UNKNOWN_OUTCOME_CODE = 'UNKNOWN_OUTCOME' satisfies ErrorCode;
 
 export interface PaylinksErrorOptions {
   /** Whether trying the same thing again may succeed. Default false. */

@@ -29,7 +29,7 @@ export async function runInboxService(options: InboxServiceOptions): Promise<voi
   try {
     const backend = await openBackend({ config, logger, account: credentials.apiKey, name: 'paylinks-inbox' });
     cleanups.add(() => backend.close());
-    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: PROCESSORS, notify: config.notify });
+    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: PROCESSORS, notify: config.notify, mail: config.mail });
     cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
     const inbox = await startInbox({
       dir: options.dir,

@@ -18,13 +18,19 @@ export interface ColumnOverrides {
   description?: string;
   /** The currency column: a row in any currency but USD is not sent (CURRENCY_NOT_USD). */
   currency?: string;
+  /** The customer's e-mail address (issue 19): optional; without it, sending is off. */
+  email?: string;
+  /** The customer's name, for the greeting and the To header. */
+  name?: string;
+  /** The invoice's due date (reminders may be relative to it). */
+  due?: string;
 }
 
 export type ColumnRole = keyof ColumnOverrides;
 
-const ROLES: readonly ColumnRole[] = ['invoice', 'amount', 'description', 'currency'];
+const ROLES: readonly ColumnRole[] = ['invoice', 'amount', 'description', 'currency', 'email', 'name', 'due'];
 /** Optional roles: the first alias present wins. */
-const OPTIONAL: ReadonlySet<ColumnRole> = new Set(['description', 'currency']);
+const OPTIONAL: ReadonlySet<ColumnRole> = new Set(['description', 'currency', 'email', 'name', 'due']);
 
 /** What each role is called in messages. */
 export const ROLE_LABELS: Record<ColumnRole, string> = {
@@ -32,6 +38,9 @@ export const ROLE_LABELS: Record<ColumnRole, string> = {
   amount: 'amount',
   description: 'description',
   currency: 'currency',
+  email: 'e-mail address',
+  name: 'customer name',
+  due: 'due date',
 };
 
 /**
@@ -44,6 +53,9 @@ export const COLUMN_ALIASES: Record<ColumnRole, readonly string[]> = {
   amount: ['amount', 'amount due', 'total', 'total due', 'balance due', 'amount (USD)'],
   description: ['description', 'memo', 'notes', 'note', 'desc'],
   currency: ['currency', 'ccy', 'currency code', 'currency_code', 'curr', 'cur', 'currency iso', 'iso currency', 'currency id'],
+  email: ['email', 'e-mail', 'email address', 'e-mail address', 'customer_email', 'customer e-mail', 'customer email address', 'client email', 'contact email', 'billing email', 'mail'],
+  name: ['customer_name', 'customer name', 'name', 'customer', 'client name', 'client', 'contact name', 'contact', 'bill to', 'billed to'],
+  due: ['due_date', 'due date', 'due', 'date due', 'due on', 'due by', 'payment due', 'payment due date'],
 };
 
 /** Delimiters recognised in a header line, in order of preference on a tie. */
@@ -61,6 +73,10 @@ export interface ColumnIndexes {
   description: number | null;
   /** Present only when the file has a currency column. */
   currency?: number;
+  /** Present only when the file has an e-mail address column (likewise name and due date). */
+  email?: number;
+  name?: number;
+  due?: number;
 }
 
 /** Where the columns are in an invoice file, and how its fields are read. */
@@ -75,6 +91,12 @@ export interface ColumnLayout {
   description: number | null;
   /** Index of the currency column, if any (absent in layouts stored before it existed). */
   currency?: number | null;
+  /** Index of the customer's e-mail address column, if any (issue 19; absent: sending is off). */
+  email?: number | null;
+  /** Index of the customer's name column, if any. */
+  name?: number | null;
+  /** Index of the due date column, if any. */
+  due?: number | null;
   delimiter: string;
   /**
    * As detected from the start of the file. When the first non-ASCII bytes
@@ -123,9 +145,11 @@ export function resolveColumns(headers: readonly string[], overrides: ColumnOver
       }
     } else if (OPTIONAL.has(role)) {
       matches = [];
+      // A column named for another role is that role's, never this one's by alias.
+      const named = new Set(Object.values(overrides).filter((v): v is string => v !== undefined).map(normaliseHeader));
       for (const alias of COLUMN_ALIASES[role]) {
         const key = normaliseHeader(alias);
-        matches = indexesOf(normalised, (h) => h === key);
+        matches = indexesOf(normalised, (h) => h === key && !named.has(h));
         if (matches.length > 0) break;
       }
     } else {
@@ -160,7 +184,7 @@ export function resolveColumns(headers: readonly string[], overrides: ColumnOver
   const currency = found.currency ?? null;
   const used = new Map<number, ColumnRole>();
   for (const role of ROLES) {
-    const index = role === 'invoice' ? invoice : role === 'amount' ? amount : role === 'description' ? description : currency;
+    const index = found[role] ?? null;
     if (index === null) continue;
     const other = used.get(index);
     if (other !== undefined) {
@@ -172,7 +196,12 @@ export function resolveColumns(headers: readonly string[], overrides: ColumnOver
     }
     used.set(index, role);
   }
-  return { ok: true, invoice, amount, description, ...(currency === null ? {} : { currency }) };
+  const contact: Pick<ColumnIndexes, 'email' | 'name' | 'due'> = {};
+  for (const role of ['email', 'name', 'due'] as const) {
+    const index = found[role];
+    if (index !== undefined && index !== null) contact[role] = index;
+  }
+  return { ok: true, invoice, amount, description, ...(currency === null ? {} : { currency }), ...contact };
 }
 
 /**
@@ -262,7 +291,7 @@ export function parseColumnsFlag(value: string): ColumnOverrides {
     const role = part.slice(0, eq).trim().toLowerCase();
     const header = unquote(part.slice(eq + 1).trim());
     if (!isRole(role)) {
-      throw new InvalidArgumentError(`unknown column ${JSON.stringify(role)}: expected invoice, amount, description or currency`);
+      throw new InvalidArgumentError(`unknown column ${JSON.stringify(role)}: expected invoice, amount, description, currency, email, name or due`);
     }
     if (overrides[role] !== undefined) {
       throw new InvalidArgumentError(`${role} is named twice`);

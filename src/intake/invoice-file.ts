@@ -235,7 +235,7 @@ async function readTop(source: RecordSource): Promise<RawRecord[]> {
  * number and amount columns (title lines above it are not rows of the table).
  * When none does, the first record's problem is the file's.
  */
-function findHeader(file: string, top: RawRecord[], overrides: ColumnOverrides | undefined, sheet?: string): Pick<ColumnLayout, 'headers' | 'invoice' | 'amount' | 'description' | 'currency' | 'headerLine'> {
+function findHeader(file: string, top: RawRecord[], overrides: ColumnOverrides | undefined, sheet?: string): Pick<ColumnLayout, 'headers' | 'invoice' | 'amount' | 'description' | 'currency' | 'email' | 'name' | 'due' | 'headerLine'> {
   const first = top[0];
   if (first === undefined) {
     const what = sheet === undefined ? 'the file has no header line: it has only blank lines' : `sheet ${JSON.stringify(sheet)} is empty`;
@@ -245,7 +245,7 @@ function findHeader(file: string, top: RawRecord[], overrides: ColumnOverrides |
   for (const record of top) {
     const headers = headerCells(record.cells);
     const found = resolveColumns(headers, overrides, sheet !== undefined);
-    if (found.ok) return { headers, invoice: found.invoice, amount: found.amount, description: found.description, ...(found.currency === undefined ? {} : { currency: found.currency }), headerLine: record.line };
+    if (found.ok) return { headers, invoice: found.invoice, amount: found.amount, description: found.description, ...(found.currency === undefined ? {} : { currency: found.currency }), ...contactColumns(found), headerLine: record.line };
     firstProblem ??= new InputFileError(found.code, file, found.message, record.line);
   }
   // The widest line is the likeliest header (title lines above it have one or two cells).
@@ -332,4 +332,13 @@ function firstLineWithFields(text: string): string {
     if (++seen >= MAX_LINES_BEFORE_HEADER) break;
   }
   return first ?? '';
+}
+
+/** The contact columns found (issue 19), only those present: a layout without them reads as before. */
+function contactColumns(found: Pick<ColumnLayout, 'email' | 'name' | 'due'>): Pick<ColumnLayout, 'email' | 'name' | 'due'> {
+  const out: Pick<ColumnLayout, 'email' | 'name' | 'due'> = {};
+  if (found.email !== undefined) out.email = found.email;
+  if (found.name !== undefined) out.name = found.name;
+  if (found.due !== undefined) out.due = found.due;
+  return out;
 }

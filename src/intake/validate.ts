@@ -9,6 +9,7 @@ import { InputFileError, type RowErrorCode } from '../core/errors.js';
 import { openInvoiceFile, type ColumnLayout, type IntakeOptions } from './invoice-file.js';
 import type { FirstLines } from './duplicate-invoices.js';
 import { formatCents } from '../core/money.js';
+import { contactOf, type RowWarningCode } from './contact.js';
 
 /** How to read the file: columns, delimiter, sheet, decimal mark (see {@link IntakeOptions}). */
 export type ValidateOptions = IntakeOptions;
@@ -20,6 +21,14 @@ export interface RowProblem {
   /** Trimmed; empty when the row has none. */
   invoiceNumber: string;
   code: RowErrorCode;
+  message: string;
+}
+
+/** A warning on a row that is sent (issue 19). */
+export interface RowNote {
+  line: number;
+  invoiceNumber: string;
+  code: RowWarningCode;
   message: string;
 }
 
@@ -35,6 +44,10 @@ export interface ValidationReport {
   totalCents: number;
   /** One per invalid row, in file order. */
   errors: RowProblem[];
+  /** Valid rows with a warning (a malformed e-mail address, an unreadable due date): linked, but no message, or one without the due date. */
+  warned: number;
+  /** The warnings of valid rows, in file order (as many as errors are kept). */
+  warnings: RowNote[];
   encoding: FileEncoding;
   delimiter: string;
 }
@@ -66,11 +79,22 @@ export async function checkInvoiceFile(file: string, options: CheckOptions = {})
   let valid = 0;
   let totalCents = 0;
   const errors: RowProblem[] = [];
+  const warnings: RowNote[] = [];
+  let warned = 0;
+  const layoutNow = invoices.layout;
+  const contact = (layoutNow.email ?? layoutNow.name ?? layoutNow.due ?? null) !== null;
   for await (const record of invoices.records) {
     rows++;
     if (record.status === 'valid') {
       valid++;
       totalCents += record.amountCents;
+      if (contact) {
+        const found = contactOf(record.cells, layoutNow).warnings;
+        if (found.length > 0) {
+          warned++;
+          for (const w of found) if (warnings.length < maxErrors) warnings.push({ line: record.line, invoiceNumber: record.invoiceNumber, ...w });
+        }
+      }
     } else if (errors.length < maxErrors) {
       errors.push({ line: record.line, invoiceNumber: record.invoiceNumber, code: record.code, message: record.message });
     }
@@ -80,7 +104,7 @@ export async function checkInvoiceFile(file: string, options: CheckOptions = {})
     throw new InputFileError('FILE_MALFORMED', file, 'the total of the valid rows is too large to add up exactly');
   }
   const layout = { ...invoices.layout };
-  return { file, layout, rows, valid, invalid: rows - valid, totalCents, errors, encoding: layout.encoding, delimiter: layout.delimiter, sha256: invoices.sha256() };
+  return { file, layout, rows, valid, invalid: rows - valid, totalCents, errors, warned, warnings, encoding: layout.encoding, delimiter: layout.delimiter, sha256: invoices.sha256() };
 }
 
 /**
@@ -106,6 +130,7 @@ export const ValidationReportJsonSchema = z.object({
   invalid: z.number().int(),
   total_amount: z.string().describe('sum of the valid rows, a decimal string'),
   errors: z.array(RowProblemJsonSchema),
+  warnings: z.array(RowProblemJsonSchema).describe('rows that are sent, with a warning: a malformed e-mail address (no message), an unreadable due date'),
 });
 export type ValidationReportJson = z.infer<typeof ValidationReportJsonSchema>;
 
@@ -133,6 +158,7 @@ export function reportToJson(report: ValidationReport): ValidationReportJson {
     invalid: report.invalid,
     total_amount: formatCents(report.totalCents),
     errors: report.errors.map(rowProblemToJson),
+    warnings: report.warnings.map((w) => ({ line: w.line, invoice_number: w.invoiceNumber, code: w.code, message: w.message })),
   };
 }
 
@@ -149,6 +175,10 @@ export function formatReport(report: ValidationReport): string {
   const column = (index: number) => `${JSON.stringify(layout.headers[index])} (column ${index + 1})`;
   const roles = [`${ROLE_LABELS.invoice}: ${column(layout.invoice)}`, `${ROLE_LABELS.amount}: ${column(layout.amount)}`];
   roles.push(layout.description === null ? `${ROLE_LABELS.description}: none` : `${ROLE_LABELS.description}: ${column(layout.description)}`);
+  for (const role of ['email', 'name', 'due'] as const) {
+    const index = layout[role];
+    if (index !== undefined && index !== null) roles.push(`${ROLE_LABELS[role]}: ${column(index)}`);
+  }
   const lines = [`File:       ${report.file}`];
   if (layout.format === 'workbook') lines.push(`Workbook:   sheet ${JSON.stringify(layout.sheet)}`);
   else lines.push(`Encoding:   ${ENCODING_NAMES[report.encoding]}`, `Delimiter:  ${describeDelimiter(report.delimiter)}`);
@@ -159,6 +189,11 @@ export function formatReport(report: ValidationReport): string {
     `Rows:       ${report.rows} (${report.valid} valid, ${report.invalid} invalid)`,
     `Total:      ${groupThousands(formatCents(report.totalCents))} in ${report.valid} valid ${report.valid === 1 ? 'row' : 'rows'}`,
   );
+  if (report.warnings.length > 0) {
+    lines.push('', `${report.warned} valid ${report.warned === 1 ? 'row has' : 'rows have'} a warning (linked all the same):`);
+    for (const w of report.warnings.slice(0, MAX_LISTED_ERRORS)) lines.push(`  line ${w.line}: ${w.invoiceNumber} — ${w.code}: ${w.message}`);
+    if (report.warnings.length > MAX_LISTED_ERRORS) lines.push(`  … and ${report.warnings.length - MAX_LISTED_ERRORS} more (use --json)`);
+  }
   if (report.errors.length === 0) {
     lines.push('', `All ${report.rows} ${report.rows === 1 ? 'row is' : 'rows are'} valid.`);
     return lines.join('\n');

@@ -7,6 +7,7 @@ import type { Batch, BatchStore } from '../pipeline/batch-store.js';
 import { formatCents } from '../core/money.js';
 import { POSSIBLE_DUPLICATE_CODE } from '../core/errors.js';
 import { ROW_STATUSES, type RowStatus } from '../pipeline/output.js';
+import { maybeLinkedLine } from '../pipeline/status.js';
 
 /** Rows listed by name in the e-mail; the output CSV has them all. */
 const PROBLEMS_LISTED = 50;
@@ -58,6 +59,7 @@ export async function summarizeBatch(store: BatchStore, batch: Batch, extra: { o
     `Amount linked:  ${formatCents(batch.createdCents + batch.existsCents)} (new links ${formatCents(batch.createdCents)}, links that already existed ${formatCents(batch.existsCents)})`,
     `Duration:       ${duration(took)} (submitted ${batch.createdAt}, finished ${batch.finishedAt ?? '-'})`,
   ];
+  if (batch.maybeLinked > 0) lines.push(`May have links: ${maybeLinkedLine(batch.maybeLinked)}`);
   if (batch.stopMessage) lines.push(`Stopped:        ${batch.stopMessage} [${batch.stopCode ?? ''}]`);
   lines.push('');
   if (problems.total === 0) lines.push('Problems: none. Every invoice has its payment link.');

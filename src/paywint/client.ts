@@ -149,16 +149,17 @@ export class PaywintClient {
     if (!isSuccess(answer.status)) throw statusError(answer, true);
     const envelope = parseEnvelope(answer, true);
     if (!envelope.success) throw protocolError(answer.status, 'success: false', envelope.message, false);
+    // Paywint's own message on a success ("Success") is not quoted on a failed row: it would contradict it.
     if (envelope.data === null || envelope.data === undefined) {
-      throw protocolError(answer.status, 'success: true but no data', envelope.message, true);
+      throw protocolError(answer.status, 'success: true but no data', undefined, true);
     }
     const data = CreatedLinkData.safeParse(envelope.data);
-    if (!data.success) throw protocolError(answer.status, `a link that is not usable (${describeIssue(data.error)})`, envelope.message, true);
+    if (!data.success) throw protocolError(answer.status, `a link that is not usable (${describeIssue(data.error)})`, undefined, true);
     if (!isOnLinkHosts(data.data.payment_link, this.#linkHosts)) {
       // Never mailed: a link elsewhere could be anyone's. Paywint may still have made one, so the outcome is unknown.
       const host = URL.parse(data.data.payment_link)?.host.slice(0, 60) ?? '?';
       const what = `a link on ${host}, not on Paywint's hosts (${this.#linkHosts.join(', ')}; PAYWINT_LINK_HOSTS sets them)`;
-      throw protocolError(answer.status, what, envelope.message, true);
+      throw protocolError(answer.status, what, undefined, true);
     }
     return { paymentId: data.data.payment_id, paymentLink: data.data.payment_link };
   }

@@ -11,6 +11,7 @@ import type { Logger } from '../core/logger.js';
 import { openQueue } from './queue.js';
 import { connect, resolveRedis, type RedisEndpoint } from '../core/redis.js';
 import { RedisUnavailableError } from '../core/errors.js';
+import { ensureLedgerKeyed } from './ledger-rekey.js';
 
 export interface Backend {
   endpoint: RedisEndpoint;
@@ -43,6 +44,13 @@ export async function openBackend(options: OpenBackendOptions): Promise<Backend>
     redis.disconnect();
     throw error;
   });
+  // A ledger written before it was keyed by invoice keys is moved once, before anything reads it.
+  if (options.account !== undefined) {
+    await ensureLedgerKeyed(redis, keys, options.account, logger).catch((error: unknown) => {
+      redis.disconnect();
+      throw error;
+    });
+  }
   const queue = openQueue(redis, keys);
   const store = new BatchStore(redis, keys, { retentionMs: config.retentionDays === undefined ? undefined : config.retentionDays * 86_400_000 });
   return {

@@ -6,6 +6,9 @@
 import { joinFields, packId, packLink, splitFields, unpackId, unpackLink } from './compact.js';
 import type { RowResult, RowStatus } from './output.js';
 
+/** Ends the head of a result that may have a link at Paywint ({@link RowResult.maybeLinked}). */
+const MAYBE_LINKED_MARK = '?';
+
 const STATUS_CODES: Record<RowStatus, string> = { created: 'c', exists: 'e', invalid: 'i', duplicate: 'd', conflict: 'x', failed: 'f' };
 const STATUS_BY_CODE = new Map(Object.entries(STATUS_CODES).map(([status, code]) => [code, status as RowStatus]));
 
@@ -15,10 +18,12 @@ const STATUS_BY_CODE = new Map(Object.entries(STATUS_CODES).map(([status, code])
  */
 export const RESULT_FIELDS_LUA = `
 local RESULT_PAYMENT_ID, RESULT_ERROR_CODE, RESULT_ERROR_MESSAGE, RESULT_FIELD_COUNT = 2, 4, 5, 5
+local function resultMaybeLinked(head) return string.sub(head, -1) == '${MAYBE_LINKED_MARK}' end
 `;
 
 /**
- * A row's result as stored: status letter and attempts, payment id, link,
+ * A row's result as stored: status letter and attempts (then `?` when it may
+ * have a link at Paywint), payment id, link,
  * error code, error message; empty fields at the end left out. A created
  * row takes about 28 bytes (a UUID id and a Paywint link), against about 190
  * as JSON.
@@ -26,7 +31,7 @@ local RESULT_PAYMENT_ID, RESULT_ERROR_CODE, RESULT_ERROR_MESSAGE, RESULT_FIELD_C
 export function encodeResult(r: RowResult): string {
   const id = r.paymentId ? packId(r.paymentId) : '';
   const link = r.paymentLink ? (r.paymentId ? packLink(r.paymentLink, r.paymentId) : `=${r.paymentLink}`) : '';
-  const fields = [`${STATUS_CODES[r.status]}${r.attempts}`, id, link, r.errorCode ?? '', r.errorMessage ?? ''];
+  const fields = [`${STATUS_CODES[r.status]}${r.attempts}${r.maybeLinked ? MAYBE_LINKED_MARK : ''}`, id, link, r.errorCode ?? '', r.errorMessage ?? ''];
   while (fields.length > 1 && fields.at(-1) === '') fields.pop();
   return joinFields(fields);
 }
@@ -36,14 +41,17 @@ export function decodeResult(raw: string): RowResult {
   const status = STATUS_BY_CODE.get(head.charAt(0));
   if (!status) throw new Error(`not a stored result: ${JSON.stringify(raw.slice(0, 80))}`);
   const paymentId = id === '' ? null : unpackId(id);
-  return {
+  const maybeLinked = head.endsWith(MAYBE_LINKED_MARK);
+  const result: RowResult = {
     status,
     paymentId,
     paymentLink: link === '' ? null : unpackLink(link, paymentId ?? ''),
     errorCode: code === '' ? null : code,
     errorMessage: message === '' ? null : message,
-    attempts: Number(head.slice(1)),
+    attempts: Number(head.slice(1, maybeLinked ? -1 : undefined)),
   };
+  if (maybeLinked) result.maybeLinked = true;
+  return result;
 }
 
 /**

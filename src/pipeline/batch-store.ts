@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../core/lua.js';
 import type { Keys } from './keys.js';
-import { encodeLedgerEntry, type LedgerEntry, type RowRef } from './ledger.js';
+import { encodeLedgerEntry, ledgerField, type LedgerEntry, type RowRef } from './ledger.js';
 import { ROW_STATUSES, type RowResult, type RowStatus } from './output.js';
 import { decodeRecord, decodeResult, encodeRecord, encodeResult } from './batch-codec.js';
 import { FINISHED_STATES, isStoppedState, type BatchState } from './batch-states.js';
@@ -27,6 +27,7 @@ import { FinishEvents } from './finish-events.js';
 import { rowsOfJobId } from './job-ids.js';
 import { END_HOLD } from './scripts/end-hold.js';
 import { FINISH_ROWS } from './scripts/finish-rows.js';
+import { slotOf, type PaymentIndexKeys } from './payment-status/encoding.js';
 import { REOPEN_ROWS } from './scripts/reopen-rows.js';
 import { TRANSITION } from './scripts/transition.js';
 
@@ -44,6 +45,10 @@ export interface BatchLayout {
   headerLine?: number;
   /** The file's decimal mark, as stated or decided while it was checked. */
   decimal?: DecimalMark | null;
+  /** The customer's e-mail address, name and due date columns, when the file has them (issue 19). */
+  email?: number | null;
+  name?: number | null;
+  due?: number | null;
 }
 
 export interface NewBatch {
@@ -87,6 +92,11 @@ export interface Batch extends Omit<NewBatch, 'source' | 'sourceRef'> {
   createdCents: number;
   /** Sum of the amounts of `exists` rows, in cents. */
   existsCents: number;
+  /**
+   * `failed` rows whose invoice had a request whose outcome is unknown: Paywint may hold a link for them (look
+   * before mailing or sending again). Included in `counts.failed`.
+   */
+  maybeLinked: number;
   /** When a held batch expires unless released (null when not held). */
   holdExpiresAt: string | null;
   /** Why the batch stopped, when it did. */
@@ -109,6 +119,14 @@ function shownLink(entry: Pick<LedgerEntry, 'paymentId' | 'paymentLink'>): strin
   return `${entry.paymentId} (${entry.paymentLink})`;
 }
 
+/** A link's payment index bucket (pushed onto the script's KEYS), field and packed id; empty when it is not indexed here. */
+function indexArgs(keys: string[], index: PaymentIndexKeys | undefined, entry: LedgerEntry | undefined): [number | '', string, string] {
+  if (!index || !entry) return ['', '', ''];
+  const slot = slotOf(entry.paymentId);
+  keys.push(index.bucketKey(slot.bucket));
+  return [keys.length, slot.field, slot.packed];
+}
+
 /** One row of {@link BatchStore.finishRows}. */
 export interface FinishedRow {
   row: number;
@@ -127,6 +145,8 @@ export interface LedgerKeys {
   ledgerKey: string;
   claimsKey: string;
   unsettledKey: string;
+  /** The account's payment index: a link written to the ledger is indexed in the same step. Default: not indexed (rebuilt later). */
+  paymentIndex?: PaymentIndexKeys;
 }
 
 const DAY_MS = 86_400_000;
@@ -141,8 +161,8 @@ export class BatchStore {
   private readonly finishEvents: FinishEvents;
 
   constructor(
-    private readonly redis: RedisClient,
-    private readonly keys: Keys,
+    readonly redis: RedisClient,
+    readonly keys: Keys,
     options: BatchStoreOptions = {},
   ) {
     this.retentionMs = options.retentionMs ?? 30 * DAY_MS;
@@ -220,6 +240,7 @@ export class BatchStore {
       counts,
       createdCents: int('cents_created'),
       existsCents: int('cents_exists'),
+      maybeLinked: int('n_maybe_linked'),
       holdExpiresAt: h.state === 'held' ? str('hold_expires_at') : null,
       stopCode: str('stop_code'),
       stopMessage: str('stop_message'),
@@ -304,7 +325,8 @@ export class BatchStore {
   private finishArgs(id: string, rows: readonly FinishedRow[], ledger?: LedgerKeys): [string[], (string | number)[]] {
     // Without a claim, the batch hash stands in for the ledger and claims keys: never touched, same slot.
     const batchKey = this.keys.batch(id);
-    const keys = [this.keys.batchResults(id), batchKey, ledger?.ledgerKey ?? batchKey, ledger?.claimsKey ?? batchKey, ledger?.unsettledKey ?? batchKey, this.keys.batchRows(id), this.keys.finishEvents()];
+    const index = ledger?.paymentIndex;
+    const keys = [this.keys.batchResults(id), batchKey, ledger?.ledgerKey ?? batchKey, ledger?.claimsKey ?? batchKey, ledger?.unsettledKey ?? batchKey, this.keys.batchRows(id), this.keys.finishEvents(), index?.metaKey ?? batchKey];
     const now = new Date();
     const args: (string | number)[] = [now.toISOString(), now.getTime()];
     for (const r of rows) {
@@ -313,11 +335,12 @@ export class BatchStore {
         r.row,
         encodeResult(r.result),
         r.result.status,
-        r.invoiceNumber ?? '',
+        r.invoiceNumber === undefined ? '' : ledgerField(r.invoiceNumber),
         ledger ? (r.claimOwner ?? '') : '',
         entry ? encodeLedgerEntry(entry) : '',
         r.amountCents ?? 0,
         entry ? shownLink(entry) : '',
+        ...indexArgs(keys, index, entry),
       );
     }
     return [keys, args];

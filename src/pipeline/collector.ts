@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Batch, BatchStore } from './batch-store.js';
+import { hasMailColumns, MAIL_COLUMNS, mailCellsOf } from './mail-output.js';
 import { PaylinksError } from '../core/errors.js';
 import { OutputWriter, type RowResult, type RowWriter } from './output.js';
 import { WorkbookOutputWriter } from './workbook-output.js';
@@ -67,23 +68,29 @@ export async function writeBatchOutput(store: BatchStore, batchId: string, file:
   const batch = await store.get(batchId);
   if (!batch) throw new PaylinksError('BATCH_NOT_FOUND', `no batch ${batchId}`);
   if (batch.rows > 0 && !(await store.hasRecords(batchId))) throw expiredError(batchId, batch.expiresAt ?? null);
+  const mail = hasMailColumns(batch);
+  const extraHeaders = mail ? MAIL_COLUMNS : [];
   const writer: RowWriter = /\.xlsx$/i.test(file)
-    ? new WorkbookOutputWriter(file, { headers: batch.layout.headers, amountColumn: batch.layout.amount, decimal: batch.layout.decimal })
-    : new OutputWriter(file, { headers: batch.layout.headers });
+    ? new WorkbookOutputWriter(file, { headers: batch.layout.headers, amountColumn: batch.layout.amount, decimal: batch.layout.decimal, extraHeaders })
+    : new OutputWriter(file, { headers: batch.layout.headers, extraHeaders });
   try {
     const read = (start: number) => {
       const count = Math.min(CHUNK_ROWS, batch.rows - start);
-      const both = Promise.all([store.readRows(batchId, start, count), store.readResults(batchId, start, count)]);
+      const both = Promise.all([store.readRows(batchId, start, count), store.readResults(batchId, start, count)]).then(async ([rows, results]) => {
+        const mailCells = mail ? await mailCellsOf(store, batch, rows, results) : undefined;
+        return [rows, results, mailCells] as const;
+      });
       both.catch(() => {}); // awaited below; a write failing first must not leave it unhandled
       return both;
     };
     // The next rows are read while these are written.
     let next = batch.rows > 0 ? read(0) : undefined;
     for (let start = 0; next; start += CHUNK_ROWS) {
-      const [rows, results] = await next;
+      const [rows, results, mailCells] = await next;
       next = start + CHUNK_ROWS < batch.rows ? read(start + CHUNK_ROWS) : undefined;
       for (let i = 0; i < rows.length; i += 1) {
-        await writer.write(rows[i]!.cells, results[i] ?? pendingResult(batch));
+        const m = mailCells?.[i];
+        await writer.write(rows[i]!.cells, results[i] ?? pendingResult(batch), m ? MAIL_COLUMNS.map((c) => m[c]) : undefined);
       }
     }
     await writer.close();

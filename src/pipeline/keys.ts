@@ -56,9 +56,17 @@ export class Keys {
     return this.key('inbox', 'lock', pickupId);
   }
 
-  /** Hash: invoice number → the link created for it, per Paywint account (see `encodeLedgerEntry`). */
+  /** Hash: invoice key (`ledgerField`) → the link created for it, per Paywint account (see `encodeLedgerEntry`). */
   ledger(apiKey: string): string {
     return this.key('ledger', apiKey);
+  }
+
+  /**
+   * String: `1` once the account's ledger, claims and unsettled counts are
+   * keyed by invoice keys (`INV-7` for `inv-7`: see ledger-rekey.ts).
+   */
+  ledgerKeyed(apiKey: string): string {
+    return this.key('ledger-keyed', apiKey);
   }
 
   /** Hash: invoice number → the job currently allowed to call Paywint for it. */
@@ -95,9 +103,48 @@ export class Keys {
     return this.key('pay', apiKey, 'exceptions');
   }
 
-  /** Sorted set: the payment ids the sweep has seen in the received-payments list, by when (ms). */
+  /**
+   * Sorted set: the payment ids the sweep has seen nearest the top of the
+   * received-payments list (the newest few hundred), scored by a sequence
+   * that grows down the list and from one pass to the next.
+   */
   paymentsSeen(apiKey: string): string {
     return this.key('pay', apiKey, 'seen');
+  }
+
+  /** Hash: per account, messages to customers by kind and invoice → how each went (see mail-ledger.ts). */
+  messages(apiKey: string): string {
+    return this.key('messages', apiKey);
+  }
+
+  /** Hash: invoice number → the mail server's reply, for a batch's first messages that bounced or failed. */
+  batchBounces(batchId: string): string {
+    return this.key('batch', batchId, 'bounces');
+  }
+
+  /** String: the shared schedule of messages to the mail server (`PAYLINKS_MAIL_RATE`), every process together. */
+  mailRate(): string {
+    return this.key('rate', 'mail');
+  }
+
+  /** Sorted set: batches to send their messages once they finish (`submit --send`), by when asked. */
+  mailOnFinish(): string {
+    return this.key('batches', 'send-on-finish');
+  }
+
+  /** Hash: the payment sweep's state per account: when the next periodic pass is due, the last pass's summary. */
+  paymentSweep(apiKey: string): string {
+    return this.key('pay', apiKey, 'sweep');
+  }
+
+  /** String: which process is sweeping the account's payments now; expires unless renewed. */
+  paymentSweepLock(apiKey: string): string {
+    return this.key('pay', apiKey, 'sweep', 'lock');
+  }
+
+  /** String: the sweep's own request schedule (its share of the rate limit while a batch runs), per account. */
+  paymentSweepRate(apiKey: string): string {
+    return this.key('rate', apiKey, 'sweep');
   }
 
   /** String: the shared request schedule of the rate limiter, per Paywint account. */

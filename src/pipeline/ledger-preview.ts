@@ -16,7 +16,7 @@ import { openInvoiceFile, type IntakeOptions } from '../intake/invoice-file.js';
 import { formatCents } from '../core/money.js';
 import { checkRecord } from '../intake/row-checks.js';
 import type { Batch, BatchStore } from './batch-store.js';
-import { decodeLedgerEntry, sameInvoice } from './ledger.js';
+import { decodeLedgerEntry, ledgerField, sameInvoice } from './ledger.js';
 
 /** Invoices looked up per HMGET. */
 export const LOOKUP_CHUNK = 1_000;
@@ -40,12 +40,9 @@ export interface LedgerPreview {
   conflictCents: number;
 }
 
-/**
- * The ledger field of an invoice. The ledger keys its entries by the
- * invoice number as the worker claims it; keep this in step with the claim.
- */
-function ledgerField(row: LookupRow): string {
-  return row.invoiceNumber;
+/** The ledger field of a row's invoice: its key, as the worker claims it (ledger.ts). */
+function fieldOf(row: LookupRow): string {
+  return ledgerField(row.invoiceNumber);
 }
 
 /** Counts `rows` (in chunks of any size) against the ledger hash `ledgerKey`. */
@@ -56,7 +53,7 @@ export async function countAgainstLedger(redis: RedisClient, ledgerKey: string, 
     const chunk = pending;
     pending = [];
     if (chunk.length === 0) return;
-    const entries = await redis.hmget(ledgerKey, ...chunk.map(ledgerField));
+    const entries = await redis.hmget(ledgerKey, ...chunk.map(fieldOf));
     chunk.forEach((row, i) => {
       const raw = entries[i];
       if (raw === null || raw === undefined) {

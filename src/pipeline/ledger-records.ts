@@ -6,7 +6,9 @@
  *
  * Decisions a user can see:
  * - One CSV shape both ways: `invoice_number, amount, description,
- *   payment_id, payment_link, created_at, batch`, written with the output
+ *   payment_id, payment_link, created_at, batch` (an export adds each link's
+ *   payment status after them: `payment_status, amount_paid, paid_at,
+ *   failure_reason, confirmed_at, confirmed_by`; an import ignores those), written with the output
  *   file's conventions (BOM, CRLF, formula neutralisation), so an export
  *   imports back unchanged (a neutralised cell loses its apostrophe again).
  * - Export streams the hash (HSCAN), in no particular order; `since` keeps
@@ -26,7 +28,9 @@
  *   for one of the invoices between the check and the write is never
  *   overwritten: that row is reported, the rest is written.
  * - Entries are read and written only through ledger.ts's
- *   `encodeLedgerEntry`, `decodeLedgerEntry` and `scanLedger`.
+ *   `encodeLedgerEntry`, `decodeLedgerEntry` and `scanLedger`, under the
+ *   invoice's `ledgerField` (its key: `inv-7` is `INV-7`'s entry), the
+ *   number as written kept in the entry and exported.
  */
 import type { Writable } from 'node:stream';
 import { InputFileError, type ErrorCode } from '../core/errors.js';
@@ -38,11 +42,15 @@ import { formatCents } from '../core/money.js';
 import { MAX_LISTED_ERRORS } from '../intake/validate.js';
 import { CreatedLinkData } from '../paywint/client.js';
 import type { Keys } from './keys.js';
-import { decodeLedgerEntry, encodeLedgerEntry, sameInvoice, scanLedger, type LedgerEntry } from './ledger.js';
+import { decodeLedgerEntry, encodeLedgerEntry, ledgerField, sameInvoice, scanLedger, type LedgerEntry } from './ledger.js';
 import { CsvFileWriter, restoreNeutralisedCell } from './output.js';
+import { PaymentStatusStore } from './payment-status/store.js';
 
 /** The columns of an exported ledger, and of a file to import (the last two optional there). */
 export const LEDGER_COLUMNS = ['invoice_number', 'amount', 'description', 'payment_id', 'payment_link', 'created_at', 'batch'] as const;
+
+/** The payment status columns an export adds after {@link LEDGER_COLUMNS} (an import ignores them). */
+export const LEDGER_STATUS_COLUMNS = ['payment_status', 'amount_paid', 'paid_at', 'failure_reason', 'confirmed_at', 'confirmed_by'] as const;
 
 /** The longest `batch` cell an import takes, in characters. */
 export const MAX_BATCH_LENGTH = 64;
@@ -96,16 +104,35 @@ export interface ExportResult {
 /** Writes the account's ledger as CSV ({@link LEDGER_COLUMNS}), streamed. */
 export async function exportLedger(options: ExportLedgerOptions): Promise<ExportResult> {
   const sinceMs = options.since?.getTime();
-  const writer = new CsvFileWriter(options.output, LEDGER_COLUMNS);
-  // HSCAN may return an entry twice when the hash is rehashed during the scan: keep the invoice numbers seen.
+  const writer = new CsvFileWriter(options.output, [...LEDGER_COLUMNS, ...LEDGER_STATUS_COLUMNS]);
+  const statuses = new PaymentStatusStore(options.redis, options.keys, options.account);
+  // HSCAN may return an entry twice when the hash is rehashed during the scan: keep the fields seen.
   const seen = new Set<string>();
   try {
     for await (const page of scanLedger(options.redis, options.keys.ledger(options.account), options.scanCount ?? 1000)) {
-      for (const { invoiceNumber, entry } of page) {
-        if (seen.has(invoiceNumber)) continue;
-        seen.add(invoiceNumber);
-        if (sinceMs !== undefined && !(Date.parse(entry.createdAt) >= sinceMs)) continue;
-        await writer.write([invoiceNumber, formatCents(entry.amountCents), entry.description ?? '', entry.paymentId, entry.paymentLink, entry.createdAt, entry.batchId]);
+      const fresh = page.filter(({ field, entry }) => {
+        if (seen.has(field)) return false;
+        seen.add(field);
+        return sinceMs === undefined || Date.parse(entry.createdAt) >= sinceMs;
+      });
+      // The statuses of a page in one pipeline.
+      for (const { invoiceNumber, entry, status } of await statuses.withStatuses(fresh)) {
+        const paid = status.state === 'paid' ? (status.amountPaidCents ?? entry.amountCents) : status.amountPaidCents;
+        await writer.write([
+          invoiceNumber,
+          formatCents(entry.amountCents),
+          entry.description ?? '',
+          entry.paymentId,
+          entry.paymentLink,
+          entry.createdAt,
+          entry.batchId,
+          status.state,
+          paid === null ? '' : formatCents(paid),
+          status.paidAt ?? '',
+          status.failureReason ?? '',
+          status.confirmedAt ?? '',
+          status.confirmedBy ?? '',
+        ]);
       }
     }
     await writer.close();
@@ -226,6 +253,7 @@ function checkImportRow(record: IntakeRecord, layout: ColumnLayout, columns: Imp
     // Not from a batch row.
     row: 0,
     createdAt: createdMs === undefined ? createdAtDefault : new Date(createdMs).toISOString(),
+    invoiceNumber,
   };
   return { ok: true, row: { line, invoiceNumber, entry } };
 }
@@ -291,8 +319,8 @@ export async function importLedger(options: ImportLedgerOptions): Promise<Import
   let chunk: ImportRow[] = [];
   const checkChunk = async () => {
     if (chunk.length === 0) return;
-    const invoiceNumbers = chunk.map((r) => r.invoiceNumber);
-    const replies = await redis.multi().hmget(ledgerKey, ...invoiceNumbers).hmget(claimsKey, ...invoiceNumbers).exec();
+    const fields = chunk.map((r) => ledgerField(r.invoiceNumber));
+    const replies = await redis.multi().hmget(ledgerKey, ...fields).hmget(claimsKey, ...fields).exec();
     const [existing, claims] = (replies ?? []).map(([error, value]) => {
       if (error) throw error;
       return value as (string | null)[];
@@ -314,13 +342,15 @@ export async function importLedger(options: ImportLedgerOptions): Promise<Import
   problems.sort((a, b) => a.line - b.line);
   if (problems.length > 0) return { file, rows, imported: 0, unchanged: 0, problems };
 
-  // Pass 2: the same rows again, written a chunk per script.
+  // Pass 2: the same rows again, written a chunk per script (and indexed for payment statuses right after).
+  const paymentIndex = new PaymentStatusStore(redis, keys, account);
   const batchDefault = `import-${invoices.sha256().slice(0, 12)}`;
   let imported = 0;
   let unchanged = 0;
   const writeChunk = async () => {
     if (chunk.length === 0) return;
-    const reply = (await WRITE_ENTRIES.run(redis, [ledgerKey, claimsKey], chunk.flatMap((r) => [r.invoiceNumber, encodeLedgerEntry(r.entry)]))) as string[];
+    const reply = (await WRITE_ENTRIES.run(redis, [ledgerKey, claimsKey], chunk.flatMap((r) => [ledgerField(r.invoiceNumber), encodeLedgerEntry(r.entry)]))) as string[];
+    await paymentIndex.indexNewEntries(chunk.flatMap((r, i) => (reply[2 * i] === 'written' ? [{ invoiceNumber: ledgerField(r.invoiceNumber), paymentId: r.entry.paymentId }] : [])));
     chunk.forEach((row, i) => {
       const kind = reply[2 * i];
       if (kind === 'written') {

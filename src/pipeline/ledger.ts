@@ -1,6 +1,9 @@
 /**
  * The idempotency ledger: one per Paywint account (keyed by the API key,
- * never the secret), recording every link paylinks created, by invoice number.
+ * never the secret), recording every link paylinks created, by invoice: its
+ * field is the invoice's key ({@link ledgerField}: trimmed, NFC, upper case,
+ * so `inv-7` in a later file finds `INV-7`'s link), its entry keeps the
+ * number as written. Claims and unsettled counts use the same field.
  *
  * Before calling Paywint a job claims the invoice. The claim is atomic (one
  * Lua script), so two jobs of one batch, or of two batches running at once,
@@ -14,8 +17,10 @@ import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LuaScript, type RedisClient } from '../core/lua.js';
 import { RATE_SLOT_LUA, type RateLimiter } from './rate-limiter.js';
-import { RELEASE_CLAIM_LUA } from './scripts/includes/release-claim.js';
+import { RELEASE_CLAIM_LUA, UNSETTLED_LUA } from './scripts/includes/release-claim.js';
 import type { Keys } from './keys.js';
+import { invoiceKey } from '../core/invoice-key.js';
+import { paymentIndexKeys, type PaymentIndexKeys } from './payment-status/encoding.js';
 import { joinFields, packBatchId, packId, packInt, packLink, splitFields, unpackBatchId, unpackId, unpackInt, unpackLink } from './compact.js';
 
 const LedgerEntrySchema = z.object({
@@ -26,10 +31,27 @@ const LedgerEntrySchema = z.object({
   batchId: z.string(),
   row: z.number().int(),
   createdAt: z.string(),
+  /** The invoice number as written when the link was made, when it is not its ledger field (e.g. `inv-7` under `INV-7`). */
+  invoiceNumber: z.string().optional(),
 });
 
 /** A link paylinks created (or was told of), as the ledger keeps it for its invoice. */
 export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
+
+/**
+ * The ledger's field for an invoice number (and the claims' and unsettled
+ * counts'): its key (src/core/invoice-key.ts), so that the numbers a person
+ * reads as one invoice share one link. Every reader and writer of the ledger
+ * by invoice goes through it.
+ */
+export function ledgerField(invoiceNumber: string): string {
+  return invoiceKey(invoiceNumber);
+}
+
+/** The invoice number of an entry as written, given the field it is under. */
+export function writtenInvoiceNumber(field: string, entry: Pick<LedgerEntry, 'invoiceNumber'>): string {
+  return entry.invoiceNumber ?? field;
+}
 
 /*
  * The stored form of a ledger entry: the value under its invoice number in
@@ -53,36 +75,46 @@ function msOf(iso: string): number {
 /**
  * The ledger's stored form of an entry: fixed fields in a fixed order (see
  * compact.ts): payment id, link, amount in cents, created at (ms since the
- * epoch), batch id, row (numbers in base 36), and the description last, left
- * out when there is none. About 90 characters for a UUID id, a Paywint link
- * and a 20-character description, against about 250 as JSON.
+ * epoch), batch id, row (numbers in base 36), the description (left out when
+ * there is none and nothing follows), then the invoice number as written,
+ * only when it is not its ledger field (most numbers are written as their
+ * key: nothing more is stored for them). About 90 characters for a UUID id,
+ * a Paywint link and a 20-character description, against about 250 as JSON.
  */
 export function encodeLedgerEntry(entry: LedgerEntry): string {
   const fields = [packId(entry.paymentId), packLink(entry.paymentLink, entry.paymentId), packInt(entry.amountCents), packInt(msOf(entry.createdAt)), packBatchId(entry.batchId), packInt(entry.row)];
-  if (entry.description !== null) fields.push(entry.description);
+  const written = entry.invoiceNumber !== undefined && entry.invoiceNumber !== ledgerField(entry.invoiceNumber) ? entry.invoiceNumber : undefined;
+  if (entry.description !== null || written !== undefined) fields.push(entry.description ?? '');
+  if (written !== undefined) fields.push(written);
   return joinFields(fields);
 }
 
 /** Reads an entry written by {@link encodeLedgerEntry}, or by paylinks before it (JSON with field names). */
 export function decodeLedgerEntry(raw: string): LedgerEntry {
   if (raw.startsWith('{')) return LedgerEntrySchema.parse(JSON.parse(raw));
-  const [id, link, amount, createdAt, batchId, row, ...rest] = splitFields(raw);
+  const [id, link, amount, createdAt, batchId, row, description, written] = splitFields(raw);
   if (row === undefined) throw new Error(`not a ledger entry: ${JSON.stringify(raw.slice(0, 80))}`);
   const paymentId = unpackId(id!);
-  return {
+  const entry: LedgerEntry = {
     paymentId,
     paymentLink: unpackLink(link!, paymentId),
     amountCents: unpackInt(amount!),
-    description: rest.length > 0 ? rest.join('') : null,
+    // Written before the invoice number followed it, an empty description was left out: '' reads as none.
+    description: description === undefined || (description === '' && written !== undefined) ? null : description,
     batchId: unpackBatchId(batchId!),
     row: unpackInt(row),
     createdAt: new Date(unpackInt(createdAt!)).toISOString(),
   };
+  if (written !== undefined) entry.invoiceNumber = written;
+  return entry;
 }
 
 /** An invoice number and its entry, as {@link scanLedger} yields them. */
 export interface LedgerRecord {
+  /** As written (see {@link writtenInvoiceNumber}). */
   invoiceNumber: string;
+  /** The ledger field it is under. */
+  field: string;
   entry: LedgerEntry;
 }
 
@@ -97,7 +129,10 @@ export async function* scanLedger(redis: RedisClient, ledgerKey: string, count =
     const [next, flat] = await redis.hscan(ledgerKey, cursor, 'COUNT', count);
     cursor = next;
     const page: LedgerRecord[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) page.push({ invoiceNumber: flat[i]!, entry: decodeLedgerEntry(flat[i + 1]!) });
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const entry = decodeLedgerEntry(flat[i + 1]!);
+      page.push({ invoiceNumber: writtenInvoiceNumber(flat[i]!, entry), field: flat[i]!, entry });
+    }
     if (page.length > 0) yield page;
   } while (cursor !== '0');
 }
@@ -108,8 +143,13 @@ export interface Claim {
   owner: string;
   /** Requests sent for this invoice, across every holder. */
   attempts: number;
-  /** Requests whose outcome is unknown: Paywint may have created a link. */
+  /** Requests whose outcome is unknown: Paywint may have created a link (across claims: see the unsettled hash). */
   unknown: number;
+  /**
+   * The count of unknown outcomes a person accepted (`retry --include-unknown`): the invoice may be sent
+   * while `unknown` is no higher, besides the automatic PAYLINKS_UNKNOWN_OUTCOME_RETRIES.
+   */
+  accepted?: number;
   /** 1 while a request is out; still 1 after a crash mid-request. */
   inFlight: number;
   /** When the first request was sent (ms since epoch); 0 before. */
@@ -146,8 +186,16 @@ export type ClaimOutcome =
   | { kind: 'conflict'; entry: LedgerEntry }
   | { kind: 'busy'; claim: Claim };
 
-/** Lua: marks claim `c` of `invoice` as sending attempt `attempt` (an unsettled earlier one becomes unknown). */
+/**
+ * Lua: `maySend(unknown, c, cap)`: whether a claim whose requests had `unknown` unknown outcomes may send
+ * another: within the automatic retries after an unknown outcome (`cap`, PAYLINKS_UNKNOWN_OUTCOME_RETRIES), or
+ * no more than a person accepted. `beginOn` marks claim `c` of `invoice` as sending attempt `attempt` (an
+ * unsettled earlier one becomes unknown).
+ */
 const BEGIN_LUA = `
+local function maySend(unknown, c, cap)
+  return unknown <= cap or unknown <= (c.accepted or 0)
+end
 local function beginOn(claimsKey, invoice, c, nowMs, attempt)
   if c.inFlight == 1 then c.unknown = c.unknown + 1 end
   if c.firstAt == 0 then c.firstAt = nowMs end
@@ -161,8 +209,11 @@ end
 `;
 
 // KEYS: ledger, claims, row results, batch, rate schedule, unsettled. ARGV: nowMs, slot interval µs, rate window µs,
-// the account (API key) of the caller; then for each row: invoice, owner, row, and the id of the first attempt to begin
-// in the same step when its rate-limit slot is due now ('' to only claim). Returns kind and value for each row.
+// the account (API key) of the caller, the automatic sends allowed after an unknown outcome; then for each row:
+// invoice, owner, row, and the id of the first attempt to begin in the same step when its rate-limit slot is due now
+// ('' to only claim). Returns kind and value for each row.
+// A fresh claim starts from the invoice's unsettled entry (unknown outcomes of earlier claims, across batches); one
+// that may send no more (see maySend) is claimed without beginning: the caller records the row UNKNOWN_OUTCOME.
 // The row's own checks come first, in the same step: already finished, its batch stopped (a claim it still holds is
 // released: the batch's state accounts for the row), or submitted for another Paywint account (its links belong to
 // that account's ledger, and this caller's credentials would make them elsewhere).
@@ -173,7 +224,7 @@ local state = redis.call('HGET', KEYS[4], 'state')
 local account = redis.call('HGET', KEYS[4], 'account')
 local stopped = state == 'cancelled' or state == 'failed'
 local out = {}
-local interval, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+local interval, window, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
 local function claimOne(invoice, owner, row, attempt)
   if redis.call('HEXISTS', KEYS[3], row) == 1 then return 'recorded', '' end
   if not state then return 'no-batch', '' end
@@ -198,18 +249,20 @@ local function claimOne(invoice, owner, row, attempt)
     return 'claimed', claim
   end
   -- Requests of earlier, released claims whose outcome is unknown: this claim's link will be flagged.
-  local fresh = {owner = owner, attempts = 0, unknown = tonumber(redis.call('HGET', KEYS[6], invoice) or '0'), inFlight = 0, firstAt = 0}
+  local unknown, accepted = readUnsettled(KEYS[6], invoice)
+  local fresh = {owner = owner, attempts = 0, unknown = unknown, inFlight = 0, firstAt = 0}
+  if accepted > 0 then fresh.accepted = accepted end
   -- A slot is free now: take it and begin the attempt.
-  if attempt ~= '' and takeSlotNow(KEYS[5], interval, window) then
+  if attempt ~= '' and maySend(unknown, fresh, cap) and takeSlotNow(KEYS[5], interval, window) then
     beginOn(KEYS[2], invoice, fresh, tonumber(ARGV[1]), attempt)
-    -- The caller knows the rest of a claim begun now: only its count of unknown outcomes goes back.
-    return 'begun', tostring(fresh.unknown)
+    -- The caller knows the rest of a claim begun now: only its counts of unknown outcomes go back.
+    return 'begun', string.format('%d:%d', fresh.unknown, accepted)
   end
   claim = cjson.encode(fresh)
   redis.call('HSET', KEYS[2], invoice, claim)
   return 'claimed', claim
 end
-for i = 5, #ARGV, 4 do
+for i = 6, #ARGV, 4 do
   local kind, value = claimOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
   out[#out + 1] = kind
   out[#out + 1] = value
@@ -218,9 +271,11 @@ return out
 `);
 
 // KEYS: claims, rate schedule. ARGV: invoice, owner, nowMs, slot interval µs, attempt id, the slot reserved
-// earlier (µs on Redis's clock; '' for none), rate window µs. A request is about to be sent: take its rate-limit slot
-// (takeSlot: reserved, then due, not inside a pause, room in the window); when it may go now, begin the attempt in
-// the same step, else return the wait and the slot (the caller waits and calls again with that slot).
+// earlier (µs on Redis's clock; '' for none), rate window µs, the automatic sends allowed after an unknown
+// outcome. A claim that may send no more (see maySend) is answered 'capped', nothing reserved or begun.
+// A request is about to be sent: take its rate-limit slot (takeSlot: reserved, then due, not inside a pause, room
+// in the window); when it may go now, begin the attempt in the same step, else return the wait and the slot (the
+// caller waits and calls again with that slot).
 const BEGIN_ATTEMPT = new LuaScript(`${RATE_SLOT_LUA}${BEGIN_LUA}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
@@ -228,6 +283,16 @@ local c = cjson.decode(raw)
 if c.owner ~= ARGV[2] then return false end
 -- The same call again (ioredis resends a command whose answer a Redis restart swallowed): already begun.
 if c.inFlight == 1 and c.attempt == ARGV[5] then return {'begun', raw} end
+if not maySend(c.unknown + c.inFlight, c, tonumber(ARGV[8])) then
+  if c.inFlight == 1 then
+    -- An earlier request never settled: its outcome is unknown.
+    c.unknown = c.unknown + 1
+    c.inFlight = 0
+    raw = cjson.encode(c)
+    redis.call('HSET', KEYS[1], ARGV[1], raw)
+  end
+  return {'capped', raw}
+end
 local wait, slot = takeSlot(KEYS[2], tonumber(ARGV[6]), tonumber(ARGV[4]), tonumber(ARGV[7]))
 if wait > 0 then return {'wait', string.format('%.0f', wait), string.format('%.0f', slot)} end
 return {'begun', beginOn(KEYS[1], ARGV[1], c, tonumber(ARGV[3]), ARGV[5])}
@@ -267,6 +332,30 @@ redis.call('HSET', KEYS[1], ARGV[1], raw)
 return raw
 `);
 
+// KEYS: claims, unsettled. ARGV: invoices. A person accepts the unknown outcomes each invoice had so far
+// (`retry --include-unknown`): it may be sent once more, and no more once that request's outcome is unknown too.
+// Returns how many invoices had unknown outcomes to accept.
+const ACCEPT_UNKNOWN = new LuaScript(`${UNSETTLED_LUA}
+local n = 0
+for i = 1, #ARGV do
+  local unknown, accepted = readUnsettled(KEYS[2], ARGV[i])
+  if unknown > 0 then
+    n = n + 1
+    if unknown > accepted then writeUnsettled(KEYS[2], ARGV[i], unknown, unknown) end
+  end
+  -- A claim held now started from that count (or has its own): it may send once more too.
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  if raw then
+    local c = cjson.decode(raw)
+    if c.unknown > (c.accepted or 0) then
+      c.accepted = c.unknown
+      redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(c))
+    end
+  end
+end
+return n
+`);
+
 /** A claim as the scripts wrote it (they are its only writers: no schema check on this hot path). */
 function readClaim(raw: string): Claim {
   return JSON.parse(raw) as Claim;
@@ -293,20 +382,42 @@ export function sameInvoice(entry: Pick<LedgerEntry, 'amountCents' | 'descriptio
   return entry.amountCents === amountCents && (entry.description ?? '') === (description ?? '');
 }
 
+/** Whether a claim may send another request (see BEGIN_LUA's maySend): the same rule, for a claim in hand. */
+export function maySend(claim: Pick<Claim, 'unknown' | 'accepted'>, unknownOutcomeRetries: number): boolean {
+  return claim.unknown <= unknownOutcomeRetries || claim.unknown <= (claim.accepted ?? 0);
+}
+
+export interface LedgerOptions {
+  /**
+   * Requests sent for an invoice after one whose outcome is unknown, at most, without a person's say-so
+   * (`PAYLINKS_UNKNOWN_OUTCOME_RETRIES`). Default 1.
+   */
+  unknownOutcomeRetries?: number;
+}
+
+/** What {@link Ledger.beginAttempt} found: the attempt begun, or the claim that may send no more (`capped`). */
+export type BeginOutcome = { kind: 'begun'; claim: Claim; waitedMs: number; attempt: string } | { kind: 'capped'; claim: Claim };
+
 export class Ledger {
   readonly ledgerKey: string;
   readonly claimsKey: string;
   readonly unsettledKey: string;
+  readonly unknownOutcomeRetries: number;
+  /** The account's payment index: links written to the ledger are indexed in the same step (BatchStore.finishRows). */
+  readonly paymentIndex: PaymentIndexKeys;
 
   constructor(
     private readonly redis: RedisClient,
     keys: Keys,
     /** The Paywint account: its API key (an identifier, not a secret). */
     readonly apiKey: string,
+    options: LedgerOptions = {},
   ) {
     this.ledgerKey = keys.ledger(apiKey);
     this.claimsKey = keys.claims(apiKey);
     this.unsettledKey = keys.unsettled(apiKey);
+    this.unknownOutcomeRetries = options.unknownOutcomeRetries ?? 1;
+    this.paymentIndex = paymentIndexKeys(keys, apiKey);
   }
 
   /**
@@ -322,8 +433,8 @@ export class Ledger {
   async claimRows(batch: Omit<RowRef, 'row'>, requests: readonly ClaimRequest[], limiter?: RateLimiter): Promise<ClaimOutcome[]> {
     const attempts = requests.map((r) => (limiter && r.begin ? randomUUID() : ''));
     const nowMs = Date.now();
-    const args: (string | number)[] = limiter ? [nowMs, limiter.intervalUs, limiter.windowUs, this.apiKey] : ['', '', '', this.apiKey];
-    requests.forEach((r, i) => args.push(r.invoiceNumber, r.owner, r.row, attempts[i]!));
+    const args: (string | number)[] = limiter ? [nowMs, limiter.intervalUs, limiter.windowUs, this.apiKey, this.unknownOutcomeRetries] : ['', '', '', this.apiKey, this.unknownOutcomeRetries];
+    requests.forEach((r, i) => args.push(ledgerField(r.invoiceNumber), r.owner, r.row, attempts[i]!));
     const keys = [this.ledgerKey, this.claimsKey, batch.resultsKey, batch.batchKey, limiter?.key ?? batch.batchKey, this.unsettledKey];
     const reply = (await CLAIM_ROWS.run(this.redis, keys, args)) as string[];
     return requests.map((r, i): ClaimOutcome => {
@@ -333,7 +444,9 @@ export class Ledger {
       if (kind === 'other-account') return { kind, account: raw };
       if (kind === 'begun') {
         // As BEGIN_LUA wrote it: a fresh claim, its first request begun now.
-        const claim: Claim = { owner: r.owner, attempts: 1, unknown: Number(raw), inFlight: 1, firstAt: nowMs, attempt: attempts[i] };
+        const [unknown, accepted] = raw.split(':').map(Number);
+        const claim: Claim = { owner: r.owner, attempts: 1, unknown: unknown ?? 0, inFlight: 1, firstAt: nowMs, attempt: attempts[i] };
+        if (accepted) claim.accepted = accepted;
         return { kind: 'claimed', claim, attempt: attempts[i] };
       }
       if (kind === 'exists') {
@@ -347,22 +460,26 @@ export class Ledger {
   /**
    * Takes a slot of the shared rate limit and records that a request is
    * about to go out, in one round trip when the slot is due now; otherwise
-   * waits for the slot first. Undefined if `owner` no longer holds the claim.
+   * waits for the slot first. `capped` when the invoice may be sent no more
+   * (see {@link maySend}): nothing is reserved. Undefined if `owner` no
+   * longer holds the claim.
    */
-  async beginAttempt(invoiceNumber: string, owner: string, limiter: RateLimiter, signal?: AbortSignal): Promise<{ claim: Claim; waitedMs: number; attempt: string } | undefined> {
+  async beginAttempt(invoiceNumber: string, owner: string, limiter: RateLimiter, signal?: AbortSignal): Promise<BeginOutcome | undefined> {
     const keys = [this.claimsKey, limiter.key];
     const attempt = randomUUID();
-    let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, '', limiter.windowUs])) as [string, string, string?] | null;
+    const args = (slot: string) => [ledgerField(invoiceNumber), owner, Date.now(), limiter.intervalUs, attempt, slot, limiter.windowUs, this.unknownOutcomeRetries];
+    let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, args(''))) as [string, string, string?] | null;
     let waitedMs = 0;
     while (reply && reply[0] === 'wait') {
       // Whole milliseconds, rounded up: the slot is never taken early.
       const ms = Math.ceil(Number(reply[1]) / 1000);
       waitedMs += ms;
       await sleep(ms, undefined, { signal });
-      reply = (await BEGIN_ATTEMPT.run(this.redis, keys, [invoiceNumber, owner, Date.now(), limiter.intervalUs, attempt, reply[2] ?? '', limiter.windowUs])) as [string, string, string?] | null;
+      reply = (await BEGIN_ATTEMPT.run(this.redis, keys, args(reply[2] ?? ''))) as [string, string, string?] | null;
     }
     const claim = reply ? parseClaim(reply[1]) : undefined;
-    return claim && { claim, waitedMs, attempt };
+    if (!claim) return undefined;
+    return reply![0] === 'capped' ? { kind: 'capped', claim } : { kind: 'begun', claim, waitedMs, attempt };
   }
 
   /**
@@ -370,11 +487,21 @@ export class Ledger {
    * have made one anyway; `rate-limited` (a 429) gives the attempt back.
    */
   async endAttempt(invoiceNumber: string, owner: string, attempt: string, outcome: AttemptOutcome, error?: { code: string; message: string }): Promise<Claim | undefined> {
-    return parseClaim(await END_ATTEMPT.run(this.redis, [this.claimsKey], [invoiceNumber, owner, outcome, error?.code ?? '', error?.message ?? '', attempt]));
+    return parseClaim(await END_ATTEMPT.run(this.redis, [this.claimsKey], [ledgerField(invoiceNumber), owner, outcome, error?.code ?? '', error?.message ?? '', attempt]));
+  }
+
+  /**
+   * A person's say-so (`retry --include-unknown`): each invoice whose
+   * requests' outcomes were unknown too often may be sent once more.
+   * Resolves with how many of them had unknown outcomes.
+   */
+  async acceptUnknownOutcomes(invoiceNumbers: readonly string[]): Promise<number> {
+    if (invoiceNumbers.length === 0) return 0;
+    return Number(await ACCEPT_UNKNOWN.run(this.redis, [this.claimsKey, this.unsettledKey], invoiceNumbers.map(ledgerField)));
   }
 
   /** Moves a claim whose holder is gone to `newOwner`, keeping its counts. */
   async takeOver(invoiceNumber: string, expectedOwner: string, newOwner: string): Promise<Claim | undefined> {
-    return parseClaim(await TAKE_OVER.run(this.redis, [this.claimsKey], [invoiceNumber, expectedOwner, newOwner]));
+    return parseClaim(await TAKE_OVER.run(this.redis, [this.claimsKey], [ledgerField(invoiceNumber), expectedOwner, newOwner]));
   }
 }

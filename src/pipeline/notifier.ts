@@ -1,5 +1,7 @@
 /**
- * Notifications when a batch finishes, in every process that runs workers.
+ * Notifications when a batch finishes, in every process that runs workers;
+ * and, for the process's Paywint account, each new payment exception and
+ * each batch whose links are all paid (payment-notices.ts).
  *
  * The row that finishes a batch records one finish event in Redis in the
  * same atomic step as its result (see batch-store.ts), whichever process
@@ -18,6 +20,8 @@ import { BatchStore } from './batch-store.js';
 import type { Keys } from './keys.js';
 import { NOTIFY_BACKOFF, NOTIFY_JOB, NOTIFY_QUEUE, notifyBackoffMs, outputUrlOf, webhookId, type NotifyData, type NotifyProcessor } from './notify-job.js';
 import { describeProgress, statusToJson } from './status.js';
+import { queuePaymentNotices } from './payment-notices.js';
+import { PaymentStatusStore } from './payment-status/store.js';
 
 /** Whether any notification is configured (otherwise no notifier runs, and events wait for a process that has one). */
 export function notificationsConfigured(settings: NotifySettings): boolean {
@@ -42,6 +46,8 @@ export interface NotifierOptions {
   logger: Logger;
   /** The `notify` jobs' processor (jobs/notify.ts, handed in by the entry point). */
   processor: NotifyProcessor;
+  /** The Paywint account whose payment exceptions and collected batches this process announces (none: only finishes). */
+  account?: string;
   /** How often pending finish events are looked for, ms. Default 1000. */
   pollMs?: number;
   /** Deliveries in flight at once. Default 5. */
@@ -98,15 +104,34 @@ export async function startNotifier(options: NotifierOptions): Promise<NotifierH
             ];
             await queue.addBulk(jobs.map((j) => ({ name: NOTIFY_JOB, data: j.data, opts: { ...JOB_OPTIONS, jobId: j.id } })));
             logger.info({ eventId, batchId, state: batch.state, deliveries: jobs.length }, 'batch finished: notifications queued');
+            // Its links may all be paid already (paid before the batch finished): check it for batch.collected.
+            await new PaymentStatusStore(redis, keys, batch.account).noteCollectCheck(batchId);
           }
           await store.settleFinish(eventId);
         }
       }
     };
 
+    /** Turns new payment exceptions and collected batches into delivery jobs. */
+    const enqueuePayments = async () => {
+      if (options.account === undefined) return;
+      await queuePaymentNotices({
+        redis,
+        keys,
+        store,
+        account: options.account,
+        settings,
+        enqueue: async (jobs) => {
+          await queue.addBulk(jobs.map((j) => ({ name: NOTIFY_JOB, data: j.data, opts: { ...JOB_OPTIONS, jobId: j.id } })));
+        },
+        onQueued: (notice, event) => logger.info({ eventId: notice.eventId, batchId: notice.batchId, event }, `${event}: notifications queued`),
+      });
+    };
+
     let pumping: Promise<void> | undefined;
     const pump = () =>
       (pumping ??= enqueuePending()
+        .then(enqueuePayments)
         .catch((e: unknown) => logger.warn({ err: coerceError(e).message }, 'could not queue notifications yet: trying again'))
         .finally(() => {
           pumping = undefined;

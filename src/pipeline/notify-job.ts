@@ -1,6 +1,7 @@
 /**
- * The `notify` job's contract with its queue: one delivery of one
- * batch-finished event, to one webhook URL or as one e-mail. Its name, its
+ * The `notify` job's contract with its queue: one delivery of one event
+ * (`batch.finished`; `payment.exception` and `batch.collected`, see
+ * payment-notices.ts), to one webhook URL or as one e-mail. Its name, its
  * data, its backoff and what its processor is handed. The processor is in
  * `jobs/notify.ts`; the entry points hand it to the notifier (see
  * processors.ts).
@@ -39,14 +40,21 @@ export function outputUrlOf(publicUrl: string, batchId: string): string {
 const Common = {
   /** `Paylinks-Event-Id`: the same on every delivery and retry of this event. */
   eventId: z.string().min(1),
-  batchId: z.string().min(1),
+  /** The batch the event is about ('' for a payment exception on a link of no known batch). */
+  batchId: z.string(),
   /** When the event was made (ms): deliveries stop a retry window after it. */
   firstAt: z.number().int(),
 };
 
 export const NotifyDataSchema = z.discriminatedUnion('channel', [
   z.object({ channel: z.literal('webhook'), ...Common, webhook: z.string().length(16), body: z.string() }),
-  z.object({ channel: z.literal('email'), ...Common }),
+  z.object({
+    channel: z.literal('email'),
+    ...Common,
+    /** A payment event's message (payment-notices.ts), sent as is; absent: a finished batch's summary, with its output. */
+    subject: z.string().max(200).optional(),
+    text: z.string().max(20_000).optional(),
+  }),
 ]);
 export type NotifyData = z.infer<typeof NotifyDataSchema>;
 

@@ -25,6 +25,11 @@ export interface RowResult {
   errorMessage?: string | null;
   /** HTTP requests sent to Paywint for this row. */
   attempts: number;
+  /**
+   * A `failed` row whose invoice had a request whose outcome is unknown (no answer, a cut connection, an
+   * unreadable answer): Paywint may hold a link for it. Set only when true.
+   */
+  maybeLinked?: boolean;
 }
 
 const FORMULA_START = /^[=+\-@\t\r]/;
@@ -57,8 +62,8 @@ export function restoreNeutralisedCell(value: string): string {
 export interface RowWriter {
   readonly file: string;
   readonly rowCount: number;
-  /** Writes one row: the input cells, then the result. */
-  write(cells: readonly string[], result: RowResult): Promise<void>;
+  /** Writes one row: the input cells, then the result, then the `extra` columns' cells (see `extraHeaders`). */
+  write(cells: readonly string[], result: RowResult, extra?: readonly string[]): Promise<void>;
   /** Finishes the file and moves it into place. */
   close(): Promise<void>;
   /** Abandons the output: nothing is left at `file` or beside it. */
@@ -145,6 +150,8 @@ export class CsvFileWriter {
 export interface OutputWriterOptions {
   /** The input file's header cells, in order. */
   headers: string[];
+  /** Columns after the result columns (the e-mail columns of a file with addresses). Default none. */
+  extraHeaders?: readonly string[];
 }
 
 /** Writes the output CSV to `file` (see {@link CsvFileWriter}). */
@@ -157,7 +164,7 @@ export class OutputWriter implements RowWriter {
     options: OutputWriterOptions,
   ) {
     this.width = options.headers.length;
-    this.csv = new CsvFileWriter(file, [...options.headers, ...RESULT_COLUMNS]);
+    this.csv = new CsvFileWriter(file, [...options.headers, ...RESULT_COLUMNS, ...(options.extraHeaders ?? [])]);
   }
 
   /** Number of data rows written so far. */
@@ -170,7 +177,7 @@ export class OutputWriter implements RowWriter {
    * extra cells kept) followed by the result. Waits when the disk is slower
    * than the caller, so memory stays bounded.
    */
-  async write(cells: readonly string[], result: RowResult): Promise<void> {
+  async write(cells: readonly string[], result: RowResult, extra: readonly string[] = []): Promise<void> {
     const input = cells.length >= this.width ? cells : [...cells, ...new Array<string>(this.width - cells.length).fill('')];
     await this.csv.write([
       ...input,
@@ -180,6 +187,7 @@ export class OutputWriter implements RowWriter {
       result.errorCode ?? '',
       result.errorMessage ?? '',
       String(result.attempts),
+      ...extra,
     ]);
   }
 

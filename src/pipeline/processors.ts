@@ -8,9 +8,12 @@
 import type { CreateLinkProcessor } from './create-link-job.js';
 import type { NotifyProcessor } from './notify-job.js';
 import type { ConfirmPaymentProcessor } from './payment-event-job.js';
+import type { SendMailProcessor } from './mail-job.js';
 
 export interface Processors {
   createLink: CreateLinkProcessor;
   notify: NotifyProcessor;
   confirmPayment: ConfirmPaymentProcessor;
+  /** Messages to customers (issue 19); without it, a worker sends none. */
+  sendMail?: SendMailProcessor;
 }

@@ -14,7 +14,9 @@ import path from 'node:path';
 import type { Queue } from 'bullmq';
 import { BatchStore, FINISHED_STATES, type BatchState } from './batch-store.js';
 import { rowsJobId } from './job-ids.js';
-import { InputFileError } from '../core/errors.js';
+import { InputFileError, PaylinksError } from '../core/errors.js';
+import { hasEmailColumn } from '../intake/contact.js';
+import { COLUMN_ALIASES } from '../intake/columns.js';
 import { openInvoiceFile, type IntakeOptions, type IntakeRecord } from '../intake/invoice-file.js';
 import type { FirstLines } from '../intake/duplicate-invoices.js';
 import { formatCents } from '../core/money.js';
@@ -70,6 +72,12 @@ export interface SubmitOptions extends IntakeOptions {
   fileName?: string;
   /** Row errors kept in {@link SubmitResult.errors}. Default 100. */
   maxErrors?: number;
+  /**
+   * Send each customer their link once the batch finishes (issue 19): a file
+   * without an e-mail address column is refused before anything is stored.
+   * Default false.
+   */
+  send?: boolean;
 }
 
 export interface SubmitResult {
@@ -115,6 +123,12 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
   const firstLines: FirstLines = new Map();
   const summary = await checkInvoiceFile(file, { ...intake, maxErrors: options.maxErrors ?? 100, firstLines });
   const checked = { totalCents: summary.totalCents, errors: summary.errors };
+  if (options.send && !hasEmailColumn(summary.layout)) {
+    throw new PaylinksError(
+      'MAIL_NO_ADDRESS_COLUMN',
+      `--send: ${path.basename(file)} has no e-mail address column, so there is no one to send the links to (looked for ${COLUMN_ALIASES.email.map((a) => JSON.stringify(a)).join(', ')}; name one with --columns email=<header>). Nothing was submitted`,
+    );
+  }
   await options.onChecked?.();
 
   if (options.resume) {
@@ -186,6 +200,8 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
       .catch(() => undefined);
     throw error;
   }
+  // A worker queues its messages once it finished (whether it has by now or not).
+  if (options.send) await redis.zadd(store.keys.mailOnFinish(), Date.now(), batchId);
   if (options.hold) await store.hold(batchId, options.holdTtlSeconds ?? HOLD_TTL_SECONDS);
   else await store.markSubmitted(batchId);
   const state = (await store.getState(batchId)) ?? 'queued';

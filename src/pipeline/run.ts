@@ -10,7 +10,10 @@ import { FINISHED_STATES } from './batch-store.js';
 import { openBackend } from './backend.js';
 import { CLEANUP_TIMEOUT_MS, Cleanups } from '../core/cleanups.js';
 import { waitForBatch, writeBatchOutput } from './collector.js';
-import type { Config } from '../core/config.js';
+import { requireMail, type Config } from '../core/config.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openMailQueue } from './mail-job.js';
+import { firstMessagesSettled } from './mail-plan.js';
 import type { IntakeOptions } from '../intake/invoice-file.js';
 import { PaylinksError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -41,6 +44,11 @@ export interface RunOptions extends IntakeOptions {
   /** Abort to stop: no new rows start, rows in flight finish, the batch stays resumable. */
   signal?: AbortSignal;
   events?: CreateLinkEvents;
+  /**
+   * Send each customer their link once the batch finished (issue 19), and
+   * wait for those messages before writing the output. Default false.
+   */
+  send?: boolean;
 }
 
 export interface RunResult {
@@ -65,6 +73,7 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
   const cleanups = new Cleanups(logger);
 
   try {
+    if (options.send) requireMail(config.mail);
     // Credentials are checked (or the simulator started) before anything else.
     const paywint = await openPaywintTarget(config, options.simulate, logger);
     cleanups.add(() => paywint.close());
@@ -75,7 +84,7 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
     const { endpoint, redis, queue, store } = backend;
 
     const startOurWorker = async () => {
-      const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, processors: options.processors, events: options.events, notify: config.notify });
+      const worker = await startWorker({ redisUrl: endpoint.url, credentials, baseUrl, settings: config, logger, processors: options.processors, events: options.events, notify: config.notify, mail: config.mail });
       cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
       return worker;
     };
@@ -93,6 +102,7 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
       sheet: options.sheet,
       decimal: options.decimal,
       resume: true,
+      send: options.send === true,
       onChecked: async () => {
         worker = await startOurWorker();
       },
@@ -113,6 +123,15 @@ export async function runFile(options: RunOptions): Promise<RunResult> {
       return { batchId: submitted.batchId, resumed: submitted.resumed, batch: now, outputFile: undefined, durationMs: Date.now() - started, interrupted: true };
     }
 
+    if (options.send) {
+      const mailQueue = openMailQueue(redis, backend.keys);
+      cleanups.add(() => mailQueue.close());
+      const ctx = { redis, keys: backend.keys, store, queue: mailQueue };
+      while (!(await firstMessagesSettled(ctx, submitted.batchId))) {
+        if (options.signal?.aborted) break;
+        await sleep(100);
+      }
+    }
     const outputFile = options.output ?? defaultOutputPath(options.file);
     await writeBatchOutput(store, submitted.batchId, outputFile);
     if (!FINISHED_STATES.includes(batch.state)) batch = (await store.get(submitted.batchId)) ?? batch;

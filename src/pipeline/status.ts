@@ -55,6 +55,10 @@ export const BatchStatusJsonSchema = z.object({
   done: z.number().int(),
   total_amount: z.string().nullable().describe('sum of the valid rows, a decimal string'),
   counts: z.object(Object.fromEntries(ROW_STATUSES.map((s) => [s, z.number().int()])) as Record<(typeof ROW_STATUSES)[number], z.ZodNumber>),
+  may_have_link: z
+    .number()
+    .int()
+    .describe('failed rows whose requests got no clear answer (no answer, or one without a usable link): Paywint may hold a link for them; look before mailing or sending again'),
   amount_created: z.string().describe('decimal string'),
   amount_exists: z.string().describe('decimal string'),
   created_at: z.string(),
@@ -82,6 +86,7 @@ export function statusToJson(status: BatchStatus): BatchStatusJson {
     done: batch.done,
     total_amount: batch.validCents === null || batch.validCents === undefined ? null : formatCents(batch.validCents),
     counts: batch.counts,
+    may_have_link: batch.maybeLinked,
     amount_created: formatCents(batch.createdCents),
     amount_exists: formatCents(batch.existsCents),
     created_at: batch.createdAt,
@@ -94,6 +99,11 @@ export function statusToJson(status: BatchStatus): BatchStatusJson {
     rate_per_second: status.ratePerSecond === null ? null : Math.round(status.ratePerSecond * 10) / 10,
     eta_seconds: status.etaSeconds,
   };
+}
+
+/** What the count of failed rows that may have a link at Paywint means, in one line. */
+export function maybeLinkedLine(rows: number): string {
+  return `${rows} failed ${rows === 1 ? 'row may' : 'rows may'} have a link at Paywint (their requests got no clear answer): look for ${rows === 1 ? 'it' : 'them'} before mailing or sending again`;
 }
 
 function duration(seconds: number): string {
@@ -110,6 +120,7 @@ export function formatStatus(status: BatchStatus, now = Date.now()): string {
     `  rows ${batch.done}/${batch.rows} done: ${counts}`,
     `  amount linked: ${formatCents(batch.createdCents + batch.existsCents)}`,
   ];
+  if (batch.maybeLinked > 0) lines.push(`  ${maybeLinkedLine(batch.maybeLinked)}`);
   if (status.ratePerSecond !== null) lines.push(`  rate ${status.ratePerSecond.toFixed(1)} rows/s`);
   if (status.etaSeconds !== null && status.etaSeconds > 0) lines.push(`  ETA ${duration(status.etaSeconds)}`);
   if (batch.stopMessage) lines.push(`  stopped: ${batch.stopMessage} [${batch.stopCode ?? ''}]`);

@@ -30,6 +30,8 @@ export interface WorkbookOutputOptions {
   amountColumn: number;
   /** The input file's decimal mark, to read its amounts as intake did. Default: point. */
   decimal?: DecimalMark | null;
+  /** Columns after the result columns (the e-mail columns of a file with addresses). Default none. */
+  extraHeaders?: readonly string[];
 }
 
 export class WorkbookOutputWriter implements RowWriter {
@@ -52,7 +54,7 @@ export class WorkbookOutputWriter implements RowWriter {
     this.#linkColumn = this.#width + RESULT_COLUMNS.indexOf('payment_link') + 1;
     this.#workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: this.#tmpFile, useStyles: true, useSharedStrings: false });
     this.#sheet = this.#workbook.addWorksheet('Payment links', { views: [{ state: 'frozen', ySplit: 1 }] });
-    const header = this.#sheet.addRow([...options.headers, ...RESULT_COLUMNS]);
+    const header = this.#sheet.addRow([...options.headers, ...RESULT_COLUMNS, ...(options.extraHeaders ?? [])]);
     header.font = { bold: true };
     header.commit();
   }
@@ -61,7 +63,7 @@ export class WorkbookOutputWriter implements RowWriter {
     return this.#rows;
   }
 
-  async write(cells: readonly string[], result: RowResult): Promise<void> {
+  async write(cells: readonly string[], result: RowResult, extra: readonly string[] = []): Promise<void> {
     if (this.#rows + 2 > MAX_WORKBOOK_ROWS) {
       throw new PaylinksError('INTERNAL', `a workbook holds at most ${MAX_WORKBOOK_ROWS.toLocaleString('en-US')} rows: write this output as CSV (-o out.csv)`);
     }
@@ -69,6 +71,7 @@ export class WorkbookOutputWriter implements RowWriter {
     const width = Math.max(cells.length, this.#width);
     for (let i = 0; i < width; i++) values.push(text(cells[i] ?? ''));
     values.push(result.status, result.paymentId ?? '', result.paymentLink ?? '', result.errorCode ?? '', text(result.errorMessage ?? ''), result.attempts);
+    for (const cell of extra) values.push(text(cell));
     const row = this.#sheet.addRow(values);
     const amount = readAmount(cells[this.#amountColumn] ?? '', this.#decimal);
     if (amount.ok) {

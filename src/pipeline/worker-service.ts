@@ -3,6 +3,7 @@
  * every batch, serves `/healthz` and `/metrics`, and shuts down within a
  * bounded time on SIGINT/SIGTERM, finishing the requests in flight.
  */
+import { PaymentStatusStore } from './payment-status/store.js';
 import { openBackend } from './backend.js';
 import { CLEANUP_TIMEOUT_MS, Cleanups } from '../core/cleanups.js';
 import { requireCredentials, type Config } from '../core/config.js';
@@ -31,8 +32,9 @@ export async function runWorkerService(options: WorkerServiceOptions): Promise<v
   try {
     const backend = await openBackend({ config, logger, account: credentials.apiKey, name: 'paylinks-worker-admin' });
     cleanups.add(() => backend.close());
-    const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store });
-    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: options.processors, events: metrics.events, notify: config.notify });
+    // Payments by status and webhooks accepted / rejected / contradicted, as serve's /metrics has them.
+    const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store, payments: new PaymentStatusStore(backend.redis, backend.keys, credentials.apiKey) });
+    const worker = await startWorker({ redisUrl: backend.endpoint.url, credentials, baseUrl: config.baseUrl, settings: config, logger, processors: options.processors, events: metrics.events, notify: config.notify, mail: config.mail });
     cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
     const server = await serveMetrics({
       port: config.metricsPort,

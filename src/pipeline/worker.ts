@@ -7,15 +7,17 @@
 import { setMaxListeners } from 'node:events';
 import { Worker, type Job } from 'bullmq';
 import { BatchStore } from './batch-store.js';
-import type { Config, Credentials, NotifySettings } from '../core/config.js';
+import { mailConfigured, type Config, type Credentials, type MailSettings, type NotifySettings } from '../core/config.js';
 import { coerceError } from '../core/errors.js';
 import { Keys, QUEUE_NAME } from './keys.js';
 import { Ledger } from './ledger.js';
+import { ensureLedgerKeyed } from './ledger-rekey.js';
 import type { Logger } from '../core/logger.js';
 import { PaywintClient } from '../paywint/client.js';
 import { openQueue } from './queue.js';
 import { RateLimiter } from './rate-limiter.js';
 import { startPaymentWorker } from './payment-worker.js';
+import { startPeriodicSweep } from './payment-sweep/index.js';
 import { connect } from '../core/redis.js';
 import { backoffBetweenJobsMs } from './retry-policy.js';
 import { Slots } from '../core/slots.js';
@@ -24,10 +26,11 @@ import { removeQueuedJobs } from './cancel.js';
 import { NOTIFIER_CLOSE_MS, notificationsConfigured, startNotifier } from './notifier.js';
 import { CreateLinkDataSchema, type CreateLinkEvents } from './create-link-job.js';
 import type { Processors } from './processors.js';
+import { startMailWorker } from './mail-worker.js';
 
 /** The settings of a worker, as the configuration has them (see config.ts for each one's meaning). */
 export type WorkerSettings = Pick<Config, 'prefix' | 'rateLimit' | 'concurrency' | 'timeoutMs' | 'maxAttempts' | 'retryWindowMs' | 'lockDurationMs'> &
-  Partial<Pick<Config, 'linkHosts'>>;
+  Partial<Pick<Config, 'linkHosts' | 'unknownOutcomeRetries' | 'paymentSweepMinutes' | 'paymentSweepShare' | 'paymentSweepOpenAfterMinutes'>>;
 
 export interface WorkerOptions {
   redisUrl: string;
@@ -44,6 +47,8 @@ export interface WorkerOptions {
    * configured, this process also delivers them. Default: none.
    */
   notify?: NotifySettings;
+  /** Messages to customers (issue 19): when the mail server and sender are set, this process sends them too. Default: none. */
+  mail?: MailSettings;
 }
 
 /** How long a worker may take to stop: the requests in flight finish, each bounded by the timeout. */
@@ -73,6 +78,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const redis = connect(options.redisUrl, { forWorker: true, name: 'paylinks-worker-cmd' });
     cleanups.add(() => redis.quit());
     redis.on('error', (e) => logger.warn({ err: e.message }, 'Redis connection error (will reconnect)'));
+    // A ledger written before it was keyed by invoice keys is moved once, before any row claims an invoice.
+    await ensureLedgerKeyed(redis, keys, options.credentials.apiKey, logger);
     const queue = openQueue(redis, keys);
     cleanups.add(() => queue.close());
     const client = new PaywintClient({
@@ -90,16 +97,38 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const store = new BatchStore(redis, keys);
     if (options.notify && notificationsConfigured(options.notify)) {
       // Started before the worker, so it is closed after it: a batch its last rows finish is still announced.
-      const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger, processor: options.processors.notify });
+      const notifier = await startNotifier({ redisUrl: options.redisUrl, keys, settings: options.notify, logger, processor: options.processors.notify, account: options.credentials.apiKey });
       cleanups.add(() => notifier.close(), NOTIFIER_CLOSE_MS + CLEANUP_TIMEOUT_MS);
+    }
+    if (options.mail && mailConfigured(options.mail) && options.processors.sendMail) {
+      const mail = await startMailWorker({ redisUrl: options.redisUrl, keys, settings: options.mail, logger, processor: options.processors.sendMail });
+      cleanups.add(() => mail.close(), 20_000);
     }
     const limiter = new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit });
     // Webhook confirmations: their reads take slots of the same rate limit as link creation.
     const payments = await startPaymentWorker({ redisUrl: options.redisUrl, redis, keys, account: options.credentials.apiKey, client, limiter, processor: options.processors.confirmPayment, logger, signal: shutdown.signal });
     cleanups.add(() => payments.close());
+    // The payment sweep, the backstop for missed webhooks (off without PAYLINKS_PAYMENT_SWEEP_MINUTES, or at 0).
+    if ((settings.paymentSweepMinutes ?? 0) > 0) {
+      const sweep = startPeriodicSweep({
+        redis,
+        keys,
+        account: options.credentials.apiKey,
+        reads: client,
+        limiter,
+        queue,
+        ratePerSecond: settings.rateLimit,
+        share: settings.paymentSweepShare ?? 0.2,
+        logger,
+        intervalMs: settings.paymentSweepMinutes! * 60_000,
+        openAfterMs: (settings.paymentSweepOpenAfterMinutes ?? 60) * 60_000,
+        concurrency: Math.max(8, settings.concurrency),
+      });
+      cleanups.add(() => sweep.close());
+    }
     const processor = options.processors.createLink({
       store,
-      ledger: new Ledger(redis, keys, options.credentials.apiKey),
+      ledger: new Ledger(redis, keys, options.credentials.apiKey, { unknownOutcomeRetries: settings.unknownOutcomeRetries }),
       limiter,
       client,
       queue,

@@ -26,7 +26,7 @@ import { SIMULATOR_DEMO_API_KEY } from '../paywint/simulator/index.js';
 import { ROW_STATUSES } from '../pipeline/output.js';
 import type { ServeContext } from './context.js';
 import { ErrorReplySchema } from './http-errors.js';
-import { receiveUpload, renameFileError, UploadOptionsSchema } from './upload.js';
+import { booleanOption, receiveUpload, renameFileError, UploadOptionsSchema } from './upload.js';
 
 export const BatchParamsSchema = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/).describe('batch id') });
 
@@ -271,12 +271,24 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
       schema: {
         summary: 'Queue the failed rows again (paylinks retry)',
         params: BatchParamsSchema,
-        response: { 200: z.object({ batch_id: z.string(), requeued: z.number().int() }), ...errors(401, 404, 409, 410) },
+        querystring: z.object({
+          include_unknown: booleanOption.describe(
+            'true: also the rows that failed UNKNOWN_OUTCOME (Paywint may hold a link for them), each sent once more; ask the person to look at Paywint first (paylinks retry --include-unknown)',
+          ),
+        }),
+        response: {
+          200: z.object({
+            batch_id: z.string(),
+            requeued: z.number().int(),
+            unknown_left: z.number().int().describe('failed UNKNOWN_OUTCOME rows left unsent (Paywint may hold a link for them); 0 with include_unknown'),
+          }),
+          ...errors(401, 404, 409, 410),
+        },
       },
     },
     async (request) => {
-      const result = await retryFailedRows(store, queue, request.params.id);
-      return { batch_id: result.batchId, requeued: result.requeued };
+      const result = await retryFailedRows(store, queue, request.params.id, { includeUnknown: request.query.include_unknown });
+      return { batch_id: result.batchId, requeued: result.requeued, unknown_left: result.unknownLeft };
     },
   );
 }

@@ -23,9 +23,12 @@ import { batchesApi } from './batches-api.js';
 import type { ServeContext } from './context.js';
 import { eventsApi } from './events.js';
 import { errorHandlerPlugin } from './http-errors.js';
+import { invoicesApi } from './invoices-api.js';
 import { healthRoute, metricsRoutes, serverInfoRoute } from './ops.js';
 import { pageRoutes } from './page.js';
+import { paymentEventsApi } from './payment-events.js';
 import { paywintWebhook } from './paywint-webhook.js';
+import { reportApi } from './report-api.js';
 import { PaymentStatusStore } from '../pipeline/payment-status/store.js';
 import { securityHeadersPlugin } from './security-headers.js';
 import { acceptRawFiles } from './upload.js';
@@ -83,7 +86,7 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
     const metrics = createWorkerMetrics({ queue: backend.queue, store: backend.store, payments: new PaymentStatusStore(backend.redis, backend.keys, account) });
     const worker =
       withWorker && paywint
-        ? await startWorker({ redisUrl: backend.endpoint.url, credentials: paywint.credentials, baseUrl: paywint.baseUrl, settings: config, logger, processors: PROCESSORS, events: metrics.events, notify: config.notify })
+        ? await startWorker({ redisUrl: backend.endpoint.url, credentials: paywint.credentials, baseUrl: paywint.baseUrl, settings: config, logger, processors: PROCESSORS, events: metrics.events, notify: config.notify, mail: config.mail })
         : undefined;
     if (worker) cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
 
@@ -192,7 +195,10 @@ export async function buildApp(ctx: ServeContext, plugins: readonly ServePlugin[
   await app.register(async (authed) => {
     authed.addHook('onRequest', ctx.authenticate);
     await authed.register(batchesApi, ctx);
+    await authed.register(reportApi, ctx);
     await authed.register(eventsApi, ctx);
+    await authed.register(invoicesApi, ctx);
+    await authed.register(paymentEventsApi, ctx);
     await authed.register(metricsRoutes, ctx);
     await authed.register(serverInfoRoute, ctx);
   });

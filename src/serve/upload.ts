@@ -28,7 +28,8 @@ export const RAW_FILE_CONTENT_TYPES = [
   'application/vnd.ms-excel.sheet.macroEnabled.12',
 ];
 
-const booleanOption = z
+/** A yes/no query parameter: `true`, `1`, `yes`, `on` for yes; absent or anything else listed for no. */
+export const booleanOption = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', ''])
   .transform((v) => v === 'true' || v === '1' || v === 'yes' || v === 'on')
   .optional();

@@ -26,6 +26,7 @@ function batch(done: number, extra: Partial<Batch> = {}): Batch {
     counts: { created: done, exists: 0, invalid: 0, duplicate: 0, conflict: 0, failed: 0 },
     createdCents: 123_45,
     existsCents: 0,
+    maybeLinked: 0,
     holdExpiresAt: null,
     stopCode: null,
     stopMessage: null,

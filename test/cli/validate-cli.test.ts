@@ -9,7 +9,7 @@ describe('paylinks validate', () => {
   it('exits 0 and prints the JSON report when every row is valid', async () => {
     const result = await runCli(['validate', 'fixtures/invoices.csv', '--json']);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ format: 'csv', sheet: null, header_line: 1, decimal: 'point', rows: 25, valid: 25, invalid: 0, total_amount: '58713.09', errors: [] });
+    expect(JSON.parse(result.stdout)).toEqual({ format: 'csv', sheet: null, header_line: 1, decimal: 'point', rows: 25, valid: 25, invalid: 0, total_amount: '58713.09', errors: [], warnings: [] });
     expect(result.stderr).toBe('');
   });
 
@@ -29,6 +29,7 @@ describe('paylinks validate', () => {
         { line: 9, invoice_number: 'A-103', code: 'AMOUNT_TOO_PRECISE', message: '"12.3456" has more than two decimals' },
         { line: 13, invoice_number: 'A-103', code: 'DUPLICATE_INVOICE', message: 'the same invoice number is already on line 9; this row will not be sent' },
       ],
+      warnings: [],
     });
   });
 
@@ -86,6 +87,6 @@ describe('paylinks validate', () => {
     expect(delimiter.stderr).toContain('expected one of  ,  ;  |  tab  (or \\t), got "x"');
     const columns = await runCli(['validate', 'fixtures/invoices.csv', '--columns', 'customer=Client']);
     expect(columns.code).toBe(2);
-    expect(columns.stderr).toContain('unknown column "customer": expected invoice, amount, description or currency');
+    expect(columns.stderr).toContain('unknown column "customer": expected invoice, amount, description, currency, email, name or due');
   });
 });

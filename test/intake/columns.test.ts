@@ -18,10 +18,16 @@ describe('normaliseHeader', () => {
 });
 
 describe('resolveColumns', () => {
+  it('finds the optional contact columns (issue 19): e-mail address, name, due date', () => {
+    expect(resolveColumns(['Invoice', 'Amount', 'E-Mail', 'Customer Name', 'Due Date'])).toEqual({ ok: true, invoice: 0, amount: 1, description: null, email: 2, name: 3, due: 4 });
+    expect(resolveColumns(['invoice', 'amount', 'customer_email', 'customer'])).toEqual({ ok: true, invoice: 0, amount: 1, description: null, email: 2, name: 3 });
+    expect(resolveColumns(['invoice', 'amount', 'Contact'], { email: 'contact' })).toEqual({ ok: true, invoice: 0, amount: 1, description: null, email: 2 });
+  });
+
   it('finds the columns by their usual names, ignoring case, spaces and punctuation', () => {
-    expect(resolveColumns(['Invoice #', 'Customer', 'Amount Due', 'Memo'])).toEqual({ ok: true, invoice: 0, amount: 2, description: 3 });
+    expect(resolveColumns(['Invoice #', 'Customer', 'Amount Due', 'Memo'])).toEqual({ ok: true, invoice: 0, amount: 2, description: 3, name: 1 });
     expect(resolveColumns(['INVOICE NO.', 'total due', 'Notes'])).toEqual({ ok: true, invoice: 0, amount: 1, description: 2 });
-    expect(resolveColumns(['customer', 'invoice_number', 'amount_due'])).toEqual({ ok: true, invoice: 1, amount: 2, description: null });
+    expect(resolveColumns(['customer', 'invoice_number', 'amount_due'])).toEqual({ ok: true, invoice: 1, amount: 2, description: null, name: 0 });
     expect(resolveColumns(['Inv #', 'Balance Due'])).toEqual({ ok: true, invoice: 0, amount: 1, description: null });
   });
 
@@ -60,6 +66,7 @@ describe('resolveColumns', () => {
       invoice: 0,
       amount: 2,
       description: 3,
+      name: 1,
     });
     // Named columns win over the aliases; the others are still found by alias.
     expect(resolveColumns(['invoice', 'amount', 'total'], { amount: 'Total' })).toEqual({ ok: true, invoice: 0, amount: 2, description: null });
@@ -120,7 +127,7 @@ describe('parseColumnsFlag', () => {
 
   it.each([
     ['invoice', /expected role=<header>/],
-    ['customer=Client', /unknown column "customer": expected invoice, amount, description or currency/],
+    ['customer=Client', /unknown column "customer": expected invoice, amount, description, currency, email, name or due/],
     ['amount=A,amount=B', /amount is named twice/],
     ['amount=', /needs a header name/],
     ['amount=#', /needs a header name/],

@@ -14,7 +14,7 @@ describe('validateFile', () => {
   it('fixtures/invoices.csv: 25 valid rows, total 58713.09', async () => {
     const report = await validateFile(fixture('invoices.csv'));
     expect(report).toMatchObject({ file: fixture('invoices.csv'), rows: 25, valid: 25, invalid: 0, totalCents: 5_871_309, errors: [], encoding: 'utf-8', delimiter: ',' });
-    expect(reportToJson(report)).toEqual({ format: 'csv', sheet: null, header_line: 1, decimal: 'point', rows: 25, valid: 25, invalid: 0, total_amount: '58713.09', errors: [] });
+    expect(reportToJson(report)).toEqual({ format: 'csv', sheet: null, header_line: 1, decimal: 'point', rows: 25, valid: 25, invalid: 0, total_amount: '58713.09', errors: [], warnings: [] });
   });
 
   it.each([
@@ -92,7 +92,23 @@ describe('reportToJson', () => {
         { line: 9, invoice_number: 'A-103', code: 'AMOUNT_TOO_PRECISE', message: '"12.3456" has more than two decimals' },
         { line: 13, invoice_number: 'A-103', code: 'DUPLICATE_INVOICE', message: 'the same invoice number is already on line 9; this row will not be sent' },
       ],
+      warnings: [],
     });
+  });
+
+  it('lists warnings of rows that are sent: a malformed address, an unreadable due date (issue 19)', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'paylinks-warn-')), 'w.csv');
+    await writeFile(file, 'invoice,amount,email,due date\nA-1,1.00,a@example.com,2030-01-31\nA-2,2.00,a@example;b@example.com,2030-02-30\nA-3,3.00,,\nA-4,x,bad,\n');
+    const json = reportToJson(await validateFile(file));
+    expect(json.valid).toBe(3);
+    expect(json.warnings.map((w) => [w.line, w.code])).toEqual([
+      [3, 'INVALID_EMAIL'],
+      [3, 'INVALID_DUE_DATE'],
+    ]);
+    expect(json.warnings[0]!.message).toBe('no message is sent for this row: the e-mail address "a@example;b@example.com" holds more than one address: give one address per row');
   });
 });
 
@@ -103,7 +119,7 @@ describe('formatReport', () => {
         'File:       fixtures/invoices.csv',
         'Encoding:   UTF-8',
         'Delimiter:  comma (,)',
-        'Columns:    invoice number: "invoice_number" (column 1), amount: "amount" (column 4), description: "description" (column 5)',
+        'Columns:    invoice number: "invoice_number" (column 1), amount: "amount" (column 4), description: "description" (column 5), e-mail address: "email" (column 3), customer name: "customer" (column 2), due date: "due_date" (column 6)',
         'Rows:       25 (25 valid, 0 invalid)',
         'Total:      58,713.09 in 25 valid rows',
         '',

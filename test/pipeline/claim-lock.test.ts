@@ -78,7 +78,8 @@ describe('the claim on an invoice (ledger scripts on Redis)', () => {
     expect(await ledger.beginAttempt('INV-1', 'job-b', limiter)).toBeUndefined();
     const begun = await ledger.beginAttempt('INV-1', 'job-a', limiter);
     expect(begun?.claim).toMatchObject({ owner: 'job-a', attempts: 1, inFlight: 1 });
-    expect(await ledger.endAttempt('INV-1', 'job-b', begun!.attempt, 'failed')).toBeUndefined();
+    if (begun?.kind !== 'begun') throw new Error('not begun');
+    expect(await ledger.endAttempt('INV-1', 'job-b', begun.attempt, 'failed')).toBeUndefined();
     // Still refused while a request is out.
     expect(await claim(ledger, 'INV-1', 'job-b', 150, null, store.rowRef(batchB, 0))).toMatchObject({ kind: 'busy', claim: { owner: 'job-a', inFlight: 1 } });
   });

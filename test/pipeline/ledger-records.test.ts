@@ -12,6 +12,8 @@ import { loadConfig, type Config } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Keys } from '../../src/pipeline/keys.js';
 import { exportLedger, formatImportReport, importLedger, parseIsoInstant } from '../../src/pipeline/ledger-records.js';
+import { decodeLedgerEntry } from '../../src/pipeline/ledger.js';
+import { PaymentStatusStore } from '../../src/pipeline/payment-status/store.js';
 import { runFile } from '../../src/index.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
@@ -75,6 +77,14 @@ describe('ledger export', () => {
     await writeInvoices(file, rows);
     const run = await runFile({ file, config: config(), logger: silentLogger() });
     expect(run.batch.counts.created).toBe(27);
+    // Two links' payments confirmed as the sweep would: INV-2 paid (less than asked), INV-3 failed.
+    const statuses = new PaymentStatusStore(redis, new Keys(prefix), API_KEY);
+    const entryOf = async (invoice: string) => decodeLedgerEntry((await redis.hget(new Keys(prefix).ledger(API_KEY), invoice))!);
+    const observedAtMs = Date.parse('2026-12-07T10:00:00Z');
+    const two = await entryOf('INV-2');
+    await statuses.record('INV-2', two, { state: 'paid', paymentId: two.paymentId, amountCents: 150, paidAt: '2026-12-07T09:30:00Z', failureReason: null, observedAtMs, by: 'sweep' });
+    const three = await entryOf('INV-3');
+    await statuses.record('INV-3', three, { state: 'failed', paymentId: three.paymentId, amountCents: three.amountCents, paidAt: null, failureReason: 'Card declined', observedAtMs, by: 'webhook' });
 
     const out = path.join(dir, 'ledger.csv');
     const result = await exportLedger({ ...location(), output: out });
@@ -83,8 +93,15 @@ describe('ledger export', () => {
     const { raw, headers, rows: exported } = await readOutputCsv(out);
     expect(raw.startsWith('\uFEFF')).toBe(true);
     expect(raw.split('\r\n')).toHaveLength(29); // header, 27 rows, the empty string after the last CRLF
-    expect(headers).toEqual(['invoice_number', 'amount', 'description', 'payment_id', 'payment_link', 'created_at', 'batch']);
+    expect(headers).toEqual(['invoice_number', 'amount', 'description', 'payment_id', 'payment_link', 'created_at', 'batch', 'payment_status', 'amount_paid', 'paid_at', 'failure_reason', 'confirmed_at', 'confirmed_by']);
     const byInvoice = new Map(exported.map((r) => [r.invoice_number, r]));
+    const statusOf = (invoice: string) => {
+      const r = byInvoice.get(invoice)!;
+      return [r.payment_status, r.amount_paid, r.paid_at, r.failure_reason, r.confirmed_at, r.confirmed_by];
+    };
+    expect(statusOf('INV-2')).toEqual(['paid', '1.50', '2026-12-07T09:30:00.000Z', '', '2026-12-07T10:00:00.000Z', 'sweep']);
+    expect(statusOf('INV-3')).toEqual(['failed', '', '', 'Card declined', '2026-12-07T10:00:00.000Z', 'webhook']);
+    expect(statusOf('INV-4')).toEqual(['unpaid', '', '', '', '', '']);
     expect(sim.ledger()).toHaveLength(27);
     for (const link of sim.ledger()) {
       const row = byInvoice.get(link.invoiceNumber ?? '');
@@ -106,7 +123,7 @@ describe('ledger export', () => {
   it('--since keeps the entries created at or after the date; an empty ledger exports the header alone', async () => {
     const empty = path.join(dir, 'empty.csv');
     expect(await exportLedger({ ...location(), output: empty })).toEqual({ entries: 0, scanned: 0 });
-    expect(await readFile(empty, 'utf8')).toBe('\uFEFFinvoice_number,amount,description,payment_id,payment_link,created_at,batch\r\n');
+    expect(await readFile(empty, 'utf8')).toBe('\uFEFFinvoice_number,amount,description,payment_id,payment_link,created_at,batch,payment_status,amount_paid,paid_at,failure_reason,confirmed_at,confirmed_by\r\n');
 
     const old = await importFile('old.csv', [
       `OLD-1,10.00,Old one,${uuid(1)},https://pay.example.com/l/1,2021-06-01T08:00:00Z,legacy`,

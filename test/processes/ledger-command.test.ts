@@ -54,7 +54,7 @@ describe('paylinks ledger (spawned)', () => {
 
     const toStdout = await runCliToEnd(['ledger', 'export', '--since', '2025-12-03'], { env });
     expect(toStdout.code, toStdout.stderr).toBe(0);
-    expect(toStdout.stdout.startsWith('\uFEFFinvoice_number,amount,description,payment_id,payment_link,created_at,batch\r\n')).toBe(true);
+    expect(toStdout.stdout.startsWith('\uFEFFinvoice_number,amount,description,payment_id,payment_link,created_at,batch,payment_status,amount_paid,paid_at,failure_reason,confirmed_at,confirmed_by\r\n')).toBe(true);
     const since = toStdout.stdout.trim().split('\r\n').slice(1).map((l) => l.split(',')[0]);
     expect(since.sort()).toEqual([3, 4, 5, 6, 7, 8, 9, 10].map(invoiceNumber));
 

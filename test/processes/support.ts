@@ -92,15 +92,27 @@ export function linksByInvoice(sim: Pick<SimulatorHandle, 'ledger'>): Map<string
   return by;
 }
 
-/** A row that tells the user Paywint may hold a second link for its invoice. */
+/** A row that tells the user Paywint may hold a (second) link for its invoice. */
 export function isFlagged(row: CsvRow): boolean {
-  return row.error_code === 'POSSIBLE_DUPLICATE_LINK' || (row.status === 'failed' && /may (hold another link|have been created)/.test(row.error_message ?? ''));
+  return (
+    row.error_code === 'POSSIBLE_DUPLICATE_LINK' ||
+    row.error_code === 'UNKNOWN_OUTCOME' ||
+    (row.status === 'failed' && /may (hold (another|a) link|have been created)/.test(row.error_message ?? ''))
+  );
 }
 
-/** How many unanswered requests the row's message reports (0 when none). */
+/**
+ * How many requests with an unknown outcome the row's message reports (0
+ * when none): the earlier ones of its note, plus its own last one when its
+ * message says the link may have been created; all of them on an
+ * UNKNOWN_OUTCOME row.
+ */
 export function unknownRequests(row: CsvRow): number {
-  const m = /(\d+) earlier request\(s\) for this invoice got no answer/.exec(row.error_message ?? '');
-  return m ? Number(m[1]) : 0;
+  const message = row.error_message ?? '';
+  const all = /^(\d+) requests? for this invoice got no clear answer/.exec(message);
+  if (row.error_code === 'UNKNOWN_OUTCOME' && all) return Number(all[1]);
+  const earlier = /(\d+) earlier requests? for this invoice got no clear answer/.exec(message);
+  return (earlier ? Number(earlier[1]) : 0) + (row.status === 'failed' && /the link may have been created/.test(message) ? 1 : 0);
 }
 
 export interface LedgerCheck {

@@ -222,7 +222,7 @@ describe('paylinks serve: the API over HTTP', () => {
     const doc = (await api.request('/api/openapi.json')).json as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/api/batches', '/api/batches/{id}', '/api/batches/{id}/errors', '/api/batches/{id}/events', '/api/batches/{id}/output.csv', '/api/batches/{id}/output.xlsx', '/api/server', '/api/batches/{id}/release', '/api/batches/{id}/cancel', '/api/batches/{id}/retry', '/healthz', '/metrics', '/api/openapi.json'].sort(),
+      ['/api/batches', '/api/batches/{id}', '/api/batches/{id}/errors', '/api/batches/{id}/events', '/api/batches/{id}/output.csv', '/api/batches/{id}/output.xlsx', '/api/batches/{id}/report.json', '/api/batches/{id}/report.csv', '/api/batches/{id}/report.xlsx', '/api/server', '/api/invoices/{invoiceNumber}', '/api/payments/events', '/api/batches/{id}/release', '/api/batches/{id}/cancel', '/api/batches/{id}/retry', '/healthz', '/metrics', '/api/openapi.json'].sort(),
     );
     expect(Object.keys(doc.paths['/api/batches/{id}']!).sort()).toEqual(['delete', 'get']);
   });
@@ -331,7 +331,7 @@ describe('paylinks serve: the API over HTTP', () => {
     expect([retried.status, (retried.json as { code: string }).code]).toEqual([409, 'BATCH_NOT_FINISHED']);
     await api.request(`/api/batches/${id}/release`, { method: 'POST' });
     await api.waitFinished(id);
-    expect((await api.request(`/api/batches/${id}/retry`, { method: 'POST' })).json).toEqual({ batch_id: id, requeued: 0 });
+    expect((await api.request(`/api/batches/${id}/retry`, { method: 'POST' })).json).toEqual({ batch_id: id, requeued: 0, unknown_left: 0 });
     expect((await api.request('/api/batches/20990101T000000-abcdef/cancel', { method: 'POST' })).status).toBe(404);
   });
 

@@ -23,7 +23,7 @@ const WEBHOOK_PATH = '/webhooks/paywint/{secret}';
 /** Needs no token: a load balancer's health check. */
 const HEALTH_PATH = '/healthz';
 /** Routes there are today; the walk must include at least these (a document that lost them would walk nothing). */
-const KNOWN_TODAY = ['GET /api/batches', 'POST /api/batches', 'GET /api/batches/{id}', 'DELETE /api/batches/{id}', 'POST /api/batches/{id}/release', 'POST /api/batches/{id}/cancel', 'POST /api/batches/{id}/retry', 'GET /api/batches/{id}/output.csv', 'GET /metrics', 'GET /api/openapi.json', 'GET /api/server'];
+const KNOWN_TODAY = ['GET /api/batches', 'POST /api/batches', 'GET /api/batches/{id}', 'DELETE /api/batches/{id}', 'POST /api/batches/{id}/release', 'POST /api/batches/{id}/cancel', 'POST /api/batches/{id}/retry', 'GET /api/batches/{id}/output.csv', 'GET /metrics', 'GET /api/openapi.json', 'GET /api/server', 'GET /api/invoices/{invoiceNumber}', 'GET /api/payments/events'];
 const WRONG_TOKEN = 'wrong-token-0123456789-abcdefghij-KLMNOPQR';
 
 let dir: string;

@@ -125,7 +125,8 @@ describe('the web page, in Chromium', () => {
     await expect.poll(() => page.getByRole('heading', { name: /Done, with problems: bad-rows\.csv/ }).isVisible(), { timeout: 30_000 }).toBe(true);
     expect(await page.locator('#finished-summary').textContent()).toBe('7 invoices have a payment link, for 1,490.06 in all, out of 26 rows.');
     // The rows without a link are on the page, all of them, said so.
-    expect(await page.locator('#finished-errors tbody tr').count()).toBe(19);
+    // (They are read after the step shows: wait for them.)
+    await expect.poll(() => page.locator('#finished-errors tbody tr').count()).toBe(19);
     expect(await page.locator('#finished-errors .shown-count').textContent()).toBe('Showing all 19 rows.');
     expect(await page.getByRole('button', { name: 'Retry failed rows' }).isVisible()).toBe(false);
     await shot('05-finished');
@@ -151,7 +152,7 @@ describe('the web page, in Chromium', () => {
     const recent = page.locator('#recent-body tr');
     await expect.poll(() => recent.count()).toBe(1);
     // File, where from and when, state, rows, new links, links it had, amount linked, problems.
-    expect(await recent.first().locator('td').allTextContents()).toEqual([expect.stringMatching(/^bad-rows\.csv · uploaded, .*2\d\d\d/), 'Done, with problems', '26', '7', '0', '1,490.06', '19', 'DownloadOpen']);
+    expect(await recent.first().locator('td').allTextContents()).toEqual([expect.stringMatching(/^bad-rows\.csv · uploaded, .*2\d\d\d/), 'Done, with problems', '26', '7', '0', '1,490.06', '19', 'PaymentsDownloadOpen']);
     await page.getByRole('heading', { name: 'Recent batches' }).scrollIntoViewIfNeeded();
     await shot('06-recent');
 

@@ -15,7 +15,7 @@ function isoDate(value: string): Date {
 export function addLedgerCommand(program: Command, setExit: SetExit): void {
   const ledger = program.command('ledger').description("The idempotency ledger as a record: export it, import links made elsewhere (the account's: PAYWINT_API_KEY).");
   withConfigFlags(ledger.command('export'), 'redis')
-    .description('Write the ledger as CSV (invoice_number, amount, description, payment_id, payment_link, created_at, batch), to stdout or -o FILE.')
+    .description('Write the ledger as CSV (invoice_number, amount, description, payment_id, payment_link, created_at, batch, then the payment_status, amount_paid, paid_at, failure_reason, confirmed_at, confirmed_by), to stdout or -o FILE.')
     .option('--since <date>', 'only entries created at or after this ISO 8601 date or time', isoDate)
     .option('-o, --output <file>', 'write to this file (default: stdout)')
     .action(

@@ -13,6 +13,7 @@ export function addRunCommand(program: Command, setExit: SetExit): void {
     .description('Validate, submit, work and collect one file in this process; write the output CSV.')
     .argument('<file>', 'invoice file: CSV or Excel workbook (.xlsx)')
     .option('-o, --output <file>', 'output file: CSV, or an Excel workbook when it ends in .xlsx (default: the input with .out.csv)')
+    .option('--send', 'once the batch finished, send each customer their link and wait for those messages (needs an e-mail address column, PAYLINKS_SMTP_URL and PAYLINKS_MAIL_FROM)')
     .option('--simulate', 'start the Paywint simulator in this process and use it (no credentials needed)')
     .addHelpText('after', '\nExit codes: 0 every row created or exists, 1 some rows not, 2 fatal error, 130/143 interrupted (run it again to resume).')
     .action(
@@ -26,6 +27,7 @@ export function addRunCommand(program: Command, setExit: SetExit): void {
             ...intakeOptions(opts),
             config,
             simulate: opts.simulate === true,
+            send: opts.send === true,
             logger,
             processors: PROCESSORS,
             signal: stop.signal,

@@ -33,6 +33,8 @@ export interface SimulatorStats {
   dropped: number;
   /** Arrival time (`Date.now()`) of every create request, for rate-limit checks. */
   requestTimesMs: number[];
+  /** Arrival time of every payment read (`GET get/{id}`, the received list), for the sweep's share of the rate limit. */
+  readTimesMs: number[];
   /** TCP connections accepted (keep-alive: far fewer than requests). */
   connections: number;
   /**
@@ -124,6 +126,7 @@ export class SimulatorLedger {
   countRequest(isCreate: boolean, nowMs: number): void {
     this.#stats.requests += 1;
     if (isCreate) this.#stats.requestTimesMs.push(nowMs);
+    else this.#stats.readTimesMs.push(nowMs);
   }
 
   /** Stamps the arrival of a request to the Paywint API. */
@@ -159,6 +162,7 @@ export class SimulatorLedger {
       ...stats,
       byStatus: { ...stats.byStatus },
       requestTimesMs: [...stats.requestTimesMs],
+      readTimesMs: [...stats.readTimesMs],
       arrivalsMs: [...stats.arrivalsMs],
       busiestSecond: busiestWindow(stats.arrivalsMs),
       rateLimitedAnswers: stats.rateLimitedAnswers.map((a) => ({ ...a })),
@@ -181,6 +185,7 @@ function emptyStats(): Omit<SimulatorStats, 'stampDelayMaxMs'> {
     hung: 0,
     dropped: 0,
     requestTimesMs: [],
+    readTimesMs: [],
     connections: 0,
     arrivalsMs: [],
     busiestSecond: { requests: 0, fromMs: null },

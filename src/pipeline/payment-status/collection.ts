@@ -6,7 +6,7 @@
  * have expired.
  */
 import { packBatchId, splitFields } from '../compact.js';
-import { decodeLedgerEntry, type LedgerEntry } from '../ledger.js';
+import { decodeLedgerEntry, writtenInvoiceNumber, type LedgerEntry } from '../ledger.js';
 import { PAYMENT_STATES, type PaymentState } from './model.js';
 import type { InvoicePayment, PaymentStatusStore } from './store.js';
 import type { PaymentExceptions } from './exceptions.js';
@@ -68,7 +68,7 @@ export async function* scanBatchPayments(store: PaymentStatusStore, batchId: str
       const entry = decodeLedgerEntry(raw);
       if (entry.batchId !== batchId || seen.has(flat[i]!)) continue;
       seen.add(flat[i]!);
-      found.push({ invoiceNumber: flat[i]!, entry });
+      found.push({ invoiceNumber: writtenInvoiceNumber(flat[i]!, entry), entry });
     }
     if (found.length > 0) yield await store.withStatuses(found);
   } while (cursor !== '0');

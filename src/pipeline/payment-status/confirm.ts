@@ -11,8 +11,8 @@ import type { PaymentExceptions } from './exceptions.js';
 import { STATE_RANK, stateOf, type ConfirmedBy, type PaymentState } from './model.js';
 import type { PaymentStatusStore } from './store.js';
 
-/** What a confirmation did. */
-export type ConfirmOutcome = 'recorded' | 'unchanged' | 'contradicted' | 'unknown-payment' | 'stray';
+/** What a confirmation did (`recorded`: the state changed; `confirmed`: the same state, confirmed again). */
+export type ConfirmOutcome = 'recorded' | 'confirmed' | 'unchanged' | 'contradicted' | 'unknown-payment' | 'stray';
 
 export interface ConfirmInput {
   paymentId: string;
@@ -75,11 +75,13 @@ export async function confirmPayment(deps: ConfirmDeps, input: ConfirmInput): Pr
     await exceptions.add({ kind: 'paid-after-expiry', ...where, amountCents: payment.amountCents, detail: `paid ${formatCents(payment.amountCents)} after the link was recorded expired or rejected` });
   }
   if (state === 'paid' && result.stateChanged) await paidChecks(deps, invoiceNumber, entry, payment);
+  // Every paid answer (not only the change): a confirmation run again after a crash still asks for the check.
+  if (state === 'paid') await store.noteCollectCheck(entry.batchId);
   if (input.claimedState !== undefined && STATE_RANK[input.claimedState] > STATE_RANK[state]) {
     await exceptions.add({ kind: 'event-contradicted', ...where, idSuffix: input.claimedState, detail: `an event said ${input.claimedState}; Paywint says ${payment.status}` });
     return 'contradicted';
   }
-  return result.changed ? 'recorded' : 'unchanged';
+  return result.stateChanged ? 'recorded' : result.changed ? 'confirmed' : 'unchanged';
 }
 
 /** An invoice just recorded paid: paid in full? paid twice (a stray payment made for it)? */

@@ -19,6 +19,7 @@
  *   only when it is not the invoice's.
  */
 import { joinFields, packId, splitFields, unpackId } from '../compact.js';
+import type { Keys } from '../keys.js';
 import type { ConfirmedBy, PaymentState, PaymentStatus } from './model.js';
 
 /** Buckets per account (2^14): about 61 records each at a million links, below Redis's default listpack limit of 128. */
@@ -120,4 +121,14 @@ export function decodeRecord(raw: string, ownPaymentId: string, invoiceAmountCen
       confirmedBy: by,
     },
   };
+}
+
+/** The keys of an account's payment index, for the scripts that write the ledger and index a link in the same step. */
+export interface PaymentIndexKeys {
+  metaKey: string;
+  bucketKey(bucket: number): string;
+}
+
+export function paymentIndexKeys(keys: Keys, account: string): PaymentIndexKeys {
+  return { metaKey: keys.paymentMeta(account), bucketKey: (bucket) => keys.paymentBucket(account, bucket) };
 }

@@ -19,7 +19,7 @@
  * An exception's id is its kind and payment id (and for `event-contradicted`
  * the claimed state): found again by the next sweep, it is not added twice.
  */
-import type { RedisClient } from '../../core/lua.js';
+import { LuaScript, type RedisClient } from '../../core/lua.js';
 import type { Keys } from '../keys.js';
 
 export const EXCEPTION_KINDS = ['double-payment', 'amount-mismatch', 'stray', 'contradiction', 'paid-after-expiry', 'event-contradicted', 'unknown-status'] as const;
@@ -44,6 +44,13 @@ export interface PaymentException {
   at: string;
 }
 
+// KEYS: the exceptions hash, the pending list. ARGV: id, JSON. Keeps a new exception and queues it for notification.
+const ADD_EXCEPTION = new LuaScript(`
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return 1
+`);
+
 export type NewException = Omit<PaymentException, 'id' | 'at'> & { idSuffix?: string };
 
 export class PaymentExceptions {
@@ -65,9 +72,8 @@ export class PaymentExceptions {
     const { idSuffix, ...rest } = exception;
     const id = [exception.kind, exception.paymentId, ...(idSuffix ? [idSuffix] : [])].join(':');
     const stored: PaymentException = { id, ...rest, at: now.toISOString() };
-    const [[, added]] = (await this.redis.multi().hsetnx(this.key, id, JSON.stringify(stored)).exec()) as [[null, number]];
-    if (added === 1) await this.redis.rpush(this.pendingKey, id);
-    return added === 1;
+    // In one step: a crash can never keep an exception without queueing its notification.
+    return Number(await ADD_EXCEPTION.run(this.redis, [this.key, this.pendingKey], [id, JSON.stringify(stored)])) === 1;
   }
 
   /** Every exception, or those of one batch, oldest first. */

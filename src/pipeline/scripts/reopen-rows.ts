@@ -1,6 +1,7 @@
 /**
  * Script `reopenRows` (owner: BatchStore.reopenRows). Takes failed rows'
- * results back so they can run again: the counters go down; a finished batch
+ * results back so they can run again: the counters go down (`n_maybe_linked`
+ * too, for rows that may have a link); a finished batch
  * is running again (ARGV 1 '1': also a stopped one, whose rows without a
  * result run again), and its data no longer expires.
  *
@@ -9,17 +10,22 @@
  * Returns: the rows taken back.
  */
 import { LuaScript } from '../../core/lua.js';
+import { RESULT_FIELDS_LUA } from '../batch-codec.js';
 import { FIELDS_LUA } from './includes/fields.js';
 
-export const REOPEN_ROWS = new LuaScript(`${FIELDS_LUA}
+export const REOPEN_ROWS = new LuaScript(`${FIELDS_LUA}${RESULT_FIELDS_LUA}
 local reopened = {}
+local maybeLinked = 0
 for i = 2, #ARGV do
   local raw = redis.call('HGET', KEYS[1], ARGV[i])
-  if raw and string.sub(fields(raw)[1], 1, 1) == 'f' then
+  local head = raw and fields(raw)[1]
+  if head and string.sub(head, 1, 1) == 'f' then
     redis.call('HDEL', KEYS[1], ARGV[i])
     reopened[#reopened + 1] = ARGV[i]
+    if resultMaybeLinked(head) then maybeLinked = maybeLinked + 1 end
   end
 end
+if maybeLinked > 0 then redis.call('HINCRBY', KEYS[2], 'n_maybe_linked', -maybeLinked) end
 if #reopened > 0 then
   redis.call('HINCRBY', KEYS[2], 'n_failed', -#reopened)
   redis.call('HINCRBY', KEYS[2], 'done', -#reopened)

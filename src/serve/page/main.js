@@ -5,9 +5,12 @@
 import { api, clearToken, getJson, setToken, token, whenUnauthorized } from './api.js';
 import { startOver } from './flow.js';
 import { stopWatching } from './progress.js';
+import { wireCollection } from './collection.js';
 import { wireFinished } from './finished.js';
+import { wireSearch } from './invoice-search.js';
 import { wirePreview } from './preview.js';
 import { wireProgress } from './progress.js';
+import { unfollow } from './payments-live.js';
 import { wireReadAs } from './read-as.js';
 import { wireRecent } from './recent.js';
 import { wireUpload } from './upload.js';
@@ -16,6 +19,8 @@ import { $, alertError, clearAlert, note, show } from './ui.js';
 function signOut(message) {
   clearToken();
   stopWatching();
+  unfollow('collection');
+  unfollow('invoice');
   show('sign-in');
   if (message) alertError({ message });
   $('token').value = '';
@@ -76,6 +81,8 @@ document.addEventListener('DOMContentLoaded', () => {
   wireProgress();
   wireFinished();
   wireRecent();
+  wireCollection();
+  wireSearch();
 
   const fromAddress = tokenFromAddress();
   if (fromAddress) setToken(fromAddress);

@@ -23,6 +23,8 @@ export function show(...ids) {
   for (const section of document.querySelectorAll('main section.view')) section.hidden = !ids.includes(section.id);
   $('recent').hidden = ids.includes('sign-in');
   $('sign-out').hidden = ids.includes('sign-in');
+  $('find-form').hidden = ids.includes('sign-in');
+  if (ids.includes('sign-in')) $('found').hidden = true;
 }
 
 /**

@@ -1,0 +1,147 @@
+/**
+ * The open links the sweep reads with `GET`, oldest first: links not paid,
+ * expired or rejected (unpaid, opened, processing, failed), made before a
+ * cutoff, optionally of one batch.
+ *
+ * How "oldest first" scales (measured at 1,000,000 links: docs/payments.md):
+ * the ledger is a hash by invoice number with no order by time, and an index
+ * by time would cost more than the status itself (a sorted set is about 100 B
+ * per member against the 40 B goal). So the links are taken in rounds: one
+ * HSCAN of the ledger keeps the `roundSize` oldest open links after the
+ * previous round's last (a bounded max-heap on (created at, invoice number)),
+ * sorted. Memory is bounded by the round size whatever the ledger's size; the
+ * next round's scan runs while this round's links are read, so at the rate
+ * limit the scans cost no time unless one scan is slower than a round's reads.
+ * A link's status is read only when it would enter the heap.
+ */
+import { splitFields, packBatchId, unpackInt } from '../compact.js';
+import { decodeLedgerEntry, type LedgerEntry } from '../ledger.js';
+import type { PaymentState } from '../payment-status/model.js';
+import type { PaymentStatusStore } from '../payment-status/store.js';
+
+/** States the sweep reads again: the payer may still pay. */
+export const OPEN_STATES: ReadonlySet<PaymentState> = new Set(['unpaid', 'opened', 'processing', 'failed']);
+
+/** An open link, as a round lists it. */
+export interface OpenLink {
+  invoiceNumber: string;
+  createdMs: number;
+  entry: LedgerEntry;
+}
+
+/** A position in the order (created at, then invoice number). */
+export interface OpenLinkKey {
+  createdMs: number;
+  invoiceNumber: string;
+}
+
+export interface OpenLinkQuery {
+  /** Only links made at or before this instant, ms. */
+  cutoffMs: number;
+  /** Only links after this one in the order. Default: from the oldest. */
+  after?: OpenLinkKey;
+  /** Only this batch's links. */
+  batchId?: string;
+  /** Links per round at most. */
+  limit: number;
+  /** Entries asked for per HSCAN call. Default 1000. */
+  scanCount?: number;
+}
+
+interface Candidate extends OpenLinkKey {
+  raw: string;
+}
+
+function before(a: OpenLinkKey, b: OpenLinkKey): boolean {
+  return a.createdMs < b.createdMs || (a.createdMs === b.createdMs && a.invoiceNumber < b.invoiceNumber);
+}
+
+/** A max-heap of candidates: the newest on top, evicted when an older one comes. */
+class NewestOnTop {
+  readonly items: Candidate[] = [];
+  constructor(readonly limit: number) {}
+
+  get full(): boolean {
+    return this.items.length >= this.limit;
+  }
+
+  get top(): Candidate | undefined {
+    return this.items[0];
+  }
+
+  push(c: Candidate): void {
+    const h = this.items;
+    if (h.length >= this.limit) {
+      if (!before(c, h[0]!)) return;
+      h[0] = c;
+      this.down(0);
+      return;
+    }
+    h.push(c);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[parent]!, h[i]!)) break;
+      [h[parent], h[i]] = [h[i]!, h[parent]!];
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const h = this.items;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let largest = i;
+      if (l < h.length && before(h[largest]!, h[l]!)) largest = l;
+      if (r < h.length && before(h[largest]!, h[r]!)) largest = r;
+      if (largest === i) return;
+      [h[largest], h[i]] = [h[i]!, h[largest]!];
+      i = largest;
+    }
+  }
+}
+
+/** Where a stored ledger entry's creation time and batch are (see encodeLedgerEntry): read without decoding the rest. */
+function keyOf(invoiceNumber: string, raw: string, packedBatch: string | undefined): OpenLinkKey | null {
+  if (raw.startsWith('{') || raw.startsWith('[')) {
+    const entry = decodeLedgerEntry(raw);
+    if (packedBatch !== undefined && packBatchId(entry.batchId) !== packedBatch) return null;
+    return { createdMs: Date.parse(entry.createdAt), invoiceNumber };
+  }
+  const f = splitFields(raw);
+  if (packedBatch !== undefined && f[4] !== packedBatch) return null;
+  return { createdMs: unpackInt(f[3]!), invoiceNumber };
+}
+
+/**
+ * One round: the `limit` oldest open links after `after` (see the module's
+ * notes), oldest first, with their statuses as they were read.
+ */
+export async function oldestOpenLinks(store: PaymentStatusStore, query: OpenLinkQuery): Promise<OpenLink[]> {
+  const heap = new NewestOnTop(query.limit);
+  const packedBatch = query.batchId === undefined ? undefined : packBatchId(query.batchId);
+  let cursor = '0';
+  do {
+    const [next, flat] = await store.redis.hscan(store.ledgerKey, cursor, 'COUNT', query.scanCount ?? 1000);
+    cursor = next;
+    const found: { invoiceNumber: string; entry: LedgerEntry; key: Candidate }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const key = keyOf(flat[i]!, flat[i + 1]!, packedBatch);
+      if (key === null || key.createdMs > query.cutoffMs) continue;
+      if (query.after && !before(query.after, key)) continue;
+      const top = heap.top;
+      if (heap.full && top && !before(key, top)) continue;
+      found.push({ invoiceNumber: key.invoiceNumber, entry: decodeLedgerEntry(flat[i + 1]!), key: { ...key, raw: flat[i + 1]! } });
+    }
+    if (found.length === 0) continue;
+    const statuses = await store.withStatuses(found);
+    statuses.forEach((p, i) => {
+      if (OPEN_STATES.has(p.status.state)) heap.push(found[i]!.key);
+    });
+  } while (cursor !== '0');
+  const sorted = heap.items.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  // HSCAN may return an entry twice (the hash grew during the scan): once each.
+  const unique = sorted.filter((c, i) => i === 0 || c.invoiceNumber !== sorted[i - 1]!.invoiceNumber || c.createdMs !== sorted[i - 1]!.createdMs);
+  return unique.map((c) => ({ invoiceNumber: c.invoiceNumber, createdMs: c.createdMs, entry: decodeLedgerEntry(c.raw) }));
+}

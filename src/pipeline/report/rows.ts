@@ -1,0 +1,215 @@
+/**
+ * The reconciliation report's rows: every input row of a batch in file order
+ * with its link and that link's payment status, or why it has none; or, once
+ * the batch's rows have expired, its links from the ledger alone.
+ *
+ * Rows are read a chunk at a time (the next chunk read while this one is
+ * handed on), their links' statuses in one pipeline per chunk: memory stays
+ * bounded whatever the batch's size.
+ */
+import { formatCents } from '../../core/money.js';
+import type { Batch, BatchStore } from '../batch-store.js';
+import { unsentResult } from '../collector.js';
+import type { RowResult, RowStatus } from '../output.js';
+import type { PaymentStatusStore } from '../payment-status/store.js';
+import type { PaymentState, PaymentStatus } from '../payment-status/model.js';
+import { decodeLedgerEntry, writtenInvoiceNumber, type LedgerEntry } from '../ledger.js';
+import { packBatchId, splitFields, unpackInt } from '../compact.js';
+
+/** Rows read from Redis per round trip. */
+export const REPORT_CHUNK_ROWS = 1_000;
+
+/** One row of the report, as the CSV, the workbook and the JSON carry it. */
+export interface ReportRow {
+  /** The row's line in the input file; null in a report from the ledger alone (the rows expired). */
+  line: number | null;
+  invoice_number: string;
+  /** The invoice's amount, a decimal string (as read, for a row that is not valid). */
+  amount: string;
+  payment_id: string;
+  payment_link: string;
+  /** The link's payment status; '' for a row without a link. */
+  payment_status: PaymentState | '';
+  amount_paid: string;
+  paid_at: string;
+  /** Paywint's failure reason for the link; for a row without a link, why it has none (`CODE: message`). */
+  failure_reason: string;
+  /** The kinds of the exceptions naming the invoice, space-separated. */
+  exception: string;
+  /** The row's outcome in the batch (`created`, `exists`, `invalid`, ...). */
+  output_status: RowStatus;
+  /** When the link was made (ISO 8601); '' without one. */
+  link_created_at: string;
+  /** When the payment status was last confirmed, and how (`webhook`, `sweep`). */
+  confirmed_at: string;
+  confirmed_by: string;
+}
+
+/** A report row and what the summary needs of it beyond its text. */
+export interface RowFacts {
+  row: ReportRow;
+  /** The invoice's amount in cents, for a row with a link. */
+  linkedCents: number | null;
+  amountPaidCents: number | null;
+  /** When the link was made, ms (for aging). */
+  linkCreatedMs: number | null;
+}
+
+export interface RowSources {
+  store: BatchStore;
+  payments: PaymentStatusStore;
+  /** Invoice number → the kinds of the exceptions naming it. */
+  exceptionKinds: ReadonlyMap<string, readonly string[]>;
+}
+
+function linkedRow(base: { line: number | null; invoiceNumber: string; outputStatus: RowStatus }, entry: LedgerEntry, payment: { status: PaymentStatus } | undefined, sources: RowSources): RowFacts {
+  const status = payment?.status;
+  const paidCents = status?.state === 'paid' ? (status.amountPaidCents ?? entry.amountCents) : (status?.amountPaidCents ?? null);
+  return {
+    row: {
+      line: base.line,
+      invoice_number: base.invoiceNumber,
+      amount: formatCents(entry.amountCents),
+      payment_id: entry.paymentId,
+      payment_link: entry.paymentLink,
+      payment_status: status?.state ?? 'unpaid',
+      amount_paid: paidCents === null ? '' : formatCents(paidCents),
+      paid_at: status?.paidAt ?? '',
+      failure_reason: status?.failureReason ?? '',
+      exception: (sources.exceptionKinds.get(base.invoiceNumber) ?? []).join(' '),
+      output_status: base.outputStatus,
+      link_created_at: entry.createdAt,
+      confirmed_at: status?.confirmedAt ?? '',
+      confirmed_by: status?.confirmedBy ?? '',
+    },
+    linkedCents: entry.amountCents,
+    amountPaidCents: paidCents,
+    linkCreatedMs: Date.parse(entry.createdAt),
+  };
+}
+
+/** The result of a row that has none yet (a batch still running, or stopped), as the output shows it. */
+function pendingResult(batch: Batch): RowResult {
+  return unsentResult(batch) ?? { status: 'failed', errorCode: 'NOT_FINISHED', errorMessage: `no result yet: the batch is ${batch.state}`, attempts: 0 };
+}
+
+/**
+ * The batch's rows in file order, from its stored rows and results (the
+ * batch's records must still be kept: see BatchStore.hasRecords).
+ */
+export async function* rowsFromBatch(sources: RowSources, batch: Batch): AsyncGenerator<RowFacts[]> {
+  const { store, payments } = sources;
+  const read = (start: number) => {
+    const count = Math.min(REPORT_CHUNK_ROWS, batch.rows - start);
+    const both = Promise.all([store.readRows(batch.id, start, count), store.readResults(batch.id, start, count)]);
+    both.catch(() => {}); // awaited below
+    return both;
+  };
+  let next = batch.rows > 0 ? read(0) : undefined;
+  for (let start = 0; next; start += REPORT_CHUNK_ROWS) {
+    const [rows, results] = await next;
+    next = start + REPORT_CHUNK_ROWS < batch.rows ? read(start + REPORT_CHUNK_ROWS) : undefined;
+    const invoices = rows.map((r) => (r.cells[batch.layout.invoice] ?? '').trim());
+    const linked = invoices.filter((inv, i) => {
+      const s = results[i]?.status;
+      return inv !== '' && (s === 'created' || s === 'exists');
+    });
+    const statuses = linked.length > 0 ? await payments.readStatuses(linked) : new Map();
+    const out: RowFacts[] = [];
+    for (let i = 0; i < rows.length; i += 1) {
+      const row = rows[i]!;
+      const result = results[i] ?? pendingResult(batch);
+      const invoiceNumber = invoices[i]!;
+      const payment = result.status === 'created' || result.status === 'exists' ? statuses.get(invoiceNumber) : undefined;
+      if (payment) {
+        out.push(linkedRow({ line: row.line, invoiceNumber, outputStatus: result.status }, payment.entry, payment, sources));
+        continue;
+      }
+      const why = result.errorCode || result.errorMessage ? `${result.errorCode ?? ''}${result.errorCode && result.errorMessage ? ': ' : ''}${result.errorMessage ?? ''}` : '';
+      out.push({
+        row: {
+          line: row.line,
+          invoice_number: invoiceNumber,
+          amount: (row.cells[batch.layout.amount] ?? '').trim(),
+          payment_id: result.paymentId ?? '',
+          payment_link: result.paymentLink ?? '',
+          payment_status: '',
+          amount_paid: '',
+          paid_at: '',
+          // A link the ledger no longer has (removed by hand) is said so rather than shown unpaid.
+          failure_reason: result.paymentId ? 'the ledger has no entry for this link: its payment status is unknown' : why,
+          exception: invoiceNumber === '' ? '' : (sources.exceptionKinds.get(invoiceNumber) ?? []).join(' '),
+          output_status: result.status,
+          link_created_at: '',
+          confirmed_at: '',
+          confirmed_by: '',
+        },
+        linkedCents: null,
+        amountPaidCents: null,
+        linkCreatedMs: null,
+      });
+    }
+    yield out;
+  }
+}
+
+/**
+ * The links a batch made, from the ledger alone, in file order (by the row
+ * index each entry keeps): for a batch whose rows and results have expired.
+ * Rows without a link, and rows whose link an earlier batch made (`exists`),
+ * are not in the ledger under this batch, so not in this report.
+ *
+ * Two passes: one HSCAN of the account's ledger keeps the invoice number and
+ * row index of the batch's entries (about 50 B each), then the entries are
+ * read again in row order, a chunk at a time, with their statuses.
+ */
+export async function* rowsFromLedger(sources: RowSources, batch: Batch): AsyncGenerator<RowFacts[]> {
+  const invoices: string[] = [];
+  let rowIndexes = new Int32Array(1024);
+  const packed = packBatchId(batch.id);
+  const seen = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, flat] = await sources.payments.redis.hscan(sources.payments.ledgerKey, cursor, 'COUNT', REPORT_CHUNK_ROWS);
+    cursor = next;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const raw = flat[i + 1]!;
+      let row: number;
+      if (raw.startsWith('{') || raw.startsWith('[')) {
+        const entry = decodeLedgerEntry(raw);
+        if (entry.batchId !== batch.id) continue;
+        row = entry.row;
+      } else {
+        const fields = splitFields(raw);
+        if (fields[4] !== packed) continue;
+        row = unpackInt(fields[5]!);
+      }
+      // HSCAN may return an entry twice when the hash is rehashed during the scan.
+      if (seen.has(flat[i]!)) continue;
+      seen.add(flat[i]!);
+      if (invoices.length === rowIndexes.length) {
+        const grown = new Int32Array(rowIndexes.length * 2);
+        grown.set(rowIndexes);
+        rowIndexes = grown;
+      }
+      rowIndexes[invoices.length] = row;
+      invoices.push(flat[i]!);
+    }
+  } while (cursor !== '0');
+  seen.clear();
+  const order = new Uint32Array(invoices.length);
+  for (let i = 0; i < order.length; i += 1) order[i] = i;
+  order.sort((a, b) => rowIndexes[a]! - rowIndexes[b]! || (invoices[a]! < invoices[b]! ? -1 : 1));
+  for (let start = 0; start < order.length; start += REPORT_CHUNK_ROWS) {
+    const part = Array.from(order.subarray(start, start + REPORT_CHUNK_ROWS), (i) => invoices[i]!);
+    const statuses = await sources.payments.readStatuses(part);
+    const out: RowFacts[] = [];
+    for (const invoiceNumber of part) {
+      const payment = statuses.get(invoiceNumber);
+      // Gone since the scan (an entry removed by hand): left out.
+      if (!payment || payment.entry.batchId !== batch.id) continue;
+      out.push(linkedRow({ line: null, invoiceNumber: writtenInvoiceNumber(invoiceNumber, payment.entry), outputStatus: 'created' }, payment.entry, payment, sources));
+    }
+    if (out.length > 0) yield out;
+  }
+}
