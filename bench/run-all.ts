@@ -3,13 +3,18 @@
  * figures side by side in one run. Prints the tables for the README.
  *
  * Usage: `npm run bench [-- --quick]` (`--quick`: 100,000-row validate file and upload, 5,000-row overhead run,
- * 2,000-row realistic run); `npm run bench -- scale [--quick]`: the million-row batch, the 200,000-row cancel and
+ * 2,000-row realistic run, 5,000 webhook events, 100,000 statuses, a sweep of 100,000 links); `npm run bench -- scale [--quick]`: the million-row batch, the 200,000-row cancel and
  * the 401 stop (see scale-bench.ts; `--quick`: 100,000 and 20,000 rows); `npm run bench -- rekey [--quick]`: moving
- * a million-entry ledger to invoice keys (ledger-rekey-bench.ts; `--quick`: 100,000).
+ * a million-entry ledger to invoice keys (ledger-rekey-bench.ts; `--quick`: 100,000); `npm run bench -- mail [--quick]`:
+ * the mail benchmark alone (see mail-bench.ts; `--quick`: 10,000 messages), which the full run ends with too.
  */
 import { formatInboxLatency, runInboxLatencyBench } from './inbox-latency.js';
+import { formatStatusBytes, runStatusBytesBench } from './payment-status-bench.js';
+import { formatSweepBench, runSweepBench } from './payment-sweep-bench.js';
+import { formatIntakeBench, runIntakeBench } from './webhook-intake-bench.js';
 import { formatInvoiceLookup, runInvoiceLookupBench } from './invoice-lookup-bench.js';
 import { formatRekeyBench, runRekeyBench } from './ledger-rekey-bench.js';
+import { formatMailBench, runMailBench } from './mail-bench.js';
 import { formatPipelineBench, runPipelineBench } from './pipeline-bench.js';
 import { formatRealisticBench, runRealisticBenchInChild } from './realistic-bench.js';
 import { formatScaleBench, runScaleBench } from './scale-bench.js';
@@ -18,7 +23,12 @@ import { formatTable, runValidateBench } from './validate-bench.js';
 import { formatWorkbookCellsBench, runWorkbookCellsBench } from './workbook-cells.js';
 
 const quick = process.argv.includes('--quick');
-if (process.argv.includes('rekey')) {
+const mailTitle = '\nmail to customers (paylinks run, then paylinks worker + send to a local SMTP server in its own process; simulator in its own process, private Redis with AOF on):';
+if (process.argv.includes('mail')) {
+  console.log(`paylinks mail benchmark (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}`);
+  console.log(mailTitle);
+  console.log(formatMailBench(await runMailBench({ messages: quick ? 10_000 : 100_000, rate: 1000 })));
+} else if (process.argv.includes('rekey')) {
   console.log(`paylinks ledger rekey benchmark (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}\n`);
   console.log(formatRekeyBench(await runRekeyBench({ entries: quick ? 100_000 : 1_000_000 })));
 } else if (process.argv.includes('scale')) {
@@ -38,6 +48,14 @@ if (process.argv.includes('rekey')) {
   console.log(formatServeBench(await runServeBench({ rows: quick ? 100_000 : 1_100_000 })));
   console.log('\ndrop folder pickup latency (private Redis, no workers):');
   console.log(formatInboxLatency(await runInboxLatencyBench({ drops: quick ? 4 : 8, rows: 1000 }), 1000));
+  console.log('\nwebhook intake (serve --no-worker, private Redis with AOF on), then confirmation by a worker:');
+  console.log(formatIntakeBench(await runIntakeBench({ events: quick ? 5_000 : 20_000, rate: 1000 })));
+  console.log('\npayment status storage (private Redis, no persistence):');
+  console.log(formatStatusBytes(await runStatusBytesBench({ invoices: quick ? 100_000 : 1_000_000 })));
+  console.log('\npayment sweep (`payments sync` in its own process, simulator in this one, private Redis):');
+  console.log(formatSweepBench(await runSweepBench(quick ? { links: 100_000, open: 10_000, rate: 500 } : { links: 1_000_000, open: 100_000, rate: 1000 })));
   console.log('\nfind an invoice (GET /api/invoices/{invoiceNumber}; private Redis, no persistence):');
   console.log(formatInvoiceLookup(await runInvoiceLookupBench({ invoices: quick ? 100_000 : 1_000_000 })));
+  console.log(mailTitle);
+  console.log(formatMailBench(await runMailBench({ messages: quick ? 10_000 : 100_000, rate: 1000 })));
 }

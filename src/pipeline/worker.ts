@@ -106,7 +106,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     }
     const limiter = new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit });
     // Webhook confirmations: their reads take slots of the same rate limit as link creation.
-    const payments = await startPaymentWorker({ redisUrl: options.redisUrl, redis, keys, account: options.credentials.apiKey, client, limiter, processor: options.processors.confirmPayment, logger, signal: shutdown.signal });
+    const payments = await startPaymentWorker({ redisUrl: options.redisUrl, redis, keys, account: options.credentials.apiKey, client, limiter, processor: options.processors.confirmPayment, logger, signal: shutdown.signal, concurrency: Math.max(4, settings.concurrency) });
     cleanups.add(() => payments.close());
     // The payment sweep, the backstop for missed webhooks (off without PAYLINKS_PAYMENT_SWEEP_MINUTES, or at 0).
     if ((settings.paymentSweepMinutes ?? 0) > 0) {

@@ -31,6 +31,8 @@ export type ErrorReply = z.infer<typeof ErrorReplySchema>;
 const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   BAD_REQUEST: 400,
   CONFIG_INVALID: 400,
+  /** The server lacks a setting the request needs (e-mail to customers without PAYLINKS_SMTP_URL). */
+  CONFIG_MISSING: 409,
   UNAUTHORIZED: 401,
   BATCH_NOT_FOUND: 404,
   INVOICE_NOT_FOUND: 404,

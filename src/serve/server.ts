@@ -28,6 +28,7 @@ import { healthRoute, metricsRoutes, serverInfoRoute } from './ops.js';
 import { pageRoutes } from './page.js';
 import { paymentEventsApi } from './payment-events.js';
 import { paywintWebhook } from './paywint-webhook.js';
+import { mailApi } from './mail-api.js';
 import { reportApi } from './report-api.js';
 import { PaymentStatusStore } from '../pipeline/payment-status/store.js';
 import { securityHeadersPlugin } from './security-headers.js';
@@ -196,6 +197,7 @@ export async function buildApp(ctx: ServeContext, plugins: readonly ServePlugin[
     authed.addHook('onRequest', ctx.authenticate);
     await authed.register(batchesApi, ctx);
     await authed.register(reportApi, ctx);
+    await authed.register(mailApi, ctx);
     await authed.register(eventsApi, ctx);
     await authed.register(invoicesApi, ctx);
     await authed.register(paymentEventsApi, ctx);

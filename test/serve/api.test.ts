@@ -222,7 +222,7 @@ describe('paylinks serve: the API over HTTP', () => {
     const doc = (await api.request('/api/openapi.json')).json as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/api/batches', '/api/batches/{id}', '/api/batches/{id}/errors', '/api/batches/{id}/events', '/api/batches/{id}/output.csv', '/api/batches/{id}/output.xlsx', '/api/batches/{id}/report.json', '/api/batches/{id}/report.csv', '/api/batches/{id}/report.xlsx', '/api/server', '/api/invoices/{invoiceNumber}', '/api/payments/events', '/api/batches/{id}/release', '/api/batches/{id}/cancel', '/api/batches/{id}/retry', '/healthz', '/metrics', '/api/openapi.json'].sort(),
+      ['/api/batches', '/api/batches/{id}', '/api/batches/{id}/errors', '/api/batches/{id}/events', '/api/batches/{id}/output.csv', '/api/batches/{id}/output.xlsx', '/api/batches/{id}/report.json', '/api/batches/{id}/report.csv', '/api/batches/{id}/report.xlsx', '/api/batches/{id}/mail/preview', '/api/batches/{id}/mail/send', '/api/batches/{id}/mail', '/api/server', '/api/invoices/{invoiceNumber}', '/api/payments/events', '/api/batches/{id}/release', '/api/batches/{id}/cancel', '/api/batches/{id}/retry', '/healthz', '/metrics', '/api/openapi.json'].sort(),
     );
     expect(Object.keys(doc.paths['/api/batches/{id}']!).sort()).toEqual(['delete', 'get']);
   });

@@ -92,6 +92,12 @@ export function encodeRecord(invoiceNumber: string, status: PaymentStatus | null
   return joinFields(fields);
 }
 
+/** The invoice and state of a record, from its first letters only (for scans over many records). */
+export function stateOfRecord(raw: string): { invoiceNumber: string; state: PaymentState } {
+  const [invoiceNumber = '', head = ''] = splitFields(raw);
+  return { invoiceNumber, state: head === '' ? 'unpaid' : (LETTER_STATE.get(head[0]!.toLowerCase()) ?? 'unpaid') };
+}
+
 export interface DecodedRecord {
   invoiceNumber: string;
   /** Null when nothing was heard of the payment. */

@@ -12,12 +12,15 @@
  * sorted. Memory is bounded by the round size whatever the ledger's size; the
  * next round's scan runs while this round's links are read, so at the rate
  * limit the scans cost no time unless one scan is slower than a round's reads.
- * A link's status is read only when it would enter the heap.
+ * A link's status is read (one pipelined HGET, its state from the record's
+ * first letters) only when it would enter the heap; entries are decoded only
+ * once chosen.
  */
-import { splitFields, packBatchId, unpackInt } from '../compact.js';
+import { FIELD_SEPARATOR, splitFields, packBatchId, unpackInt } from '../compact.js';
 import { decodeLedgerEntry, type LedgerEntry } from '../ledger.js';
 import type { PaymentState } from '../payment-status/model.js';
 import type { PaymentStatusStore } from '../payment-status/store.js';
+import { slotOf, slotOfPacked, stateOfRecord } from '../payment-status/encoding.js';
 
 /** States the sweep reads again: the payer may still pay. */
 export const OPEN_STATES: ReadonlySet<PaymentState> = new Set(['unpaid', 'opened', 'processing', 'failed']);
@@ -102,6 +105,20 @@ class NewestOnTop {
   }
 }
 
+/** The state a payment index record holds for its invoice, read from its first letters only (encoding.ts); unpaid when nothing was heard, or when the record is another invoice's (a 62-bit collision: the exact status is read again before the GET). */
+function stateInRecord(record: string | null, invoiceNumber: string): PaymentState {
+  if (record === null) return 'unpaid';
+  const held = stateOfRecord(record);
+  return held.invoiceNumber === invoiceNumber ? held.state : 'unpaid';
+}
+
+/** The packed payment id of a stored ledger entry (its first field). */
+function packedIdOf(raw: string): string {
+  if (raw.startsWith('{') || raw.startsWith('[')) return slotOf(decodeLedgerEntry(raw).paymentId).packed;
+  const end = raw.indexOf(FIELD_SEPARATOR);
+  return end < 0 ? raw : raw.slice(0, end);
+}
+
 /** Where a stored ledger entry's creation time and batch are (see encodeLedgerEntry): read without decoding the rest. */
 function keyOf(invoiceNumber: string, raw: string, packedBatch: string | undefined): OpenLinkKey | null {
   if (raw.startsWith('{') || raw.startsWith('[')) {
@@ -125,19 +142,24 @@ export async function oldestOpenLinks(store: PaymentStatusStore, query: OpenLink
   do {
     const [next, flat] = await store.redis.hscan(store.ledgerKey, cursor, 'COUNT', query.scanCount ?? 1000);
     cursor = next;
-    const found: { invoiceNumber: string; entry: LedgerEntry; key: Candidate }[] = [];
+    const found: Candidate[] = [];
+    const pipeline = store.redis.pipeline();
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const key = keyOf(flat[i]!, flat[i + 1]!, packedBatch);
       if (key === null || key.createdMs > query.cutoffMs) continue;
       if (query.after && !before(query.after, key)) continue;
       const top = heap.top;
       if (heap.full && top && !before(key, top)) continue;
-      found.push({ invoiceNumber: key.invoiceNumber, entry: decodeLedgerEntry(flat[i + 1]!), key: { ...key, raw: flat[i + 1]! } });
+      const slot = slotOfPacked(packedIdOf(flat[i + 1]!));
+      pipeline.hget(store.bucketKey(slot), slot.field);
+      found.push({ ...key, raw: flat[i + 1]! });
     }
     if (found.length === 0) continue;
-    const statuses = await store.withStatuses(found);
-    statuses.forEach((p, i) => {
-      if (OPEN_STATES.has(p.status.state)) heap.push(found[i]!.key);
+    const records = (await pipeline.exec()) ?? [];
+    found.forEach((c, i) => {
+      const [error, record] = records[i] ?? [null, null];
+      if (error) throw error;
+      if (OPEN_STATES.has(stateInRecord(record as string | null, c.invoiceNumber))) heap.push(c);
     });
   } while (cursor !== '0');
   const sorted = heap.items.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));

@@ -1,6 +1,7 @@
 /**
  * One sweep pass under the account's lock, and its summary line.
  */
+import { setMaxListeners } from 'node:events';
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../../core/lua.js';
 import type { Logger } from '../../core/logger.js';
@@ -40,6 +41,8 @@ export async function runSweep(ctx: SweepContext, options: SweepOptions): Promis
   if ('heldBy' in lock) return { ran: false, heldBy: lock.heldBy };
   try {
     const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
+    // Every read in flight waits on it (its slot of the rate limit).
+    setMaxListeners(0, signal);
     const pacer = new SweepPacer({ redis, keys, account, shared: ctx.limiter, ratePerSecond: ctx.ratePerSecond, share: ctx.share, batchRunning: batchRunningIn(ctx.queue) });
     const summary = await sweepPayments(
       {

@@ -8,6 +8,7 @@ import { startOver } from './flow.js';
 import { canReadAgain, readAgain } from './read-as.js';
 import { watch } from './progress.js';
 import { loadRecent } from './recent.js';
+import { showMail } from './mail.js';
 import { $, addMoney, alertError, clearAlert, count, figure, money, note, plural, show, STATE_LABELS } from './ui.js';
 
 let current = null;
@@ -39,6 +40,8 @@ export async function showFinished(batch) {
   $('finished-stop').hidden = !batch.stop_message;
   $('finished-stop').textContent = batch.stop_message ? `Stopped: ${batch.stop_message}` : '';
   $('retry').hidden = c.failed === 0 || batch.state === 'cancelled';
+  $('send-mail').hidden = linked === 0;
+  current.batch = batch;
   askRetry(false);
   $('finished-errors').hidden = problems === 0;
   $('finished-change').hidden = c.invalid === 0 || !canReadAgain(batch);
@@ -94,6 +97,8 @@ async function retry(includeUnknown) {
 export function wireFinished() {
   $('download').addEventListener('click', () => download(current.id, current.file, 'csv'));
   $('download-xlsx').addEventListener('click', () => download(current.id, current.file, 'xlsx'));
+  $('retry').addEventListener('click', retry);
+  $('send-mail').addEventListener('click', () => showMail(current.batch, () => showFinished(current.batch)));
   $('finished-payments').addEventListener('click', () => showCollection({ id: current.id, file: current.file, simulated: current.simulated }).catch(alertError));
   $('retry').addEventListener('click', () => (current.maybeLinked > 0 ? askRetry(true) : retry(false)));
   $('retry-all').addEventListener('click', () => retry(true));

@@ -7,6 +7,7 @@ import { startOver } from './flow.js';
 import { stopWatching } from './progress.js';
 import { wireCollection } from './collection.js';
 import { wireFinished } from './finished.js';
+import { wireMail } from './mail.js';
 import { wireSearch } from './invoice-search.js';
 import { wirePreview } from './preview.js';
 import { wireProgress } from './progress.js';
@@ -55,7 +56,7 @@ function tokenFromAddress() {
 
 document.addEventListener('DOMContentLoaded', () => {
   whenUnauthorized(signOut);
-  for (const id of ['preview-title', 'progress-title', 'finished-title', 'read-as-title']) $(id).tabIndex = -1;
+  for (const id of ['preview-title', 'progress-title', 'finished-title', 'read-as-title', 'mail-title']) $(id).tabIndex = -1;
   $('alert').tabIndex = -1;
 
   $('sign-in-form').addEventListener('submit', (event) => {
@@ -80,6 +81,7 @@ document.addEventListener('DOMContentLoaded', () => {
   wirePreview();
   wireProgress();
   wireFinished();
+  wireMail();
   wireRecent();
   wireCollection();
   wireSearch();
