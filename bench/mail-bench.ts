@@ -55,7 +55,24 @@ export interface MailBenchResult {
   loadAfter: number;
   /** `paylinks run` of the file: seconds (the links the messages carry). */
   linkSeconds: number;
+  /** CPU time per message received during the send, µs, by process (from /proc: user + system). */
+  cpuMicrosPerMessage: Record<string, number>;
 }
+
+/** A process's CPU time so far (user + system), seconds; 0 once it is gone. */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Linux's USER_HZ, what /proc counts CPU time in. */
+const CLOCK_TICKS = 100;
 
 async function peakRssOf(pid: number): Promise<number> {
   try {
@@ -72,6 +89,8 @@ interface Watched {
   exited: Promise<number | null>;
   stdout(): string;
   stderr(): string;
+  /** CPU time (user + system) at the last poll, seconds. */
+  cpuSeconds(): number;
 }
 
 /** Spawns `node ARGS`, keeping its peak RSS (polled every 100 ms: VmHWM is the peak since start, so polling misses nothing but the last 100 ms of a short process, read at exit). */
@@ -82,15 +101,17 @@ function watch(args: string[], env: Record<string, string>, stdio: 'ipc' | 'plai
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-20_000)));
   let peak = 0;
+  let cpu = 0;
   let running = true;
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => ((running = false), resolve(code))));
   void (async () => {
     while (running) {
       peak = Math.max(peak, await peakRssOf(proc.pid!));
+      cpu = Math.max(cpu, await cpuSecondsOf(proc.pid!));
       await sleep(100);
     }
   })();
-  return { proc, peak: () => peak, exited, stdout: () => out, stderr: () => err };
+  return { proc, peak: () => peak, cpuSeconds: () => cpu, exited, stdout: () => out, stderr: () => err };
 }
 
 async function finish(w: Watched, what: string): Promise<void> {
@@ -162,6 +183,9 @@ export async function runMailBench(options: { messages?: number; rate?: number; 
     }
     await sleep(3000); // the workers connect and take their queues
     const loadBefore = loadavg()[0]!;
+    const cpuPids: Record<string, number> = { 'SMTP server': sink.proc.pid!, Redis: redis.process.pid!, simulator: sim.proc.pid! };
+    started.forEach((w, i) => (cpuPids[`worker ${i + 1}`] = w.proc.pid!));
+    const cpuBefore = Object.fromEntries(await Promise.all(Object.entries(cpuPids).map(async ([k, pid]) => [k, await cpuSecondsOf(pid)] as const)));
     const sendStart = Date.now();
     const send = watch([BIN, 'send', batchId], env);
     await finish(send, 'paylinks send');
@@ -181,6 +205,9 @@ export async function runMailBench(options: { messages?: number; rate?: number; 
     }
     await sleep(2000); // a message sent twice would arrive by now
     stats = await sinkStats(sink.proc);
+    const cpuMicrosPerMessage: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(cpuPids)) cpuMicrosPerMessage[k] = (((await cpuSecondsOf(pid)) - cpuBefore[k]!) * 1e6) / Math.max(stats.messages, 1);
+    cpuMicrosPerMessage['send command'] = (send.cpuSeconds() * 1e6) / Math.max(stats.messages, 1);
     const loadAfter = loadavg()[0]!;
     started.forEach((w, i) => (peakRss[`worker ${i + 1}`] = w.peak()));
     peakRss['SMTP server'] = Math.max(sink.peak(), stats.peakRssBytes);
@@ -203,6 +230,7 @@ export async function runMailBench(options: { messages?: number; rate?: number; 
       loadBefore,
       loadAfter,
       linkSeconds,
+      cpuMicrosPerMessage,
     };
   } finally {
     for (const w of started) w.proc.kill('SIGTERM');
@@ -220,12 +248,14 @@ export function formatMailBench(r: MailBenchResult): string {
   const timed = Math.abs(r.deviationPercent) <= MAIL_GOALS.deviationPercent && r.received === r.messages;
   const rssOk = Object.values(r.peakRss).every((b) => b <= MAIL_GOALS.peakRssBytes);
   const exact = r.received === r.messages && r.duplicates === 0 && r.withoutLink === 0;
+  const cpuTotal = Object.values(r.cpuMicrosPerMessage).reduce((a, b) => a + b, 0);
   return [
     '| figure | measured | goal |',
     '| --- | --- | --- |',
     `| ${r.messages.toLocaleString('en-US')} messages at PAYLINKS_MAIL_RATE=${r.ratePerSecond} (${r.workers} worker${r.workers === 1 ? '' : 's'}): first received to last | **${r.spreadSeconds.toFixed(1)} s** (${r.deviationPercent >= 0 ? '+' : ''}${r.deviationPercent.toFixed(1)}% of ${r.expectedSeconds} s, ${Math.round(r.received / Math.max(r.spreadSeconds, 0.001))} messages/s); from the start of \`paylinks send\` ${r.seconds.toFixed(1)} s | within ${MAIL_GOALS.deviationPercent}%: **${timed ? 'met' : 'not met'}** |`,
     `| messages received, to a recipient twice, without a link | ${r.received.toLocaleString('en-US')}, ${r.duplicates}, ${r.withoutLink} | all, 0, 0: **${exact ? 'met' : 'not met'}** |`,
     `| peak RSS of every process | ${Object.entries(r.peakRss).map(([k, v]) => `${k} ${mb(v)}`).join(', ')} | ≤ 250 MB: **${rssOk ? 'met' : 'not met'}** |`,
+    `| CPU per message during the send (user + system, /proc) | ${Object.entries(r.cpuMicrosPerMessage).map(([k, v]) => `${k} ${Math.round(v)} µs`).join(', ')}; total ${Math.round(cpuTotal)} µs: two free cores send at most ${Math.round(2e6 / Math.max(cpuTotal, 1)).toLocaleString('en-US')}/s | |`,
     `| load average (1 min), before and after the send | ${r.loadBefore.toFixed(1)}, ${r.loadAfter.toFixed(1)} | (2 cores) |`,
     `| the links first (\`paylinks run\`) | ${r.linkSeconds.toFixed(1)} s | |`,
   ].join('\n');

@@ -5,7 +5,8 @@
  *
  * - `3d,7d,14d`: 3, 7 and 14 days after the first message, at the same time
  *   of day (days are calendar days in the time zone, so a daylight-saving
- *   change in between moves nothing); `12h`: exactly 12 hours after.
+ *   change in between moves nothing); `12h`, `30m`, `45s`: exactly that many
+ *   hours, minutes, seconds after (short steps are for trials and tests).
  * - `due-2d`, `due+3d`: 2 days before, 3 days after the invoice's due date, at
  *   {@link DUE_SEND_HOUR}:00 in the time zone (an invoice without a due date
  *   gets no such reminder).
@@ -25,13 +26,15 @@ export const MAX_REMINDER_STEPS = 3;
 export const DUE_SEND_HOUR = 9;
 
 const HOUR_MS = 3_600_000;
+const UNIT_MS = { h: HOUR_MS, m: 60_000, s: 1000 } as const;
 
 export interface ReminderStep {
   /** What the step counts from: the first message sent, or the invoice's due date. */
   from: 'first' | 'due';
   /** How far from it, in the unit. Negative only for `due-…`. */
   amount: number;
-  unit: 'd' | 'h';
+  /** Calendar days in the time zone, or hours, minutes, seconds. */
+  unit: 'd' | 'h' | 'm' | 's';
   /** As written (lower case), for messages. */
   text: string;
 }
@@ -49,7 +52,7 @@ export interface MailSchedule {
   timezone: string;
 }
 
-const REMINDERS_EXPECTS = `up to ${MAX_REMINDER_STEPS} reminder steps, comma-separated: days after the first message (3d,7d,14d) or relative to the due date (due-2d, due+3d)`;
+const REMINDERS_EXPECTS = `up to ${MAX_REMINDER_STEPS} reminder steps, comma-separated: days after the first message (3d,7d,14d) or relative to the due date (due-2d, due+3d); h, m and s count hours, minutes and seconds`;
 
 function refuseReminders(text: string, why: string): never {
   throw new ConfigError('CONFIG_INVALID', 'PAYLINKS_REMINDERS', `PAYLINKS_REMINDERS: expected ${REMINDERS_EXPECTS}, got ${JSON.stringify(text.slice(0, 80))} (${why})`);
@@ -62,21 +65,22 @@ export function parseReminders(text: string | undefined): ReminderStep[] {
   if (parts.length > MAX_REMINDER_STEPS) refuseReminders(text, `${parts.length} steps; at most ${MAX_REMINDER_STEPS}`);
   const steps: ReminderStep[] = [];
   for (const part of parts) {
-    const m = /^(?:due\s*([+-])\s*)?(\d{1,3})\s*([dh])$/.exec(part);
+    const m = /^(?:due\s*([+-])\s*)?(\d{1,4})\s*([dhms])$/.exec(part);
     if (!m) refuseReminders(text, part === '' ? 'an empty step' : `${JSON.stringify(part.slice(0, 20))} is not a step`);
     const from = m[1] === undefined ? 'first' : 'due';
     const amount = Number(m[2]) * (m[1] === '-' ? -1 : 1);
-    const step: ReminderStep = { from, amount, unit: m[3] as 'd' | 'h', text: part };
+    const step: ReminderStep = { from, amount, unit: m[3] as ReminderStep['unit'], text: part };
     if (from === 'first' && amount === 0) refuseReminders(text, `${part}: a reminder goes out some time after the first message`);
     const before = steps.filter((s) => s.from === from).at(-1);
-    if (before !== undefined && stepHours(before) >= stepHours(step)) refuseReminders(text, `${part} does not come after ${before.text}: list the steps in the order they go out`);
+    if (before !== undefined && stepMs(before) >= stepMs(step)) refuseReminders(text, `${part} does not come after ${before.text}: list the steps in the order they go out`);
     steps.push(step);
   }
   return steps;
 }
 
-function stepHours(step: ReminderStep): number {
-  return step.unit === 'd' ? step.amount * 24 : step.amount;
+/** The step's offset for ordering (a day as 24 hours). */
+function stepMs(step: ReminderStep): number {
+  return step.amount * (step.unit === 'd' ? 24 * HOUR_MS : UNIT_MS[step.unit]);
 }
 
 /** `PAYLINKS_QUIET_HOURS` (`21:00-08:00`); null when unset or blank. */
@@ -169,7 +173,7 @@ function addDays(year: number, month: number, day: number, days: number): [numbe
 
 function stepAt(step: ReminderStep, firstSentAt: Date, dueDate: string | null, zone: string): number | null {
   if (step.from === 'first') {
-    if (step.unit === 'h') return firstSentAt.getTime() + step.amount * HOUR_MS;
+    if (step.unit !== 'd') return firstSentAt.getTime() + step.amount * UNIT_MS[step.unit];
     const w = wallAt(firstSentAt.getTime(), zone);
     const [y, m, d] = addDays(w.year, w.month, w.day, step.amount);
     const [t] = instantsOf(y, m, d, w.minuteOfDay, zone);
@@ -177,9 +181,9 @@ function stepAt(step: ReminderStep, firstSentAt: Date, dueDate: string | null, z
   }
   const due = dueDate === null ? null : /^(\d{4})-(\d{2})-(\d{2})$/.exec(dueDate.trim());
   if (due === null) return null;
-  if (step.unit === 'h') {
+  if (step.unit !== 'd') {
     const [midnight] = instantsOf(Number(due[1]), Number(due[2]), Number(due[3]), 0, zone);
-    return midnight! + step.amount * HOUR_MS;
+    return midnight! + step.amount * UNIT_MS[step.unit];
   }
   const [y, m, d] = addDays(Number(due[1]), Number(due[2]), Number(due[3]), step.amount);
   return instantsOf(y, m, d, DUE_SEND_HOUR * 60, zone)[0]!;

@@ -6,9 +6,8 @@
  * Invoice numbers compare as src/core/invoice-key.ts says (trimmed, NFC, case
  * ignored). The ledger is keyed by the invoice's key (ledger.ts's
  * `ledgerField`), so the lookup tries the key and the number as typed first
- * (one HMGET); only then, for an entry left under the number as written (an
- * earlier version's, whose invoice had another link: see ledger-rekey.ts),
- * it scans the ledger for a field with the same key: server-side with a
+ * (one HMGET): once the ledger is keyed (ledger-rekey.ts), a miss is final.
+ * Only a ledger not moved yet is scanned for a field with the same key: server-side with a
  * case-insensitive MATCH pattern when the number is ASCII (Redis sends back
  * only the candidates), every field otherwise. A number typed as stored
  * costs one round trip; a scan of a 1,000,000-entry ledger took 2.4 to 5 s on
@@ -48,13 +47,17 @@ export function caseInsensitivePattern(text: string): string {
   return out;
 }
 
-/** The ledger field holding `query`'s invoice (compared by {@link invoiceKey}), or null. */
-async function ledgerFieldOf(redis: RedisClient, ledgerKey: string, query: string): Promise<{ field: string; raw: string } | null> {
+/**
+ * The ledger field holding `query`'s invoice (compared by {@link invoiceKey}), or null. `keyed`: the ledger is
+ * keyed by invoice keys (see ledger-rekey.ts): an invoice it holds is under its key, so a miss there is final.
+ */
+async function ledgerFieldOf(redis: RedisClient, ledgerKey: string, query: string, keyed: boolean): Promise<{ field: string; raw: string } | null> {
   const typed = query.trim();
   const key = invoiceKey(typed);
   const tries = [...new Set([key, typed])];
   const direct = await redis.hmget(ledgerKey, ...tries);
   for (let i = 0; i < tries.length; i += 1) if (direct[i]) return { field: tries[i]!, raw: direct[i]! };
+  if (keyed) return null;
   // Redis matches bytes: a pattern can fold the case of ASCII letters only.
   // eslint-disable-next-line no-control-regex
   const pattern = /^[\x00-\x7f]*$/.test(typed) ? caseInsensitivePattern(typed) : '*';
@@ -69,7 +72,8 @@ async function ledgerFieldOf(redis: RedisClient, ledgerKey: string, query: strin
 
 /** The invoice `query` names, with its link, payment status and exceptions; null when the ledger has no link for it. */
 export async function findInvoice(redis: RedisClient, keys: Keys, account: string, query: string): Promise<FoundInvoice | null> {
-  const found = await ledgerFieldOf(redis, keys.ledger(account), query);
+  const keyed = (await redis.get(keys.ledgerKeyed(account))) === '1';
+  const found = await ledgerFieldOf(redis, keys.ledger(account), query, keyed);
   if (found === null) return null;
   const reader = new PaymentStatusReader(redis, keys, account);
   const entry = decodeLedgerEntry(found.raw);

@@ -13,7 +13,7 @@ import { contactOf, hasEmailColumn, type RowContact } from '../intake/contact.js
 import type { RedisClient } from '../core/lua.js';
 import { FINISHED_STATES, type BatchStore } from './batch-store.js';
 import type { Keys } from './keys.js';
-import { decodeLedgerEntry, type LedgerEntry } from './ledger.js';
+import { decodeLedgerEntry, ledgerField, type LedgerEntry } from './ledger.js';
 import { MailLedger } from './mail-ledger.js';
 import { MAIL_JOB_OPTIONS, mailJobId, SEND_MAIL_JOB, type SendMailData } from './mail-job.js';
 import { PaymentStatusReader } from './payment-status/reader.js';
@@ -70,7 +70,7 @@ export async function* planFirstMessages(ctx: MailPlanContext, batchId: string, 
     });
     if (candidates.length === 0) continue;
     const numbers = candidates.map((c) => c.invoiceNumber);
-    const [entries, records, paid] = await Promise.all([ctx.redis.hmget(ledgerKey, ...numbers), messages.read(numbers), statuses.readStatuses(numbers)]);
+    const [entries, records, paid] = await Promise.all([ctx.redis.hmget(ledgerKey, ...numbers.map(ledgerField)), messages.read(numbers), statuses.readStatuses(numbers)]);
     const planned: PlannedMessage[] = [];
     candidates.forEach((c, i) => {
       const raw = entries[i];

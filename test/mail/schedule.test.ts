@@ -25,6 +25,7 @@ describe('PAYLINKS_REMINDERS', () => {
   it('reads days after the first message and steps relative to the due date', () => {
     expect(parseReminders('3d,7d,14d').map((s) => [s.from, s.amount, s.unit])).toEqual([['first', 3, 'd'], ['first', 7, 'd'], ['first', 14, 'd']]);
     expect(parseReminders(' DUE-2d , due+3D ,12h').map((s) => [s.from, s.amount, s.unit])).toEqual([['due', -2, 'd'], ['due', 3, 'd'], ['first', 12, 'h']]);
+    expect(parseReminders('30s,5m,1h').map((s) => [s.from, s.amount, s.unit])).toEqual([['first', 30, 's'], ['first', 5, 'm'], ['first', 1, 'h']]);
     expect(parseReminders(undefined)).toEqual([]);
     expect(parseReminders('  ')).toEqual([]);
   });
@@ -33,6 +34,7 @@ describe('PAYLINKS_REMINDERS', () => {
     const cases: [string, string][] = [
       ['3d,7d,14d,30d', '4 steps; at most 3'],
       ['7d,3d', '3d does not come after 7d: list the steps in the order they go out'],
+      ['90m,1h', '1h does not come after 90m: list the steps in the order they go out'],
       ['due+3d,due-2d', 'due-2d does not come after due+3d: list the steps in the order they go out'],
       ['0d', '0d: a reminder goes out some time after the first message'],
       ['3d,,7d', 'an empty step'],
@@ -41,7 +43,7 @@ describe('PAYLINKS_REMINDERS', () => {
     for (const [value, why] of cases) {
       const error = configError(() => parseReminders(value));
       expect(error.variable).toBe('PAYLINKS_REMINDERS');
-      expect(error.message).toBe(`PAYLINKS_REMINDERS: expected up to 3 reminder steps, comma-separated: days after the first message (3d,7d,14d) or relative to the due date (due-2d, due+3d), got ${JSON.stringify(value)} (${why})`);
+      expect(error.message).toBe(`PAYLINKS_REMINDERS: expected up to 3 reminder steps, comma-separated: days after the first message (3d,7d,14d) or relative to the due date (due-2d, due+3d); h, m and s count hours, minutes and seconds, got ${JSON.stringify(value)} (${why})`);
     }
   });
 
@@ -86,9 +88,12 @@ describe('reminderDueAt', () => {
     expect(iso(reminderDueAt(schedule('3d', 'UTC'), 1, firstSpring, null))).toBe('2026-03-30T09:15:00.000Z');
   });
 
-  it('an hour step is exact; a step not in the schedule is null', () => {
+  it('an hour, minute or second step is exact; a step not in the schedule is null', () => {
     const s = schedule('12h,3d');
     expect(iso(reminderDueAt(s, 1, at('2026-03-28T20:00:00.000Z'), null))).toBe('2026-03-29T08:00:00.000Z');
+    const short = schedule('30s,2m');
+    expect(iso(reminderDueAt(short, 1, at('2026-03-28T20:00:00.000Z'), null))).toBe('2026-03-28T20:00:30.000Z');
+    expect(iso(reminderDueAt(short, 2, at('2026-03-28T20:00:00.000Z'), null))).toBe('2026-03-28T20:02:00.000Z');
     expect(reminderDueAt(s, 3, at('2026-03-28T20:00:00.000Z'), null)).toBeNull();
     expect(reminderDueAt(s, 0, at('2026-03-28T20:00:00.000Z'), null)).toBeNull();
   });

@@ -19,7 +19,10 @@ import { runFile, startWorker } from '../../src/index.js';
 import { retryFailedRows } from '../../src/pipeline/retry-rows.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { formatStatus, getBatchStatus, statusToJson } from '../../src/pipeline/status.js';
+import { formatSummary } from '../../src/cli/progress.js';
+import { summarizeBatch } from '../../src/notify/summary.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
+import { reply, startRawServer } from '../helpers/simulator.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
 const API_KEY = '5b1e7c3a-9d2f-4e8a-b6c1-0f4d3e2a1b9c';
@@ -97,6 +100,10 @@ describe('an invoice whose requests are carried out but never answered', () => {
       const status = await getBatchStatus(backend.store, last);
       expect(statusToJson(status).may_have_link).toBe(1);
       expect(formatStatus(status)).toMatch(/1 failed row may have a link at Paywint/);
+      // The run's summary and the notification say so too.
+      expect(formatSummary(status.batch, { durationMs: 1000 })).toContain('1 failed row may have a link at Paywint (their requests got no clear answer)');
+      const mail = await summarizeBatch(backend.store, status.batch, { outputName: 'hang.out.csv', attached: true });
+      expect(mail.text).toContain('May have links: 1 failed row may have a link at Paywint');
 
       // A plain retry leaves it alone, and says so.
       const plain = await retryFailedRows(backend.store, backend.queue, last);
@@ -156,5 +163,44 @@ describe('an invoice whose requests are carried out but never answered', () => {
     expect(sim.stats().requests).toBe(1);
     expect(rows[0]).toMatchObject({ status: 'failed', error_code: 'UNKNOWN_OUTCOME' });
     expect(rows[0]!.error_message).toMatch(/1 request for this invoice got no clear answer/);
+  });
+});
+
+describe('each unknown outcome says what happened (issue 20, item 5)', () => {
+  it.each([
+    ['a 200 with an HTML body', (res: Parameters<typeof reply>[0]) => reply(res, 200, '<html><body>OK</body></html>', { 'content-type': 'text/html' }), 'Paywint answered 200 with a body that is not JSON; the link may have been created'],
+    ['data: null with "Success"', (res: Parameters<typeof reply>[0]) => reply(res, 200, { success: true, message: 'Success', data: null }), 'Paywint answered 200 with success: true but no data; the link may have been created'],
+    [
+      'a payment id that is not one',
+      (res: Parameters<typeof reply>[0]) => reply(res, 200, { success: true, message: 'Success', data: { payment_id: '42', payment_link: 'https://pay.sandbox.paywint.com/l/42' } }),
+      /^Paywint answered 200 with a link that is not usable \(payment_id: [^)]+\); the link may have been created$/,
+    ],
+  ])('%s: answered, never "no answer", never Paywint\'s "Success" on a failed row; counted once, then UNKNOWN_OUTCOME', async (_name, answer, first) => {
+    const server = await startRawServer((_req, res) => answer(res));
+    try {
+      const file = path.join(dir, 'answered.csv');
+      await writeInvoices(file, [['ANS-1', '7.00', '']]);
+      const cfg = config({ PAYWINT_BASE_URL: server.url, PAYWINT_LINK_HOSTS: 'paywint.com' });
+      const once = await run(file, cfg);
+      expect(server.requests).toHaveLength(1);
+      expect(once.rows[0]).toMatchObject({ status: 'failed', error_code: 'PAYWINT_PROTOCOL', attempts: '1' });
+      expect(once.rows[0]!.error_message).toMatch(first);
+      expect(once.result.batch.maybeLinked).toBe(1);
+
+      // Sent once more (the one automatic retry after an unknown outcome), then never again.
+      const twice = await run(file, cfg);
+      expect(server.requests).toHaveLength(2);
+      const message = twice.rows[0]!.error_message!;
+      expect(twice.rows[0]).toMatchObject({ status: 'failed', error_code: 'UNKNOWN_OUTCOME' });
+      expect(message).toMatch(/^2 requests for this invoice got no clear answer \(no answer, or one without a usable link\), the last: Paywint answered 200 with /);
+      for (const row of [...once.rows, ...twice.rows]) {
+        expect(row.error_message).not.toContain('Paywint said');
+        expect(row.error_message).not.toMatch(/got no answer/);
+      }
+      await run(file, cfg);
+      expect(server.requests).toHaveLength(2);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -18,6 +18,7 @@ import { PaylinksError } from '../../core/errors.js';
 import type { RedisClient } from '../../core/lua.js';
 import type { Batch, BatchStore } from '../batch-store.js';
 import type { Keys } from '../keys.js';
+import { ledgerField } from '../ledger.js';
 import { PaymentExceptions, type PaymentException } from '../payment-status/exceptions.js';
 import { PaymentStatusStore } from '../payment-status/store.js';
 import { rowsFromBatch, rowsFromLedger, type RowFacts, type RowSources } from './rows.js';
@@ -60,7 +61,12 @@ export async function openReport(deps: ReportDeps, batchId: string, nowMs = Date
     if (e.invoiceNumber !== null) note(e.invoiceNumber, e);
     else if (e.kind === 'stray' && e.likelyInvoices?.length === 1) note(e.likelyInvoices[0]!, e);
   }
-  const exceptionKinds = new Map([...byInvoice].map(([invoice, list]) => [invoice, [...new Set(list.map((e) => e.kind))]]));
+  // By the invoice's key: an exception names the number as the ledger holds it, a row as its file wrote it.
+  const exceptionKinds = new Map<string, string[]>();
+  for (const [invoice, list] of byInvoice) {
+    const key = ledgerField(invoice);
+    exceptionKinds.set(key, [...new Set([...(exceptionKinds.get(key) ?? []), ...list.map((e) => e.kind)])]);
+  }
   const source: ReportSource = batch.rows === 0 || (await deps.store.hasRecords(batch.id)) ? 'batch' : 'ledger';
   return {
     batch,

@@ -13,7 +13,7 @@ import { unsentResult } from '../collector.js';
 import type { RowResult, RowStatus } from '../output.js';
 import type { PaymentStatusStore } from '../payment-status/store.js';
 import type { PaymentState, PaymentStatus } from '../payment-status/model.js';
-import { decodeLedgerEntry, writtenInvoiceNumber, type LedgerEntry } from '../ledger.js';
+import { decodeLedgerEntry, ledgerField, writtenInvoiceNumber, type LedgerEntry } from '../ledger.js';
 import { packBatchId, splitFields, unpackInt } from '../compact.js';
 
 /** Rows read from Redis per round trip. */
@@ -59,6 +59,7 @@ export interface RowSources {
   store: BatchStore;
   payments: PaymentStatusStore;
   /** Invoice number → the kinds of the exceptions naming it. */
+  /** Exception kinds by invoice key (ledger.ts's `ledgerField`). */
   exceptionKinds: ReadonlyMap<string, readonly string[]>;
 }
 
@@ -76,7 +77,7 @@ function linkedRow(base: { line: number | null; invoiceNumber: string; outputSta
       amount_paid: paidCents === null ? '' : formatCents(paidCents),
       paid_at: status?.paidAt ?? '',
       failure_reason: status?.failureReason ?? '',
-      exception: (sources.exceptionKinds.get(base.invoiceNumber) ?? []).join(' '),
+      exception: (sources.exceptionKinds.get(ledgerField(base.invoiceNumber)) ?? []).join(' '),
       output_status: base.outputStatus,
       link_created_at: entry.createdAt,
       confirmed_at: status?.confirmedAt ?? '',
@@ -138,7 +139,7 @@ export async function* rowsFromBatch(sources: RowSources, batch: Batch): AsyncGe
           paid_at: '',
           // A link the ledger no longer has (removed by hand) is said so rather than shown unpaid.
           failure_reason: result.paymentId ? 'the ledger has no entry for this link: its payment status is unknown' : why,
-          exception: invoiceNumber === '' ? '' : (sources.exceptionKinds.get(invoiceNumber) ?? []).join(' '),
+          exception: invoiceNumber === '' ? '' : (sources.exceptionKinds.get(ledgerField(invoiceNumber)) ?? []).join(' '),
           output_status: result.status,
           link_created_at: '',
           confirmed_at: '',
