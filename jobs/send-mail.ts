@@ -23,10 +23,10 @@ import { invoiceKey } from '../src/core/invoice-key.js';
 import { contactOf } from '../src/intake/contact.js';
 import { composeMessage, messageIdOf } from '../src/mail/compose.js';
 import { loadSchedule, outsideQuietHours, reminderTimes } from '../src/mail/reminders.js';
-import { renderFor } from '../src/mail/render.js';
+import { messageRenderer } from '../src/mail/render.js';
 import { fieldsOf, fromAddress, requireMail } from '../src/mail/sending.js';
 import { SmtpSender } from '../src/mail/smtp.js';
-import { decodeLedgerEntry } from '../src/pipeline/ledger.js';
+import { decodeLedgerEntry, ledgerField } from '../src/pipeline/ledger.js';
 import { MAIL_JOB_OPTIONS, mailJobId, SEND_MAIL_JOB, SendMailDataSchema, type SendMailData, type SendMailDeps, type SendMailResult } from '../src/pipeline/mail-job.js';
 import { MailLedger, type SendEnd } from '../src/pipeline/mail-ledger.js';
 import { PaymentStatusReader } from '../src/pipeline/payment-status/reader.js';
@@ -37,6 +37,7 @@ const NO_REMINDER: Record<string, string> = { paid: 'paid', expired: 'link expir
 export function sendMailProcessor(deps: SendMailDeps): { process: (job: Job, token?: string) => Promise<SendMailResult>; close: () => Promise<void> } {
   const settings = requireMail(deps.settings);
   const schedule = loadSchedule(settings);
+  const render = messageRenderer(settings.templatesDir);
   const now = deps.now ?? Date.now;
   const from = fromAddress(settings);
   // About one connection per 50 messages a second, at most 8.
@@ -61,7 +62,7 @@ export function sendMailProcessor(deps: SendMailDeps): { process: (job: Job, tok
     if (!batch || !row) return { outcome: 'skipped', detail: 'the batch or its rows are gone' };
     const contact = contactOf(row.cells, batch.layout);
     if (contact.email === null) return { outcome: 'skipped', detail: 'no address' };
-    const raw = await deps.redis.hget(deps.keys.ledger(data.account), data.invoiceNumber);
+    const raw = await deps.redis.hget(deps.keys.ledger(data.account), ledgerField(data.invoiceNumber));
     if (raw === null) return { outcome: 'skipped', detail: 'no link in the ledger' };
     const entry = decodeLedgerEntry(raw);
 
@@ -91,7 +92,7 @@ export function sendMailProcessor(deps: SendMailDeps): { process: (job: Job, tok
 
     await deps.limiter.acquire(deps.signal);
     const fields = fieldsOf({ invoiceNumber: data.invoiceNumber, contact: { ...contact, email: contact.email }, entry });
-    const rendered = renderFor(data.kind, fields);
+    const rendered = render(data.kind, fields);
     const message = await composeMessage({ from: settings.from, replyTo: settings.replyTo, to: { address: contact.email, name: contact.name } }, rendered, messageIdOf(data.account, invoiceKey(data.invoiceNumber), data.kind, from));
     const outcome = await smtp.send({ from, to: contact.email }, message, () => messages.commit(data.invoiceNumber, data.kind, attempt, now()));
 

@@ -272,14 +272,14 @@ const FIELDS = {
   reminders: {
     env: 'PAYLINKS_REMINDERS',
     flag: undefined,
-    expects: 'up to 3 reminder steps, comma-separated: days after the first message (3d,7d,14d) or relative to the due date (due+3d, due-2d); h, m and s count hours, minutes and seconds',
-    schema: z.string().regex(/^\s*(?:(?:due[+-])?\d{1,4}[dhms])(?:\s*,\s*(?:due[+-])?\d{1,4}[dhms]){0,2}\s*$/i).optional(),
+    expects: 'up to 3 reminder steps, comma-separated: days after the first message (3d,7d,14d) or relative to the due date (due+3d, due-2d); h counts hours',
+    schema: z.string().optional(),
   },
   quietHours: {
     env: 'PAYLINKS_QUIET_HOURS',
     flag: undefined,
     expects: 'a time range in 24-hour time such as 21:00-08:00 (no reminder is sent inside it)',
-    schema: z.string().regex(/^\s*([01]\d|2[0-3]):[0-5]\d\s*-\s*([01]\d|2[0-3]):[0-5]\d\s*$/).optional(),
+    schema: z.string().optional(),
   },
   timezone: {
     env: 'PAYLINKS_TIMEZONE',

@@ -9,8 +9,9 @@ import type { RedisClient } from '../core/lua.js';
 import { formatCents } from '../core/money.js';
 import type { BatchStore } from '../pipeline/batch-store.js';
 import type { Keys } from '../pipeline/keys.js';
-import { planFirstMessages, queueFirstMessages, type PlannedMessage } from '../pipeline/mail-plan.js';
+import { firstMessageCounts, planFirstMessages, queueFirstMessages, type PlannedMessage } from '../pipeline/mail-plan.js';
 import type { MessageFields } from './render.js';
+import { loadSchedule } from './reminders.js';
 
 export { requireMail };
 
@@ -70,17 +71,19 @@ export async function planSend(ctx: MailContext, batchId: string): Promise<SendP
 /** Queues the batch's first messages; the workers send them at `PAYLINKS_MAIL_RATE`. */
 export async function startSend(ctx: MailContext, batchId: string): Promise<{ queued: number }> {
   requireMail(ctx.settings);
+  // Bad reminder or quiet-hour settings are refused here too, not only when a worker starts.
+  loadSchedule(ctx.settings);
   const { queued } = await queueFirstMessages(ctx, batchId);
   return { queued };
 }
 
 /** How far the batch's first messages got. */
 export async function mailProgress(ctx: MailContext, batchId: string): Promise<MailProgress> {
-  const [planned, sent, bouncedCount, failed, unknown] = (await ctx.redis.hmget(ctx.keys.batch(batchId), 'mail_planned', 'mail_sent', 'mail_bounced', 'mail_failed', 'mail_unknown')).map((v) => Number(v ?? 0));
+  const { planned, sent, bounced: bouncedCount, failed, unknown } = await firstMessageCounts(ctx.redis, ctx.keys, batchId);
   const replies = await ctx.redis.hscan(ctx.keys.batchBounces(batchId), '0', 'COUNT', 1000);
   const bounced: MailProgress['bounced'] = [];
   for (let i = 0; i + 1 < replies[1].length; i += 2) bounced.push({ invoiceNumber: replies[1][i]!, reply: replies[1][i + 1]! });
-  return { queued: Math.max(0, planned! - sent! - bouncedCount! - failed! - unknown!), sent: sent!, failed: failed!, bounced, unknown: unknown! };
+  return { queued: Math.max(0, planned - sent - bouncedCount - failed - unknown), sent, failed, bounced, unknown };
 }
 
 /** The sender's address alone. */

@@ -7,6 +7,7 @@ import type { Batch, BatchStore } from '../pipeline/batch-store.js';
 import { formatCents } from '../core/money.js';
 import { POSSIBLE_DUPLICATE_CODE } from '../core/errors.js';
 import { ROW_STATUSES, type RowStatus } from '../pipeline/output.js';
+import { firstMessageCounts } from '../pipeline/mail-plan.js';
 import { maybeLinkedLine } from '../pipeline/status.js';
 
 /** Rows listed by name in the e-mail; the output CSV has them all. */
@@ -61,6 +62,11 @@ export async function summarizeBatch(store: BatchStore, batch: Batch, extra: { o
   ];
   if (batch.maybeLinked > 0) lines.push(`May have links: ${maybeLinkedLine(batch.maybeLinked)}`);
   if (batch.stopMessage) lines.push(`Stopped:        ${batch.stopMessage} [${batch.stopCode ?? ''}]`);
+  const mail = await firstMessageCounts(store.redis, store.keys, batch.id);
+  if (mail.planned > 0) {
+    const waiting = Math.max(0, mail.planned - mail.sent - mail.bounced - mail.failed - mail.unknown);
+    lines.push(`E-mails:        ${mail.sent} sent, ${mail.bounced} bounced, ${mail.failed} failed, ${mail.unknown} unknown, ${waiting} waiting (of ${mail.planned} to customers)`);
+  }
   lines.push('');
   if (problems.total === 0) lines.push('Problems: none. Every invoice has its payment link.');
   else {

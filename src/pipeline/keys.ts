@@ -122,6 +122,11 @@ export class Keys {
     return this.key('batch', batchId, 'bounces');
   }
 
+  /** String (a bitmap by row): the rows of a batch whose first message was queued, whichever send queued it. */
+  batchMailRows(batchId: string): string {
+    return this.key('batch', batchId, 'mail-rows');
+  }
+
   /** String: the shared schedule of messages to the mail server (`PAYLINKS_MAIL_RATE`), every process together. */
   mailRate(): string {
     return this.key('rate', 'mail');

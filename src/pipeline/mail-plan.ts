@@ -104,6 +104,9 @@ export async function queueFirstMessages(ctx: MailPlanContext & { queue: Queue }
   const skipped: Record<string, number> = {};
   let queued = 0;
   for await (const planned of planFirstMessages(ctx, batchId, skipped)) {
+    const marks = ctx.redis.pipeline();
+    for (const p of planned) marks.setbit(ctx.keys.batchMailRows(batchId), p.row, 1);
+    await marks.exec();
     await ctx.queue.addBulk(
       planned.map((p) => {
         const data: SendMailData = { account: batch.account, batchId, row: p.row, invoiceNumber: p.invoiceNumber, kind: 'first' };
@@ -112,11 +115,21 @@ export async function queueFirstMessages(ctx: MailPlanContext & { queue: Queue }
     );
     queued += planned.length;
   }
-  // The messages this send accounts for: those queued now, and those that ended before.
-  const before = await ctx.redis.hmget(ctx.keys.batch(batchId), 'mail_sent', 'mail_bounced', 'mail_failed', 'mail_unknown');
-  const ended = before.reduce((n, v) => n + Number(v ?? 0), 0);
-  await ctx.redis.hset(ctx.keys.batch(batchId), 'mail_planned', queued + ended, 'mail_started_at', new Date().toISOString());
+  const retention = Number((await ctx.redis.hget(ctx.keys.batch(batchId), 'retention_ms')) ?? 0) || 30 * 86_400_000;
+  await ctx.redis
+    .multi()
+    .hset(ctx.keys.batch(batchId), 'mail_started_at', new Date().toISOString())
+    .pexpire(ctx.keys.batchMailRows(batchId), retention)
+    .pexpire(ctx.keys.batchBounces(batchId), retention)
+    .exec();
   return { queued, skipped };
+}
+
+/** The batch's first messages queued (each row once, whichever send queued it) and ended so far. */
+export async function firstMessageCounts(redis: RedisClient, keys: Keys, batchId: string): Promise<{ planned: number; sent: number; bounced: number; failed: number; unknown: number }> {
+  const [planned, counts] = await Promise.all([redis.bitcount(keys.batchMailRows(batchId)), redis.hmget(keys.batch(batchId), 'mail_sent', 'mail_bounced', 'mail_failed', 'mail_unknown')]);
+  const [sent, bounced, failed, unknown] = counts.map((v) => Number(v ?? 0));
+  return { planned, sent: sent!, bounced: bounced!, failed: failed!, unknown: unknown! };
 }
 
 /** Asks for the batch's messages to be sent once it finishes (`submit --send`): a worker queues them then. */
@@ -132,8 +145,8 @@ export async function sendOnFinish(ctx: MailPlanContext, batchId: string): Promi
  */
 export async function firstMessagesSettled(ctx: MailPlanContext & { queue: Queue }, batchId: string): Promise<boolean> {
   if ((await ctx.redis.zscore(ctx.keys.mailOnFinish(), batchId)) !== null) return false;
-  const counts = (await ctx.redis.hmget(ctx.keys.batch(batchId), 'mail_planned', 'mail_sent', 'mail_bounced', 'mail_failed', 'mail_unknown')).map((v) => Number(v ?? 0));
-  if (counts[0]! - counts.slice(1).reduce((a, b) => a + b, 0) <= 0) return true;
+  const c = await firstMessageCounts(ctx.redis, ctx.keys, batchId);
+  if (c.planned - c.sent - c.bounced - c.failed - c.unknown <= 0) return true;
   const jobs = await ctx.queue.getJobCounts('wait', 'active', 'prioritized');
   return (jobs.wait ?? 0) + (jobs.active ?? 0) + (jobs.prioritized ?? 0) === 0;
 }

@@ -29,6 +29,8 @@ export interface MailWorkerOptions {
   pollMs?: number;
   /** The clock, injected in tests. */
   now?: () => number;
+  /** A job whose worker died is run again after at most this long, ms (`PAYLINKS_LOCK_DURATION_MS`). Default 30000. */
+  lockDurationMs?: number;
 }
 
 export interface MailWorkerHandle {
@@ -91,6 +93,8 @@ export async function startMailWorker(options: MailWorkerOptions): Promise<MailW
       prefix: keys.bullPrefix,
       concurrency: options.concurrency ?? Math.min(64, Math.max(4, Math.ceil(settings.ratePerSecond / 10))),
       maxStalledCount: 1_000,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.lockDurationMs ?? 30_000,
       settings: { backoffStrategy: (attemptsMade: number) => mailBackoffMs(attemptsMade, settings.retryMs) },
     });
     cleanups.add(() => worker.close());

@@ -101,7 +101,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       cleanups.add(() => notifier.close(), NOTIFIER_CLOSE_MS + CLEANUP_TIMEOUT_MS);
     }
     if (options.mail && mailConfigured(options.mail) && options.processors.sendMail) {
-      const mail = await startMailWorker({ redisUrl: options.redisUrl, keys, settings: options.mail, logger, processor: options.processors.sendMail });
+      const mail = await startMailWorker({ redisUrl: options.redisUrl, keys, settings: options.mail, logger, processor: options.processors.sendMail, lockDurationMs: settings.lockDurationMs });
       cleanups.add(() => mail.close(), 20_000);
     }
     const limiter = new RateLimiter(redis, { key: keys.rateLimit(options.credentials.apiKey), ratePerSecond: settings.rateLimit });

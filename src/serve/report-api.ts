@@ -60,6 +60,10 @@ const RowSchema = z.object({
   link_created_at: z.string(),
   confirmed_at: z.string(),
   confirmed_by: z.string(),
+  emailed_at: z.string().describe("when the invoice's first message went out (ISO 8601); '' when it has not"),
+  email_status: z.string().describe('sent, sending, retrying: …, bounced: <the server\'s reply>, failed: …, unknown: …, not sent: <why>, no address; \'\' without an address column'),
+  reminders_sent: z.string(),
+  last_reminder_at: z.string(),
 });
 
 export const ReportJsonSchema = z.object({

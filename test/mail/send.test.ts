@@ -15,6 +15,7 @@ import { BatchStore } from '../../src/pipeline/batch-store.js';
 import { Keys } from '../../src/pipeline/keys.js';
 import { openMailQueue } from '../../src/pipeline/mail-job.js';
 import { mailProgress, planSend, startSend } from '../../src/mail/sending.js';
+import { summarizeBatch } from '../../src/notify/summary.js';
 import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulator/index.js';
 import { readOutputCsv } from '../helpers/csv.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -155,6 +156,9 @@ describe('paylinks run --send', () => {
       const progress = await mailProgress(ctx, run.batchId);
       expect(progress).toMatchObject({ queued: 0, sent: 21, failed: 0, unknown: 0 });
       expect(progress.bounced).toEqual([{ invoiceNumber: 'INV-23', reply: '550 5.1.1 <nobody@bounce.example>: mailbox unknown' }]);
+      // The batch notification counts them.
+      const summary = await summarizeBatch(store, (await store.get(run.batchId))!, { outputName: 'may.out.csv', attached: true });
+      expect(summary.text).toContain('E-mails:        21 sent, 1 bounced, 0 failed, 0 unknown, 0 waiting (of 22 to customers)');
       // A second send sends nothing new.
       const plan = await planSend(ctx, run.batchId);
       expect(plan.willSend).toBe(0);

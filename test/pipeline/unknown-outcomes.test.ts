@@ -21,6 +21,7 @@ import { startSimulator, type SimulatorHandle } from '../../src/paywint/simulato
 import { formatStatus, getBatchStatus, statusToJson } from '../../src/pipeline/status.js';
 import { formatSummary } from '../../src/cli/progress.js';
 import { summarizeBatch } from '../../src/notify/summary.js';
+import { runCli } from '../helpers/cli.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
 import { reply, startRawServer } from '../helpers/simulator.js';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
@@ -159,10 +160,21 @@ describe('an invoice whose requests are carried out but never answered', () => {
     sim.setFaults({ hangRate: 1 });
     const file = path.join(dir, 'zero.csv');
     await writeInvoices(file, [['HANG-3', '5.00', '']]);
-    const { rows } = await run(file, config({ PAYLINKS_UNKNOWN_OUTCOME_RETRIES: '0' }));
+    const { rows, result } = await run(file, config({ PAYLINKS_UNKNOWN_OUTCOME_RETRIES: '0' }));
     expect(sim.stats().requests).toBe(1);
     expect(rows[0]).toMatchObject({ status: 'failed', error_code: 'UNKNOWN_OUTCOME' });
     expect(rows[0]!.error_message).toMatch(/1 request for this invoice got no clear answer/);
+
+    // The command as a person types it: without the flag it leaves the row and says how to send it.
+    const env = { REDIS_URL: testRedisUrl(), PAYLINKS_PREFIX: prefix, PAYWINT_API_KEY: API_KEY, PAYWINT_API_SECRET: API_SECRET, PAYWINT_BASE_URL: sim.url };
+    const plain = await runCli(['retry', result.batchId], { env });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain(`0 failed row(s) of batch ${result.batchId} queued again`);
+    expect(plain.stdout).toContain(`1 row(s) failed UNKNOWN_OUTCOME were left`);
+    expect(plain.stdout).toContain(`paylinks retry ${result.batchId} --include-unknown`);
+    const told = await runCli(['retry', result.batchId, '--include-unknown'], { env });
+    expect(told.code, told.stderr).toBe(0);
+    expect(told.stdout.trim()).toBe(`1 failed row(s) of batch ${result.batchId} queued again`);
   });
 });
 

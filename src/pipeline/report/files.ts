@@ -30,6 +30,11 @@ export const REPORT_COLUMNS = [
   'link_created_at',
   'confirmed_at',
   'confirmed_by',
+  // Messages to customers (issue 19): empty for a file without an e-mail address column.
+  'emailed_at',
+  'email_status',
+  'reminders_sent',
+  'last_reminder_at',
 ] as const satisfies readonly (keyof ReportRow)[];
 
 export type ReportFormat = 'csv' | 'xlsx';

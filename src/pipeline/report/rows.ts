@@ -15,6 +15,7 @@ import type { PaymentStatusStore } from '../payment-status/store.js';
 import type { PaymentState, PaymentStatus } from '../payment-status/model.js';
 import { decodeLedgerEntry, ledgerField, writtenInvoiceNumber, type LedgerEntry } from '../ledger.js';
 import { packBatchId, splitFields, unpackInt } from '../compact.js';
+import { hasMailColumns, mailCellsOf, type MailCells } from '../mail-output.js';
 
 /** Rows read from Redis per round trip. */
 export const REPORT_CHUNK_ROWS = 1_000;
@@ -43,7 +44,14 @@ export interface ReportRow {
   /** When the payment status was last confirmed, and how (`webhook`, `sweep`). */
   confirmed_at: string;
   confirmed_by: string;
+  /** Messages to customers (issue 19; see docs/mail.md): '' for a file without an address column. */
+  emailed_at: string;
+  email_status: string;
+  reminders_sent: string;
+  last_reminder_at: string;
 }
+
+const NO_MAIL: MailCells = { emailed_at: '', email_status: '', reminders_sent: '', last_reminder_at: '' };
 
 /** A report row and what the summary needs of it beyond its text. */
 export interface RowFacts {
@@ -82,6 +90,7 @@ function linkedRow(base: { line: number | null; invoiceNumber: string; outputSta
       link_created_at: entry.createdAt,
       confirmed_at: status?.confirmedAt ?? '',
       confirmed_by: status?.confirmedBy ?? '',
+      ...NO_MAIL,
     },
     linkedCents: entry.amountCents,
     amountPaidCents: paidCents,
@@ -116,6 +125,7 @@ export async function* rowsFromBatch(sources: RowSources, batch: Batch): AsyncGe
       return inv !== '' && (s === 'created' || s === 'exists');
     });
     const statuses = linked.length > 0 ? await payments.readStatuses(linked) : new Map();
+    const mail = hasMailColumns(batch) ? await mailCellsOf(store, batch, rows, results) : undefined;
     const out: RowFacts[] = [];
     for (let i = 0; i < rows.length; i += 1) {
       const row = rows[i]!;
@@ -123,7 +133,9 @@ export async function* rowsFromBatch(sources: RowSources, batch: Batch): AsyncGe
       const invoiceNumber = invoices[i]!;
       const payment = result.status === 'created' || result.status === 'exists' ? statuses.get(invoiceNumber) : undefined;
       if (payment) {
-        out.push(linkedRow({ line: row.line, invoiceNumber, outputStatus: result.status }, payment.entry, payment, sources));
+        const facts = linkedRow({ line: row.line, invoiceNumber, outputStatus: result.status }, payment.entry, payment, sources);
+        if (mail) Object.assign(facts.row, mail[i]);
+        out.push(facts);
         continue;
       }
       const why = result.errorCode || result.errorMessage ? `${result.errorCode ?? ''}${result.errorCode && result.errorMessage ? ': ' : ''}${result.errorMessage ?? ''}` : '';
@@ -144,6 +156,7 @@ export async function* rowsFromBatch(sources: RowSources, batch: Batch): AsyncGe
           link_created_at: '',
           confirmed_at: '',
           confirmed_by: '',
+          ...NO_MAIL,
         },
         linkedCents: null,
         amountPaidCents: null,
