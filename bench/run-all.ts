@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark, one after the other, each measuring its
  * figures side by side in one run. Prints the tables for the README.
  *
- * Usage: `npm run bench [-- --quick]` (`--quick`: 100,000-row validate file and upload, 5,000-row overhead run,
+ * Usage: `npm run bench [-- --quick]` (`--quick`: 100,000-row validate file, upload and report, 5,000-row overhead run,
  * 2,000-row realistic run, 5,000 webhook events, 100,000 statuses, a sweep of 100,000 links); `npm run bench -- scale [--quick]`: the million-row batch, the 200,000-row cancel and
  * the 401 stop (see scale-bench.ts; `--quick`: 100,000 and 20,000 rows); `npm run bench -- rekey [--quick]`: moving
  * a million-entry ledger to invoice keys (ledger-rekey-bench.ts; `--quick`: 100,000); `npm run bench -- mail [--quick]`:
@@ -17,6 +17,7 @@ import { formatRekeyBench, runRekeyBench } from './ledger-rekey-bench.js';
 import { formatMailBench, runMailBench } from './mail-bench.js';
 import { formatPipelineBench, runPipelineBench } from './pipeline-bench.js';
 import { formatRealisticBench, runRealisticBenchInChild } from './realistic-bench.js';
+import { formatReportBench, runReportBench } from './report-bench.js';
 import { formatScaleBench, runScaleBench } from './scale-bench.js';
 import { formatServeBench, runServeBench } from './serve-bench.js';
 import { formatTable, runValidateBench } from './validate-bench.js';
@@ -46,6 +47,8 @@ if (process.argv.includes('mail')) {
   console.log(formatRealisticBench(await runRealisticBenchInChild({ rows: quick ? 2_000 : 20_000 })));
   console.log('\nserve (upload of a large file over HTTP, private Redis with AOF on):');
   console.log(formatServeBench(await runServeBench({ rows: quick ? 100_000 : 1_100_000 })));
+  console.log('\nreconciliation report (private Redis, each report in a child process):');
+  console.log(formatReportBench(await runReportBench({ rows: quick ? 100_000 : 1_000_000 })));
   console.log('\ndrop folder pickup latency (private Redis, no workers):');
   console.log(formatInboxLatency(await runInboxLatencyBench({ drops: quick ? 4 : 8, rows: 1000 }), 1000));
   console.log('\nwebhook intake (serve --no-worker, private Redis with AOF on), then confirmation by a worker:');

@@ -14,7 +14,7 @@ import { AGING_BUCKETS } from '../pipeline/payment-status/collection.js';
 import { EXCEPTION_KINDS } from '../pipeline/payment-status/exceptions.js';
 import { PAYMENT_STATES } from '../pipeline/payment-status/model.js';
 import { ROW_STATUSES } from '../pipeline/output.js';
-import { openReport, reportJson, writeReportFile } from '../pipeline/report/index.js';
+import { openReport, reportJson, reportJsonWith, writeReportFile, type ReportJson, type ReportTotals } from '../pipeline/report/index.js';
 import { BatchParamsSchema } from './batches-api.js';
 import type { ServeContext } from './context.js';
 import { ErrorReplySchema } from './http-errors.js';
@@ -85,8 +85,40 @@ const FILE_TYPES = {
 
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorReplySchema]));
 
+/**
+ * The totals of recent report passes, per batch, in this process: a page
+ * that polls the report (or turns its pages) reads only its rows while the
+ * totals are fresh. Fresh for three times as long as the pass took (at
+ * least 2 s, at most a minute), so a large batch is not added up again on
+ * every poll; requests during a pass wait for it instead of starting another.
+ */
+class TotalsCache {
+  readonly #entries = new Map<string, { freshUntil: number; totals: Promise<ReportTotals> }>();
+
+  fresh(batchId: string): Promise<ReportTotals> | undefined {
+    const entry = this.#entries.get(batchId);
+    return entry && entry.freshUntil > performance.now() ? entry.totals : undefined;
+  }
+
+  compute(batchId: string, pass: () => Promise<ReportJson>): Promise<ReportJson> {
+    const started = performance.now();
+    const answer = pass();
+    const entry = { freshUntil: Infinity, totals: answer.then((j) => ({ summary: j.summary, exceptions: j.exceptions })) };
+    entry.totals.catch(() => this.#entries.delete(batchId));
+    void answer.then(
+      () => (entry.freshUntil = performance.now() + Math.min(60_000, Math.max(2_000, 3 * (performance.now() - started)))),
+      () => undefined,
+    );
+    this.#entries.delete(batchId);
+    this.#entries.set(batchId, entry);
+    if (this.#entries.size > 50) this.#entries.delete(this.#entries.keys().next().value!);
+    return answer;
+  }
+}
+
 export async function reportApi(app: FastifyInstance, ctx: ServeContext): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();
+  const totalsCache = new TotalsCache();
   const { store, redis, keys } = ctx.backend;
   const deps = { store, redis, keys };
 
@@ -106,7 +138,11 @@ export async function reportApi(app: FastifyInstance, ctx: ServeContext): Promis
     },
     async (request) => {
       const { offset, limit, rows } = request.query;
-      return reportJson(await openReport(deps, request.params.id), { offset, limit, rows: rows === '1' });
+      const page = { offset, limit, rows: rows === '1' };
+      const report = await openReport(deps, request.params.id);
+      const cached = totalsCache.fresh(report.batch.id);
+      if (cached) return reportJsonWith(report, await cached, page);
+      return totalsCache.compute(report.batch.id, () => reportJson(report, page));
     },
   );
 

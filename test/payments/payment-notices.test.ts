@@ -125,12 +125,18 @@ describe('payment notifications', () => {
     expect(double).toMatchObject({ batch_id: id, exception: { invoiceNumber: 'D-1', paymentId: second.paymentId }, report_url: `https://paylinks.example.com/api/batches/${id}/report.csv` });
     expect(events('payment.exception').find((e) => e.exception?.kind === 'stray')!.exception!.likelyInvoices).toEqual(['D-1']);
 
-    const report = (await api.request(`/api/batches/${id}/report.json`)).json as { rows: { invoice_number: string; exception: string; payment_status: string }[]; exceptions: { kind: string; invoiceNumber: string | null }[]; summary: { exceptions: number; collected: boolean } };
-    const d1 = report.rows.find((r) => r.invoice_number === 'D-1')!;
+    type Report = { rows: { invoice_number: string; exception: string; payment_status: string }[]; exceptions: { kind: string; invoiceNumber: string | null }[]; summary: { exceptions: number; collected: boolean } };
+    let report: Report | undefined;
+    // The route keeps a summary for 2 s: wait for one made after both exceptions.
+    await waitFor(async () => {
+      report = (await api.request(`/api/batches/${id}/report.json`)).json as Report;
+      return report.exceptions.length === 2;
+    }, 'the report listing both exceptions', 10_000, 200);
+    const d1 = report!.rows.find((r) => r.invoice_number === 'D-1')!;
     expect(d1.exception.split(' ')).toContain('double-payment');
     expect(d1.payment_status).toBe('paid');
-    expect(report.exceptions.map((e) => e.kind).sort()).toEqual(['double-payment', 'stray']);
-    expect(report.summary.collected).toBe(false);
+    expect(report!.exceptions.map((e) => e.kind).sort()).toEqual(['double-payment', 'stray']);
+    expect(report!.summary.collected).toBe(false);
     expect(events('batch.collected')).toEqual([]);
 
     // D-2 paid: every link of the batch is paid.

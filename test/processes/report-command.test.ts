@@ -80,5 +80,6 @@ describe('paylinks report (spawned)', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no batch 20261207T000000-000000 [BATCH_NOT_FOUND]');
     expect(unknown.stdout).toBe('');
-  });
+    // Seven spawned commands: room for a loaded machine.
+  }, 180_000);
 });

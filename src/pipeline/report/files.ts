@@ -65,6 +65,9 @@ export async function writeReportCsv(report: OpenReport, target: string | Writab
 
 const AMOUNT_COLUMNS = new Set<string>(['amount', 'amount_paid']);
 
+/** Hyperlinks a worksheet holds (Excel's limit). */
+const MAX_HYPERLINKS = 65_530;
+
 /** A decimal string as a number literal (`1234.50` → 1234.5): exactly what the sheet shows with two decimals. */
 function amountCell(text: string): number | string {
   return /^-?\d{1,13}\.\d{2}$/.test(text) ? Number(text) : text;
@@ -97,7 +100,8 @@ export async function writeReportWorkbook(report: OpenReport, file: string): Pro
           const cell = added.getCell(REPORT_COLUMNS.indexOf(c as (typeof REPORT_COLUMNS)[number]) + 1);
           if (typeof cell.value === 'number') cell.numFmt = '#,##0.00';
         }
-        if (row.payment_link) {
+        // Excel keeps at most 65,530 hyperlinks a sheet (and exceljs holds each in memory until the end): the rest stay text.
+        if (row.payment_link && written < MAX_HYPERLINKS) {
           const link = added.getCell(linkColumn);
           link.value = { text: row.payment_link, hyperlink: row.payment_link };
           link.font = { color: { argb: 'FF0563C1' }, underline: true };

@@ -5,6 +5,6 @@
  */
 export { openReport, passReport, type OpenReport, type ReportDeps, type ReportSource, type ReportTotals } from './report.js';
 export { REPORT_COLUMNS, formatOfFile, summaryLines, writeReportCsv, writeReportFile, writeReportWorkbook, type ReportFormat } from './files.js';
-export { reportJson, toJson, type ReportJson, type ReportPage } from './json.js';
+export { reportJson, reportJsonWith, toJson, type ReportJson, type ReportPage } from './json.js';
 export type { ReportRow, RowFacts } from './rows.js';
 export type { ReportExceptionJson, ReportSummaryJson, CountAndAmountJson } from './summary.js';

@@ -3,7 +3,7 @@
  * page of rows; `paylinks report --json` and `GET .../report.json`.
  */
 import { passReport, type OpenReport, type ReportSource, type ReportTotals } from './report.js';
-import type { ReportRow } from './rows.js';
+import { rowsFromBatch, type ReportRow } from './rows.js';
 import type { ReportExceptionJson, ReportSummaryJson } from './summary.js';
 
 export interface ReportJson {
@@ -25,6 +25,20 @@ export interface ReportPage {
   limit: number;
   /** Whether to include the page of rows. Default true. */
   rows?: boolean;
+}
+
+/**
+ * The page of rows with the totals of a pass made a moment ago (a cache of
+ * the caller's): only the page's rows are read, when the rows are the
+ * batch's (from the ledger, the order needs the whole pass again).
+ */
+export async function reportJsonWith(report: OpenReport, totals: ReportTotals, page: ReportPage): Promise<ReportJson> {
+  if (report.source !== 'batch') return reportJson(report, page);
+  const totalRows = report.batch.rows;
+  if (page.rows === false) return toJson(report, totals, undefined, totalRows, page);
+  const rows: ReportRow[] = [];
+  for await (const chunk of rowsFromBatch(report.sources, report.batch, page.offset, page.offset + page.limit)) rows.push(...chunk.map((f) => f.row));
+  return toJson(report, totals, rows, totalRows, page);
 }
 
 /** The rows and totals in one pass. */

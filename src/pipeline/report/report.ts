@@ -38,7 +38,7 @@ export interface OpenReport {
   batch: Batch;
   source: ReportSource;
   sources: RowSources;
-  /** Invoice number → the exceptions naming it (the account's, all of them: they are few). */
+  /** Invoice (its ledger field) → the exceptions naming it (the account's, all of them: they are few). */
   byInvoice: ReadonlyMap<string, readonly PaymentException[]>;
   /** The exceptions of the batch's links whose invoice is not known (strays likely its). */
   ofBatch: readonly PaymentException[];
@@ -53,9 +53,10 @@ export async function openReport(deps: ReportDeps, batchId: string, nowMs = Date
   const all = await new PaymentExceptions(deps.redis, deps.keys, batch.account).list();
   const byInvoice = new Map<string, PaymentException[]>();
   const note = (invoice: string, e: PaymentException) => {
-    const list = byInvoice.get(invoice) ?? [];
+    const field = ledgerField(invoice);
+    const list = byInvoice.get(field) ?? [];
     if (!list.includes(e)) list.push(e);
-    byInvoice.set(invoice, list);
+    byInvoice.set(field, list);
   };
   for (const e of all) {
     if (e.invoiceNumber !== null) note(e.invoiceNumber, e);
@@ -97,7 +98,7 @@ export async function passReport(report: OpenReport, visit: (chunk: RowFacts[], 
   for await (const chunk of rows) {
     for (const facts of chunk) {
       summary.add(facts);
-      if (facts.row.exception !== '') for (const e of report.byInvoice.get(facts.row.invoice_number) ?? []) found.set(e.id, e);
+      if (facts.row.exception !== '') for (const e of report.byInvoice.get(ledgerField(facts.row.invoice_number)) ?? []) found.set(e.id, e);
     }
     await visit(chunk, index);
     index += chunk.length;

@@ -66,9 +66,14 @@ export interface RowFacts {
 export interface RowSources {
   store: BatchStore;
   payments: PaymentStatusStore;
-  /** Invoice number → the kinds of the exceptions naming it. */
-  /** Exception kinds by invoice key (ledger.ts's `ledgerField`). */
+  /** Invoice (its ledger field: see {@link exceptionKindsOf}) → the kinds of the exceptions naming it. */
   exceptionKinds: ReadonlyMap<string, readonly string[]>;
+}
+
+/** The kinds of the exceptions naming an invoice, space-separated ('' for none). */
+export function exceptionKindsOf(sources: Pick<RowSources, 'exceptionKinds'>, invoiceNumber: string): string {
+  if (sources.exceptionKinds.size === 0 || invoiceNumber === '') return '';
+  return (sources.exceptionKinds.get(ledgerField(invoiceNumber)) ?? []).join(' ');
 }
 
 function linkedRow(base: { line: number | null; invoiceNumber: string; outputStatus: RowStatus }, entry: LedgerEntry, payment: { status: PaymentStatus } | undefined, sources: RowSources): RowFacts {
@@ -85,7 +90,7 @@ function linkedRow(base: { line: number | null; invoiceNumber: string; outputSta
       amount_paid: paidCents === null ? '' : formatCents(paidCents),
       paid_at: status?.paidAt ?? '',
       failure_reason: status?.failureReason ?? '',
-      exception: (sources.exceptionKinds.get(ledgerField(base.invoiceNumber)) ?? []).join(' '),
+      exception: exceptionKindsOf(sources, base.invoiceNumber),
       output_status: base.outputStatus,
       link_created_at: entry.createdAt,
       confirmed_at: status?.confirmedAt ?? '',
@@ -104,21 +109,23 @@ function pendingResult(batch: Batch): RowResult {
 }
 
 /**
- * The batch's rows in file order, from its stored rows and results (the
- * batch's records must still be kept: see BatchStore.hasRecords).
+ * The batch's rows in file order (rows `[from, to)`), from its stored rows
+ * and results (the batch's records must still be kept: see
+ * BatchStore.hasRecords).
  */
-export async function* rowsFromBatch(sources: RowSources, batch: Batch): AsyncGenerator<RowFacts[]> {
+export async function* rowsFromBatch(sources: RowSources, batch: Batch, from = 0, to = batch.rows): AsyncGenerator<RowFacts[]> {
   const { store, payments } = sources;
+  const end = Math.min(to, batch.rows);
   const read = (start: number) => {
-    const count = Math.min(REPORT_CHUNK_ROWS, batch.rows - start);
+    const count = Math.min(REPORT_CHUNK_ROWS, end - start);
     const both = Promise.all([store.readRows(batch.id, start, count), store.readResults(batch.id, start, count)]);
     both.catch(() => {}); // awaited below
     return both;
   };
-  let next = batch.rows > 0 ? read(0) : undefined;
-  for (let start = 0; next; start += REPORT_CHUNK_ROWS) {
+  let next = from < end ? read(from) : undefined;
+  for (let start = from; next; start += REPORT_CHUNK_ROWS) {
     const [rows, results] = await next;
-    next = start + REPORT_CHUNK_ROWS < batch.rows ? read(start + REPORT_CHUNK_ROWS) : undefined;
+    next = start + REPORT_CHUNK_ROWS < end ? read(start + REPORT_CHUNK_ROWS) : undefined;
     const invoices = rows.map((r) => (r.cells[batch.layout.invoice] ?? '').trim());
     const linked = invoices.filter((inv, i) => {
       const s = results[i]?.status;
@@ -151,7 +158,7 @@ export async function* rowsFromBatch(sources: RowSources, batch: Batch): AsyncGe
           paid_at: '',
           // A link the ledger no longer has (removed by hand) is said so rather than shown unpaid.
           failure_reason: result.paymentId ? 'the ledger has no entry for this link: its payment status is unknown' : why,
-          exception: invoiceNumber === '' ? '' : (sources.exceptionKinds.get(ledgerField(invoiceNumber)) ?? []).join(' '),
+          exception: exceptionKindsOf(sources, invoiceNumber),
           output_status: result.status,
           link_created_at: '',
           confirmed_at: '',
@@ -173,15 +180,16 @@ export async function* rowsFromBatch(sources: RowSources, batch: Batch): AsyncGe
  * Rows without a link, and rows whose link an earlier batch made (`exists`),
  * are not in the ledger under this batch, so not in this report.
  *
- * Two passes: one HSCAN of the account's ledger keeps the invoice number and
- * row index of the batch's entries (about 50 B each), then the entries are
- * read again in row order, a chunk at a time, with their statuses.
+ * Two passes: one HSCAN of the account's ledger keeps the ledger field and
+ * row index of the batch's entries, packed (the fields' bytes in one growing
+ * buffer, offsets and row indexes in typed arrays: about 20 B an entry, not a
+ * string object each), then the entries are read again in row order, a chunk
+ * at a time, with their statuses.
  */
 export async function* rowsFromLedger(sources: RowSources, batch: Batch): AsyncGenerator<RowFacts[]> {
-  const invoices: string[] = [];
+  const fields = new PackedStrings();
   let rowIndexes = new Int32Array(1024);
   const packed = packBatchId(batch.id);
-  const seen = new Set<string>();
   let cursor = '0';
   do {
     const [next, flat] = await sources.payments.redis.hscan(sources.payments.ledgerKey, cursor, 'COUNT', REPORT_CHUNK_ROWS);
@@ -194,28 +202,31 @@ export async function* rowsFromLedger(sources: RowSources, batch: Batch): AsyncG
         if (entry.batchId !== batch.id) continue;
         row = entry.row;
       } else {
-        const fields = splitFields(raw);
-        if (fields[4] !== packed) continue;
-        row = unpackInt(fields[5]!);
+        const parts = splitFields(raw);
+        if (parts[4] !== packed) continue;
+        row = unpackInt(parts[5]!);
       }
-      // HSCAN may return an entry twice when the hash is rehashed during the scan.
-      if (seen.has(flat[i]!)) continue;
-      seen.add(flat[i]!);
-      if (invoices.length === rowIndexes.length) {
+      if (fields.length === rowIndexes.length) {
         const grown = new Int32Array(rowIndexes.length * 2);
         grown.set(rowIndexes);
         rowIndexes = grown;
       }
-      rowIndexes[invoices.length] = row;
-      invoices.push(flat[i]!);
+      rowIndexes[fields.length] = row;
+      fields.push(flat[i]!);
     }
   } while (cursor !== '0');
-  seen.clear();
-  const order = new Uint32Array(invoices.length);
+  const order = new Uint32Array(fields.length);
   for (let i = 0; i < order.length; i += 1) order[i] = i;
-  order.sort((a, b) => rowIndexes[a]! - rowIndexes[b]! || (invoices[a]! < invoices[b]! ? -1 : 1));
+  order.sort((a, b) => rowIndexes[a]! - rowIndexes[b]! || fields.compare(a, b));
+  let previous: string | undefined;
   for (let start = 0; start < order.length; start += REPORT_CHUNK_ROWS) {
-    const part = Array.from(order.subarray(start, start + REPORT_CHUNK_ROWS), (i) => invoices[i]!);
+    const part: string[] = [];
+    for (const i of order.subarray(start, start + REPORT_CHUNK_ROWS)) {
+      const field = fields.get(i);
+      // HSCAN may return an entry twice when the hash is rehashed during the scan: once each (same row, same field: adjacent).
+      if (field !== previous) part.push(field);
+      previous = field;
+    }
     const statuses = await sources.payments.readStatuses(part);
     const out: RowFacts[] = [];
     for (const invoiceNumber of part) {
@@ -225,5 +236,42 @@ export async function* rowsFromLedger(sources: RowSources, batch: Batch): AsyncG
       out.push(linkedRow({ line: null, invoiceNumber: writtenInvoiceNumber(invoiceNumber, payment.entry), outputStatus: 'created' }, payment.entry, payment, sources));
     }
     if (out.length > 0) yield out;
+  }
+}
+
+/** Many short strings in one growing buffer (UTF-8), each found by its index. */
+class PackedStrings {
+  #bytes = Buffer.alloc(1 << 16);
+  #used = 0;
+  #ends = new Uint32Array(1024);
+  length = 0;
+
+  push(text: string): void {
+    const need = Buffer.byteLength(text);
+    if (this.#used + need > this.#bytes.length) {
+      const grown = Buffer.alloc(Math.max(this.#bytes.length * 2, this.#used + need));
+      this.#bytes.copy(grown, 0, 0, this.#used);
+      this.#bytes = grown;
+    }
+    this.#used += this.#bytes.write(text, this.#used);
+    if (this.length === this.#ends.length) {
+      const grown = new Uint32Array(this.#ends.length * 2);
+      grown.set(this.#ends);
+      this.#ends = grown;
+    }
+    this.#ends[this.length] = this.#used;
+    this.length += 1;
+  }
+
+  #start(i: number): number {
+    return i === 0 ? 0 : this.#ends[i - 1]!;
+  }
+
+  get(i: number): string {
+    return this.#bytes.toString('utf8', this.#start(i), this.#ends[i]);
+  }
+
+  compare(a: number, b: number): number {
+    return this.#bytes.compare(this.#bytes, this.#start(b), this.#ends[b], this.#start(a), this.#ends[a]);
   }
 }
