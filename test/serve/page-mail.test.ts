@@ -203,3 +203,28 @@ describe('the mail routes', () => {
     expect(await page.getByRole('button', { name: /^Send \d+ message/ }).isVisible()).toBe(false);
   });
 });
+
+describe('a server without mail settings', () => {
+  it('previews the message but cannot send: 409 CONFIG_MISSING naming the settings; the page says so and offers no send', async () => {
+    const bare = await startServe(paylinksEnv({ redisUrl: testRedisUrl(), prefix, sim, extra: { PAYLINKS_API_TOKENS: TOKEN } }));
+    const client = new Client(bare.url);
+    const upload = await client.upload('bare.csv', 'invoice_number,amount,email\nBARE-1,15.00,frank@example.com\n');
+    expect(upload.status, upload.text).toBe(201);
+    const batchId = (upload.json as { batch_id: string }).batch_id;
+    await client.waitFinished(batchId);
+    const preview = await client.request(`/api/batches/${batchId}/mail/preview`);
+    expect(preview.status, preview.text).toBe(200);
+    expect(preview.json).toMatchObject({ configured: false, willSend: 1, sample: { to: 'frank@example.com', from: null, subject: 'Invoice BARE-1: $15.00' } });
+    const send = await client.request(`/api/batches/${batchId}/mail/send`, { method: 'POST' });
+    expect([send.status, (send.json as { code: string }).code]).toEqual([409, 'CONFIG_MISSING']);
+    expect((send.json as { message: string }).message).toContain('PAYLINKS_SMTP_URL');
+
+    await page.goto(`${bare.url}/#token=${TOKEN}`);
+    await page.getByRole('button', { name: 'Open bare.csv' }).click();
+    await page.getByRole('button', { name: 'Send links to customers…' }).click();
+    await expect.poll(() => page.locator('#mail-off').isVisible(), { timeout: 20_000 }).toBe(true);
+    expect(await page.locator('#mail-off').textContent()).toContain('cannot send e-mail yet');
+    expect(await page.getByRole('button', { name: 'Send 1 message…' }).isDisabled()).toBe(true);
+    expect(received.filter((m) => m.to.includes('frank@example.com'))).toEqual([]);
+  });
+});
