@@ -5,7 +5,7 @@
  * by `npm run bench -- workbook-cells` (a 64 MB cell deflates to 64 KB, so
  * nothing huge is ever committed).
  */
-import { crc32, deflateRawSync } from 'node:zlib';
+import { crc32, createDeflateRaw, deflateRawSync } from 'node:zlib';
 
 export interface ZipPart {
   name: string;
@@ -14,6 +14,8 @@ export interface ZipPart {
   stored?: boolean;
   /** Write this as the declared uncompressed size instead of the true one (a lying zip). */
   declaredSize?: number;
+  /** `data` is deflated already (see {@link deflatedRepeat}): its crc and uncompressed size. */
+  deflated?: { crc: number; size: number };
 }
 
 /** A zip file of `parts`, as yauzl (and Excel) read them. */
@@ -23,10 +25,10 @@ export function zipOf(parts: readonly ZipPart[]): Buffer {
   let offset = 0;
   for (const part of parts) {
     const raw = typeof part.data === 'string' ? Buffer.from(part.data, 'utf8') : part.data;
-    const body = part.stored ? raw : deflateRawSync(raw);
+    const body = part.stored || part.deflated ? raw : deflateRawSync(raw);
     const name = Buffer.from(part.name, 'utf8');
-    const crc = crc32(raw);
-    const size = part.declaredSize ?? raw.length;
+    const crc = part.deflated?.crc ?? crc32(raw);
+    const size = part.declaredSize ?? part.deflated?.size ?? raw.length;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
@@ -93,4 +95,47 @@ export function oneLongCell(cellChars: number): Buffer {
   const head = Buffer.from(sheetXml([header, `${inlineCell('A2', 'L-1')}<c r="B2"><v>10</v></c><c r="C2" t="inlineStr"><is><t>\u0000`]).split('\u0000')[0]!, 'utf8');
   const tail = Buffer.from('</t></is></c></row></sheetData></worksheet>', 'utf8');
   return workbookOf(Buffer.concat([head, Buffer.alloc(cellChars, 0x41), tail]));
+}
+
+/**
+ * `head`, then `middle` `times` over, then `tail`, deflated as a stream (hundreds of MB of XML become a few hundred
+ * KB, never held whole): a zip part's body with its crc and size.
+ */
+export async function deflatedRepeat(head: string, middle: string, times: number, tail: string): Promise<{ body: Buffer; crc: number; size: number }> {
+  const deflate = createDeflateRaw({ level: 9 });
+  const out: Buffer[] = [];
+  deflate.on('data', (chunk: Buffer) => out.push(chunk));
+  const done = new Promise<void>((resolve, reject) => deflate.once('end', resolve).once('error', reject));
+  let crc = 0;
+  let size = 0;
+  const write = async (chunk: Buffer) => {
+    crc = crc32(chunk, crc);
+    size += chunk.length;
+    if (!deflate.write(chunk)) await new Promise((resolve) => deflate.once('drain', resolve));
+  };
+  await write(Buffer.from(head, 'utf8'));
+  const perChunk = Math.max(1, Math.floor((1024 * 1024) / Buffer.byteLength(middle)));
+  const block = Buffer.from(middle.repeat(perChunk), 'utf8');
+  let left = times;
+  for (; left >= perChunk; left -= perChunk) await write(block);
+  if (left > 0) await write(Buffer.from(middle.repeat(left), 'utf8'));
+  await write(Buffer.from(tail, 'utf8'));
+  deflate.end();
+  await done;
+  return { body: Buffer.concat(out), crc, size };
+}
+
+/**
+ * A workbook whose sheet is a header and `rows` identical data rows (invoice 1, no amount): a few hundred KB that
+ * unzip to 26 bytes a row, to keep a reader busy (20 million rows, 520 MB, is the most the size limit lets in).
+ */
+export async function manyRowsWorkbook(rows: number): Promise<Buffer> {
+  const header = inlineCell('A1', 'invoice_number') + inlineCell('B1', 'amount');
+  const [head, tail] = sheetXml([header, '\u0000']).split('<row r="2">\u0000</row>') as [string, string];
+  const sheet = await deflatedRepeat(head, '<row><c><v>1</v></c></row>', rows, tail);
+  return zipOf([
+    { name: 'xl/workbook.xml', data: WORKBOOK },
+    { name: 'xl/_rels/workbook.xml.rels', data: RELS },
+    { name: 'xl/worksheets/sheet1.xml', data: sheet.body, deflated: { crc: sheet.crc, size: sheet.size } },
+  ]);
 }

@@ -41,6 +41,8 @@ export interface SweepBenchResult {
   rounds: number;
   read: number;
   scanSeconds: number;
+  /** The pass's time waiting for a round's selection (no read to make). */
+  selectionWaitSeconds: number;
   peakRssBytes: number;
   loadAverage: string;
 }
@@ -117,7 +119,7 @@ export async function runSweepBench(options: { links?: number; open?: number; ra
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     clearInterval(poll);
     if (code !== 0) throw new Error(`payments sync exited ${code}: ${out}`);
-    const summary = JSON.parse(out) as { seconds: number; requests: number; open: { rounds: number; read: number } };
+    const summary = JSON.parse(out) as { seconds: number; requests: number; open: { rounds: number; read: number; selectionWaitSeconds: number } };
     const burst = Math.max(1, Math.floor(rate / 20));
     return {
       links,
@@ -129,6 +131,7 @@ export async function runSweepBench(options: { links?: number; open?: number; ra
       rounds: summary.open.rounds,
       read: summary.open.read,
       scanSeconds,
+      selectionWaitSeconds: summary.open.selectionWaitSeconds,
       peakRssBytes: peak,
       loadAverage: (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' '),
     };
@@ -146,7 +149,8 @@ export function formatSweepBench(r: SweepBenchResult): string {
     `links in the ledger                   ${r.links.toLocaleString('en-US')} (${r.open.toLocaleString('en-US')} open, the rest paid)`,
     `requests                              ${r.requests.toLocaleString('en-US')} (${r.read.toLocaleString('en-US')} GETs, ${r.rounds} round(s) of at most 50,000)`,
     `pass                                  ${r.seconds.toFixed(1)} s at ${r.rate}/s; ideal (requests − burst) ÷ rate ${r.idealSeconds.toFixed(1)} s: ${over} % over`,
-    `one selection scan of the ledger      ${r.scanSeconds.toFixed(1)} s`,
+    `one selection scan of the ledger      ${r.scanSeconds.toFixed(1)} s here; the pass waited ${r.selectionWaitSeconds.toFixed(1)} s for its selection`,
+    `the reads alone                       ${(r.seconds - r.selectionWaitSeconds).toFixed(1)} s: ${(((r.seconds - r.selectionWaitSeconds) / r.idealSeconds - 1) * 100).toFixed(2)} % over the ideal`,
     `sweep process peak RSS                ${(r.peakRssBytes / 1e6).toFixed(0)} MB`,
     `load average at the end               ${r.loadAverage}`,
   ].join('\n');

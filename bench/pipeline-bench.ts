@@ -11,8 +11,8 @@
  *   makes the HTTP call and nothing else (no claim, no ledger, no result, no
  *   CSV). paylinks now carries a chunk of rows per job, so it can beat it.
  * - rate-limit fidelity: a limit of 50/s with two workers: the most requests
- *   the simulator saw in any 1-second window (goal ≤ 55) and the mean rate
- *   (goal ≥ 45/s).
+ *   the simulator saw in any sliding second (goal ≤ 50) and the mean rate
+ *   (goal ≥ 49.5/s: the limit less its 0.5% margin).
  * - latency hiding: 200 ms simulated latency, concurrency 100, a high rate
  *   limit: rows per second (goal ≥ 400).
  *
@@ -23,7 +23,7 @@ import { Queue, Worker } from 'bullmq';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +37,7 @@ import { submitFile } from '../src/pipeline/producer.js';
 import { openQueue } from '../src/pipeline/queue.js';
 import { connect, startRedisServer, type RedisServer } from '../src/core/redis.js';
 import { runFile } from '../src/index.js';
+import type { SimulatorStats } from '../src/paywint/simulator/index.js';
 import { startWorker } from '../src/index.js';
 
 export const API_KEY = '5b0d7c1e-8a2f-4e3b-9d6c-1f2e3a4b5c6d';
@@ -46,7 +47,7 @@ export const BIN = fileURLToPath(new URL('../../bin/paylinks.js', import.meta.ur
 export interface Sim {
   url: string;
   proc: ChildProcess;
-  stats(): Promise<{ requests: number; created: number; requestTimesMs: number[] }>;
+  stats(): Promise<SimulatorStats>;
   reset(): Promise<void>;
   faults(f: Record<string, number>): Promise<void>;
   stop(): Promise<void>;
@@ -58,6 +59,13 @@ export async function startSimProcess(): Promise<Sim> {
     env: { ...process.env, PAYWINT_API_KEY: API_KEY, PAYWINT_API_SECRET: API_SECRET, PAYLINKS_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // Paywint runs on machines of its own: at normal priority (where allowed), its arrival stamps do not wait for
+  // a core behind a bench run under nice.
+  try {
+    if (proc.pid !== undefined) setPriority(proc.pid, 0);
+  } catch {
+    // not allowed: stamps may come late on a busy machine (the stats say by how much)
+  }
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
     proc.stdout?.on('data', (d: Buffer) => {
@@ -215,18 +223,11 @@ export interface RateResult {
   limit: number;
   workers: number;
   requests: number;
+  /** The simulator's busiest sliding second (every request, retries included). */
   maxInAnySecond: number;
   meanPerSecond: number;
-}
-
-/** Most timestamps inside any window of `windowMs`. */
-export function maxInWindow(sortedMs: readonly number[], windowMs = 1000): number {
-  let best = 0;
-  for (let i = 0, j = 0; i < sortedMs.length; i += 1) {
-    while (sortedMs[i]! - sortedMs[j]! >= windowMs) j += 1;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
+  /** How late the simulator's own stamps could come (its event-loop delay), ms. */
+  stampDelayMaxMs: number;
 }
 
 async function rateFidelity(sim: Sim, redis: RedisServer, dir: string, rows: number): Promise<RateResult> {
@@ -246,9 +247,10 @@ async function rateFidelity(sim: Sim, redis: RedisServer, dir: string, rows: num
   await Promise.all(workers.map((w) => w.close()));
   await queue.close();
   await conn.quit();
-  const times = (await sim.stats()).requestTimesMs.slice().sort((a, b) => a - b);
+  const stats = await sim.stats();
+  const times = stats.arrivalsMs;
   const spanSeconds = (times.at(-1)! - times[0]!) / 1000;
-  return { limit: 50, workers: 2, requests: times.length, maxInAnySecond: maxInWindow(times), meanPerSecond: (times.length - 1) / spanSeconds };
+  return { limit: 50, workers: 2, requests: times.length, maxInAnySecond: stats.busiestSecond.requests, meanPerSecond: (times.length - 1) / spanSeconds, stampDelayMaxMs: stats.stampDelayMaxMs };
 }
 
 export interface LatencyResult {
@@ -319,7 +321,7 @@ export function formatPipelineBench(r: PipelineBenchResult): string {
   }
   if (r.rate) {
     const x = r.rate;
-    lines.push(`rate-limit fidelity (limit ${x.limit}/s, ${x.workers} workers, ${x.requests} requests): max in any 1 s window ${x.maxInAnySecond} (goal ≤ 55), mean ${x.meanPerSecond.toFixed(1)}/s (goal ≥ 45)`);
+    lines.push(`rate-limit fidelity (limit ${x.limit}/s, ${x.workers} workers, ${x.requests} requests): busiest sliding second at the simulator ${x.maxInAnySecond} (goal ≤ 50; its stamps late by up to ${x.stampDelayMaxMs.toFixed(0)} ms), mean ${x.meanPerSecond.toFixed(1)}/s (goal ≥ 49.5: the limit less the 0.5% margin)`);
   }
   if (r.latency) {
     const l = r.latency;

@@ -11,7 +11,7 @@ import type { CreatedLink, PaywintClient } from '../../src/paywint/client.js';
 import type { CreateLinkEvents } from '../../src/pipeline/create-link-job.js';
 import { maySend, type Claim, type Ledger } from '../../src/pipeline/ledger.js';
 import type { RateLimiter } from '../../src/pipeline/rate-limiter.js';
-import { isRetryable, RETRY_POLICY } from '../../src/pipeline/retry-policy.js';
+import { isRetryable, rateLimitPauseMs, RETRY_POLICY } from '../../src/pipeline/retry-policy.js';
 import { inBudget, type WorkRow } from './row-actions.js';
 
 export type SendResult = { ok: true; link: CreatedLink; claim: Claim } | { ok: false; error: PaylinksError; claim: Claim };
@@ -60,7 +60,11 @@ export async function sendRow(deps: SendDeps, batchId: string, r: WorkRow, owner
         } catch (error) {
           const err = coerceError(error);
           deps.events?.onRequest?.(err.code);
-          const outcome = err instanceof PaywintError && err.code === 'PAYWINT_RATE_LIMITED' ? 'rate-limited' : err instanceof PaywintError && err.outcomeUnknown ? 'unknown' : 'failed';
+          const rateLimited = err instanceof PaywintError && err.code === 'PAYWINT_RATE_LIMITED';
+          // Every worker stops at once, whatever becomes of this row: the sooner the shared schedule knows, the
+          // fewer requests go out inside the Retry-After.
+          if (rateLimited) await limiter.pause(rateLimitPauseMs(err));
+          const outcome = rateLimited ? 'rate-limited' : err instanceof PaywintError && err.outcomeUnknown ? 'unknown' : 'failed';
           current = (await ledger.endAttempt(r.invoiceNumber, owner, begun.attempt, outcome, { code: err.code, message: err.message })) ?? current;
           throw err;
         }

@@ -183,6 +183,12 @@ const FIELDS = {
     expects: 'milliseconds, a whole number from 0 to 3600000',
     schema: z.coerce.number().int().min(0).max(3_600_000).default(2000),
   },
+  uploadShutdownMs: {
+    env: 'PAYLINKS_UPLOAD_SHUTDOWN_MS',
+    flag: undefined,
+    expects: 'milliseconds, a whole number from 0 to 600000',
+    schema: z.coerce.number().int().min(0).max(600_000).default(60_000),
+  },
   inboxPollMs: {
     env: 'PAYLINKS_INBOX_POLL_MS',
     flag: undefined,
@@ -414,6 +420,11 @@ export interface Config {
   /** `PAYLINKS_INBOX_POLL_MS`: how often the drop folder is listed, ms. Default 2000. */
   inboxPollMs: number;
   /**
+   * `PAYLINKS_UPLOAD_SHUTDOWN_MS`: on SIGTERM, how long `serve` lets the uploads in flight (received and read)
+   * finish; then the files being read stop at once (answered 503) and connections are cut. Default 60000.
+   */
+  uploadShutdownMs: number;
+  /**
    * `PAYLINKS_WEBHOOK_SECRET`: the secret path of `POST /webhooks/paywint/{secret}` (Paywint sends no
    * token). Under 32 characters or unset: the route is not registered. Never logged. Default: none.
    */
@@ -570,6 +581,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     inbox: parsed.inbox,
     inboxSettleMs: parsed.inboxSettleMs,
     inboxPollMs: parsed.inboxPollMs,
+    uploadShutdownMs: parsed.uploadShutdownMs,
     webhookSecret: parsed.webhookSecret,
     webhookRatePerMinute: parsed.webhookRatePerMinute,
     paymentSweepMinutes: parsed.paymentSweepMinutes,

@@ -147,6 +147,8 @@ export const OTHER_ERROR_CODES = [
   'BAD_REQUEST',
   /** `paylinks serve`: no such route. */
   'NOT_FOUND',
+  /** `paylinks serve`: the server began to stop (SIGTERM) while it read an upload; send it again once it is back. */
+  'SERVER_STOPPING',
 ] as const;
 
 export type RowErrorCode = (typeof ROW_ERROR_CODES)[number];

@@ -290,7 +290,8 @@ export async function startInbox(options: InboxOptions): Promise<InboxHandle> {
       if (state === 'failed' && batch.state === 'submitting') await backend.store.settleStopped(batch.id);
     }
     try {
-      const submitted = await submitFile(file, { ...backend, account: options.account, logger, source: INBOX_SOURCE, sourceRef: pickupId });
+      // A shutdown stops the read at once: the file stays in processing/ and is taken again at the next start.
+      const submitted = await submitFile(file, { ...backend, account: options.account, logger, source: INBOX_SOURCE, sourceRef: pickupId, signal: stopping.signal });
       const sinceSeenMs = firstSeen === undefined ? undefined : Date.now() - firstSeen;
       logger.info({ file: name, batchId: submitted.batchId, rows: submitted.rows, valid: submitted.valid, sinceSeenMs }, 'batch submitted from the drop folder');
       options.onSubmitted?.({ file: name, batchId: submitted.batchId, pickupId, resumed: false, sinceSeenMs });

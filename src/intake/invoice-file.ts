@@ -56,6 +56,11 @@ export interface IntakeOptions {
    * (`AMBIGUOUS_AMOUNT`) asking for this option.
    */
   decimal?: DecimalMark;
+  /**
+   * Stops the read (a shutdown): the next chunk read throws the signal's
+   * reason, an `AbortError`, whatever is being parsed. Default: none.
+   */
+  signal?: AbortSignal;
 }
 
 /** How a file is read: as the user asked, and what another read of it found (see FirstLines). */
@@ -102,6 +107,7 @@ export async function openInvoiceFile(file: string, options: ReadOptions = {}): 
   if (typeof options.sheet === 'number' && (!Number.isSafeInteger(options.sheet) || options.sheet < 1)) {
     throw new ConfigError('CONFIG_INVALID', 'sheet', `sheet: expected a sheet name or a number from 1, got ${options.sheet}`);
   }
+  options.signal?.throwIfAborted();
   const head = await readHead(file);
   if (head.bytes.length === 0) throw new InputFileError('FILE_EMPTY', file, 'the file is empty');
   if (looksLikeZip(head.bytes)) return openWorkbookFile(file, options);
@@ -111,7 +117,7 @@ export async function openInvoiceFile(file: string, options: ReadOptions = {}): 
   const text = (head.eof ? Buffer.concat([decoded, sniffer.end()]) : decoded).toString('utf8');
   const delimiter = options.delimiter ?? detectDelimiter(firstLineWithFields(text));
 
-  const top = await readTop(new RecordReader(file, delimiter, {}));
+  const top = await readTop(abortable(new RecordReader(file, delimiter, {}), options.signal));
   const layout: ColumnLayout = { ...withFound({ delimiter }, () => findHeader(file, top, options.columns)), delimiter, encoding: sniffer.encoding, format: 'csv', sheet: null, decimal: options.decimal ?? null };
   let digest: string | undefined;
   const source = () =>
@@ -126,7 +132,7 @@ export async function openInvoiceFile(file: string, options: ReadOptions = {}): 
   return {
     file,
     layout,
-    records: { [Symbol.asyncIterator]: () => checkedRecords(file, source(), layout, options.decimal, options.firstLines) },
+    records: { [Symbol.asyncIterator]: () => checkedRecords(file, abortable(source(), options.signal), layout, options.decimal, options.firstLines) },
     sha256() {
       if (digest === undefined) throw new Error('sha256() is known only after the records have been read to the end');
       return digest;
@@ -135,7 +141,7 @@ export async function openInvoiceFile(file: string, options: ReadOptions = {}): 
 }
 
 async function openWorkbookFile(file: string, options: ReadOptions): Promise<InvoiceFile> {
-  const workbook = await Workbook.open(file);
+  const workbook = await Workbook.open(file, undefined, options.signal);
   let sheet: SheetInfo;
   let top: RawRecord[];
   const parts = workbook.parts;
@@ -144,7 +150,7 @@ async function openWorkbookFile(file: string, options: ReadOptions): Promise<Inv
   try {
     sheet = workbook.pickSheet(options.sheet);
     picked = sheet;
-    top = await readTop(sheetSource(workbook, sheet, () => undefined));
+    top = await readTop(sheetSource(workbook, sheet, () => undefined, options.signal));
     header = findHeader(file, top, options.columns, sheet.name);
   } catch (error) {
     if (error instanceof InputFileError) error.found = { ...error.found, sheets: workbook.sheets.slice(0, MAX_FOUND_HEADERS).map((s) => s.name.slice(0, MAX_FOUND_HEADER_CHARS)), sheet: picked?.name };
@@ -161,9 +167,9 @@ async function openWorkbookFile(file: string, options: ReadOptions): Promise<Inv
   const layout: ColumnLayout = { ...header, delimiter: ',', encoding: 'utf-8', format: 'workbook', sheet: sheet.name, decimal: options.decimal ?? null };
   let digest: string | undefined;
   async function* records(): AsyncGenerator<IntakeRecord> {
-    const reading = await Workbook.open(file, parts);
+    const reading = await Workbook.open(file, parts, options.signal);
     const picked = reading.pickSheet(sheet.name);
-    yield* checkedRecords(file, sheetSource(reading, picked, () => reading.close()), layout, options.decimal, options.firstLines);
+    yield* checkedRecords(file, sheetSource(reading, picked, () => reading.close(), options.signal), layout, options.decimal, options.firstLines);
     digest = await hashFile(file);
   }
   return {
@@ -178,8 +184,8 @@ async function openWorkbookFile(file: string, options: ReadOptions): Promise<Inv
 }
 
 /** A worksheet's non-empty rows as records, the row number as the line. */
-function sheetSource(workbook: Workbook, sheet: SheetInfo, onClose: () => void): RecordSource {
-  const rows = workbook.rows(sheet);
+function sheetSource(workbook: Workbook, sheet: SheetInfo, onClose: () => void, signal?: AbortSignal): RecordSource {
+  const rows = workbook.rows(sheet, signal);
   let closed = false;
   return {
     async next() {
@@ -193,6 +199,18 @@ function sheetSource(workbook: Workbook, sheet: SheetInfo, onClose: () => void):
       void rows.return(undefined);
       onClose();
     },
+  };
+}
+
+/** `source`, stopped by `signal` before each batch (a CSV's lines; a worksheet checks each chunk itself). */
+function abortable(source: RecordSource, signal: AbortSignal | undefined): RecordSource {
+  if (signal === undefined) return source;
+  return {
+    next: () => {
+      signal.throwIfAborted();
+      return source.next();
+    },
+    close: () => source.close(),
   };
 }
 

@@ -18,10 +18,13 @@ export const MAX_CELL_CHARS = 32_767;
  */
 export const MAX_SHARED_STRINGS = 5_000_000;
 
-/** Reads the shared-strings part from its text chunks. */
-export async function readSharedStrings(chunks: AsyncIterable<string>): Promise<StringTable> {
+/** Reads the shared-strings part from its text chunks; `signal` stops it at the next chunk. */
+export async function readSharedStrings(chunks: AsyncIterable<string>, signal?: AbortSignal): Promise<StringTable> {
   const reader = new SharedStringsReader();
-  for await (const chunk of chunks) reader.write(chunk);
+  for await (const chunk of chunks) {
+    signal?.throwIfAborted();
+    reader.write(chunk);
+  }
   reader.end();
   reader.strings.finish();
   return reader.strings;

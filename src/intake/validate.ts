@@ -73,7 +73,7 @@ export interface CheckedFile extends ValidationReport {
  * used (FILE_NO_ROWS included). The one pass `validate` and `submit` share.
  */
 export async function checkInvoiceFile(file: string, options: CheckOptions = {}): Promise<CheckedFile> {
-  const invoices = await openInvoiceFile(file, { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal, firstLines: options.firstLines });
+  const invoices = await openInvoiceFile(file, { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal, firstLines: options.firstLines, signal: options.signal });
   const maxErrors = options.maxErrors ?? Infinity;
   let rows = 0;
   let valid = 0;

@@ -112,8 +112,9 @@ export class Workbook {
    * (`FILE_UNDECODABLE`) when it is a zip but not an Excel workbook, or a
    * damaged one. `parts`: those of an earlier open of the same file (the
    * shared strings of a large sheet take a second or two to read).
+   * `signal` stops the read of the parts (the next chunk throws its reason).
    */
-  static async open(file: string, parts?: WorkbookParts): Promise<Workbook> {
+  static async open(file: string, parts?: WorkbookParts, signal?: AbortSignal): Promise<Workbook> {
     let zip: ZipFile;
     try {
       zip = await openZip(file);
@@ -128,7 +129,7 @@ export class Workbook {
           : 'a zip file, but not an Excel workbook (it holds no xl/workbook.xml). Save the sheet as an Excel workbook (.xlsx) or as CSV';
         throw new InputFileError('FILE_UNDECODABLE', file, `this is ${what}`);
       }
-      return new Workbook(file, zip, entries, parts ?? (await readParts(file, zip, entries)));
+      return new Workbook(file, zip, entries, parts ?? (await readParts(file, zip, entries, signal)));
     } catch (error) {
       zip.close();
       throw workbookError(file, error, 'this Excel workbook is damaged and cannot be read');
@@ -204,7 +205,12 @@ export interface WorkbookParts {
 }
 
 /** Parses a small part whole, calling `onTag` for every opening tag (local name, no namespace prefix) and `onText` inside. */
-async function parsePart(zip: ZipFile, entry: Entry | undefined, handlers: { open: (name: string, attributes: Record<string, string>) => void; close?: (name: string) => void; text?: (text: string) => void }): Promise<void> {
+async function parsePart(
+  zip: ZipFile,
+  entry: Entry | undefined,
+  handlers: { open: (name: string, attributes: Record<string, string>) => void; close?: (name: string) => void; text?: (text: string) => void },
+  signal?: AbortSignal,
+): Promise<void> {
   if (entry === undefined) return;
   const parser = new SaxesParser<PlainXml>({ xmlns: false, position: false });
   parser.on('opentag', (tag: SaxesTagPlain) => handlers.open(localName(tag.name), tag.attributes));
@@ -214,7 +220,14 @@ async function parsePart(zip: ZipFile, entry: Entry | undefined, handlers: { ope
   }
   if (handlers.text) parser.on('text', handlers.text);
   const stream = await openText(zip, entry);
-  for await (const chunk of stream as AsyncIterable<string>) parser.write(chunk);
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      signal?.throwIfAborted();
+      parser.write(chunk);
+    }
+  } finally {
+    stream.destroy();
+  }
   parser.close();
 }
 
@@ -223,7 +236,7 @@ function localName(name: string): string {
   return colon === -1 ? name : name.slice(colon + 1);
 }
 
-async function readParts(file: string, zip: ZipFile, entries: Map<string, Entry>): Promise<WorkbookParts> {
+async function readParts(file: string, zip: ZipFile, entries: Map<string, Entry>, signal?: AbortSignal): Promise<WorkbookParts> {
   const relsEntry = entries.get('xl/_rels/workbook.xml.rels');
   const listEntry = entries.get('xl/workbook.xml');
   checkInflatedSize([relsEntry, listEntry]);
@@ -232,7 +245,7 @@ async function readParts(file: string, zip: ZipFile, entries: Map<string, Entry>
     open: (name, a) => {
       if (name === 'Relationship' && a.Id !== undefined && a.Target !== undefined) rels.set(a.Id, a.Target);
     },
-  });
+  }, signal);
 
   const sheets: SheetInfo[] = [];
   let date1904 = false;
@@ -246,14 +259,14 @@ async function readParts(file: string, zip: ZipFile, entries: Map<string, Entry>
       const part = target.startsWith('/') ? target.slice(1) : `xl/${target}`.replace(/\/\.\//g, '/');
       sheets.push({ name: a.name, number: sheets.length + 1, state: a.state ?? 'visible', part });
     },
-  });
+  }, signal);
   if (sheets.length === 0) throw new InputFileError('FILE_NO_ROWS', file, 'the workbook has no worksheet');
 
   const stringsEntry = findPart(entries, rels, 'sharedStrings', 'xl/sharedStrings.xml');
   const stylesEntry = findPart(entries, rels, 'styles', 'xl/styles.xml');
   checkInflatedSize([relsEntry, listEntry, stringsEntry, stylesEntry]);
-  const strings = stringsEntry === undefined ? new StringTable() : await readSharedStrings(await openText(zip, stringsEntry));
-  const styles = await readStyles(zip, stylesEntry);
+  const strings = stringsEntry === undefined ? new StringTable() : await readSharedStrings(await openText(zip, stringsEntry), signal);
+  const styles = await readStyles(zip, stylesEntry, signal);
   const stringsPart = stringsEntry === undefined ? '' : stringsEntry.fileName.replace(/^\/+/, '');
   return { sheets, strings, stringsPart, ...styles, date1904 };
 }
@@ -273,7 +286,7 @@ const BUILTIN_DATE_FORMATS = new Set([14, 15, 16, 17, 22, 27, 30, 36, 45, 46, 47
 const BUILTIN_TIME_FORMATS = new Set([18, 19, 20, 21, 22, 45, 46, 47]);
 const BUILTIN_DECIMALS: Record<number, number> = { 1: 0, 2: 2, 3: 0, 4: 2, 5: 0, 6: 0, 7: 2, 8: 2, 9: 0, 10: 2, 37: 0, 38: 0, 39: 2, 40: 2, 11: 2, 48: 1 };
 
-async function readStyles(zip: ZipFile, entry: Entry | undefined): Promise<{ styleDate: Uint8Array; styleDecimals: Int8Array }> {
+async function readStyles(zip: ZipFile, entry: Entry | undefined, signal?: AbortSignal): Promise<{ styleDate: Uint8Array; styleDecimals: Int8Array }> {
   const codes = new Map<number, string>();
   const xfs: number[] = [];
   let inCellXfs = false;
@@ -286,7 +299,7 @@ async function readStyles(zip: ZipFile, entry: Entry | undefined): Promise<{ sty
     close: (name) => {
       if (name === 'cellXfs') inCellXfs = false;
     },
-  });
+  }, signal);
   const styleDate = new Uint8Array(Math.max(1, xfs.length));
   const styleDecimals = new Int8Array(Math.max(1, xfs.length)).fill(-1);
   xfs.forEach((id, i) => {

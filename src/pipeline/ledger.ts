@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LuaScript, type RedisClient } from '../core/lua.js';
-import { RESERVE_SLOT_LUA, type RateLimiter } from './rate-limiter.js';
+import { RATE_SLOT_LUA, type RateLimiter } from './rate-limiter.js';
 import { RELEASE_CLAIM_LUA, UNSETTLED_LUA } from './scripts/includes/release-claim.js';
 import type { Keys } from './keys.js';
 import { invoiceKey } from '../core/invoice-key.js';
@@ -208,7 +208,7 @@ local function beginOn(claimsKey, invoice, c, nowMs, attempt)
 end
 `;
 
-// KEYS: ledger, claims, row results, batch, rate schedule, unsettled. ARGV: nowMs, slot interval µs, burst tolerance µs,
+// KEYS: ledger, claims, row results, batch, rate schedule, unsettled. ARGV: nowMs, slot interval µs, rate window µs,
 // the account (API key) of the caller, the automatic sends allowed after an unknown outcome; then for each row:
 // invoice, owner, row, and the id of the first attempt to begin in the same step when its rate-limit slot is due now
 // ('' to only claim). Returns kind and value for each row.
@@ -217,16 +217,14 @@ end
 // The row's own checks come first, in the same step: already finished, its batch stopped (a claim it still holds is
 // released: the batch's state accounts for the row), or submitted for another Paywint account (its links belong to
 // that account's ledger, and this caller's credentials would make them elsewhere).
-// The rate schedule is read once and written once for the whole group: the script is atomic, so its slots are
-// reserved one after the other at one "now", exactly as reserveSlot would one call each.
-const CLAIM_ROWS = new LuaScript(`${RESERVE_SLOT_LUA}${BEGIN_LUA}${RELEASE_CLAIM_LUA}
+// A first attempt begins only when a rate-limit slot is free now (takeSlotNow: the schedule due, no pause, room in
+// the window); the slots of one call are taken one after the other at one "now".
+const CLAIM_ROWS = new LuaScript(`${RATE_SLOT_LUA}${BEGIN_LUA}${RELEASE_CLAIM_LUA}
 local state = redis.call('HGET', KEYS[4], 'state')
 local account = redis.call('HGET', KEYS[4], 'account')
 local stopped = state == 'cancelled' or state == 'failed'
 local out = {}
-local interval, tolerance, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
-local now, tat
-local reserved = false
+local interval, window, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5])
 local function claimOne(invoice, owner, row, attempt)
   if redis.call('HEXISTS', KEYS[3], row) == 1 then return 'recorded', '' end
   if not state then return 'no-batch', '' end
@@ -254,20 +252,11 @@ local function claimOne(invoice, owner, row, attempt)
   local unknown, accepted = readUnsettled(KEYS[6], invoice)
   local fresh = {owner = owner, attempts = 0, unknown = unknown, inFlight = 0, firstAt = 0}
   if accepted > 0 then fresh.accepted = accepted end
-  if attempt ~= '' and maySend(unknown, fresh, cap) then
-    if not now then
-      now = nowUs()
-      tat = tonumber(redis.call('GET', KEYS[5]) or '0')
-    end
-    -- The slot is due now (within the burst tolerance): take it and begin the attempt.
-    if tat - tolerance <= now then
-      if tat < now then tat = now end
-      tat = tat + interval
-      reserved = true
-      beginOn(KEYS[2], invoice, fresh, tonumber(ARGV[1]), attempt)
-      -- The caller knows the rest of a claim begun now: only its counts of unknown outcomes go back.
-      return 'begun', string.format('%d:%d', fresh.unknown, accepted)
-    end
+  -- A slot is free now: take it and begin the attempt.
+  if attempt ~= '' and maySend(unknown, fresh, cap) and takeSlotNow(KEYS[5], interval, window) then
+    beginOn(KEYS[2], invoice, fresh, tonumber(ARGV[1]), attempt)
+    -- The caller knows the rest of a claim begun now: only its counts of unknown outcomes go back.
+    return 'begun', string.format('%d:%d', fresh.unknown, accepted)
   end
   claim = cjson.encode(fresh)
   redis.call('HSET', KEYS[2], invoice, claim)
@@ -278,18 +267,16 @@ for i = 6, #ARGV, 4 do
   out[#out + 1] = kind
   out[#out + 1] = value
 end
-if reserved then redis.call('SET', KEYS[5], string.format('%.0f', tat), 'PX', math.floor((tat - now) / 1000) + 60000) end
 return out
 `);
 
 // KEYS: claims, rate schedule. ARGV: invoice, owner, nowMs, slot interval µs, attempt id, the slot reserved
-// earlier (µs on Redis's clock; '' for none), burst tolerance µs, the automatic sends allowed after an unknown
+// earlier (µs on Redis's clock; '' for none), rate window µs, the automatic sends allowed after an unknown
 // outcome. A claim that may send no more (see maySend) is answered 'capped', nothing reserved or begun.
-// A request is about to be sent: reserve its rate-limit slot; when
-// the slot is due now, begin the attempt in the same step, else return the wait and the slot (the caller waits
-// and calls again with that slot). A slot missed by more than the burst tolerance (at least half an interval) is given
-// up for a new one.
-const BEGIN_ATTEMPT = new LuaScript(`${RESERVE_SLOT_LUA}${BEGIN_LUA}
+// A request is about to be sent: take its rate-limit slot (takeSlot: reserved, then due, not inside a pause, room
+// in the window); when it may go now, begin the attempt in the same step, else return the wait and the slot (the
+// caller waits and calls again with that slot).
+const BEGIN_ATTEMPT = new LuaScript(`${RATE_SLOT_LUA}${BEGIN_LUA}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local c = cjson.decode(raw)
@@ -306,18 +293,8 @@ if not maySend(c.unknown + c.inFlight, c, tonumber(ARGV[8])) then
   end
   return {'capped', raw}
 end
-local interval = tonumber(ARGV[4])
-local slot = tonumber(ARGV[6] or '')
--- Late for the reserved slot (a late timer, a busy process). The slot is its theoretical time minus the burst
--- tolerance: sent up to the theoretical time itself, the request is one GCRA admits, and no window holds more than
--- the limit allows (rate x 1.05 plus one). Later than that, sending now would crowd the next ones: a new slot.
--- (Giving up past half an interval lost a quarter of the slots at 200/s on a loaded machine, where timers are
--- often 2.5 ms late: see bench/realistic-bench.ts.)
-if slot and nowUs() - slot > math.max(interval / 2, tonumber(ARGV[7])) then slot = nil end
-if not slot then
-  local wait = reserveSlot(KEYS[2], interval, tonumber(ARGV[7]))
-  if wait >= 1000 then return {'wait', string.format('%.0f', wait), string.format('%.0f', nowUs() + wait)} end
-end
+local wait, slot = takeSlot(KEYS[2], tonumber(ARGV[6]), tonumber(ARGV[4]), tonumber(ARGV[7]))
+if wait > 0 then return {'wait', string.format('%.0f', wait), string.format('%.0f', slot)} end
 return {'begun', beginOn(KEYS[1], ARGV[1], c, tonumber(ARGV[3]), ARGV[5])}
 `);
 
@@ -456,7 +433,7 @@ export class Ledger {
   async claimRows(batch: Omit<RowRef, 'row'>, requests: readonly ClaimRequest[], limiter?: RateLimiter): Promise<ClaimOutcome[]> {
     const attempts = requests.map((r) => (limiter && r.begin ? randomUUID() : ''));
     const nowMs = Date.now();
-    const args: (string | number)[] = limiter ? [nowMs, limiter.intervalUs, limiter.toleranceUs, this.apiKey, this.unknownOutcomeRetries] : ['', '', '', this.apiKey, this.unknownOutcomeRetries];
+    const args: (string | number)[] = limiter ? [nowMs, limiter.intervalUs, limiter.windowUs, this.apiKey, this.unknownOutcomeRetries] : ['', '', '', this.apiKey, this.unknownOutcomeRetries];
     requests.forEach((r, i) => args.push(ledgerField(r.invoiceNumber), r.owner, r.row, attempts[i]!));
     const keys = [this.ledgerKey, this.claimsKey, batch.resultsKey, batch.batchKey, limiter?.key ?? batch.batchKey, this.unsettledKey];
     const reply = (await CLAIM_ROWS.run(this.redis, keys, args)) as string[];
@@ -490,13 +467,14 @@ export class Ledger {
   async beginAttempt(invoiceNumber: string, owner: string, limiter: RateLimiter, signal?: AbortSignal): Promise<BeginOutcome | undefined> {
     const keys = [this.claimsKey, limiter.key];
     const attempt = randomUUID();
-    const args = (slot: string) => [ledgerField(invoiceNumber), owner, Date.now(), limiter.intervalUs, attempt, slot, limiter.toleranceUs, this.unknownOutcomeRetries];
+    const args = (slot: string) => [ledgerField(invoiceNumber), owner, Date.now(), limiter.intervalUs, attempt, slot, limiter.windowUs, this.unknownOutcomeRetries];
     let reply = (await BEGIN_ATTEMPT.run(this.redis, keys, args(''))) as [string, string, string?] | null;
     let waitedMs = 0;
     while (reply && reply[0] === 'wait') {
-      const ms = Number(reply[1]) / 1000;
+      // Whole milliseconds, rounded up: the slot is never taken early.
+      const ms = Math.ceil(Number(reply[1]) / 1000);
       waitedMs += ms;
-      await sleep(Math.round(ms), undefined, { signal });
+      await sleep(ms, undefined, { signal });
       reply = (await BEGIN_ATTEMPT.run(this.redis, keys, args(reply[2] ?? ''))) as [string, string, string?] | null;
     }
     const claim = reply ? parseClaim(reply[1]) : undefined;

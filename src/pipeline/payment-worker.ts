@@ -4,7 +4,7 @@
  * the shared rate limit first.
  */
 import { Worker } from 'bullmq';
-import { coerceError } from '../core/errors.js';
+import { coerceError, PaywintError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { connect } from '../core/redis.js';
 import type { PaywintClient } from '../paywint/client.js';
@@ -14,6 +14,7 @@ import { PaymentExceptions } from './payment-status/exceptions.js';
 import { PaymentStatusStore } from './payment-status/store.js';
 import type { RedisClient } from '../core/lua.js';
 import type { RateLimiter } from './rate-limiter.js';
+import { rateLimitPauseMs } from './retry-policy.js';
 
 export interface PaymentWorkerOptions {
   redisUrl: string;
@@ -42,7 +43,15 @@ export async function startPaymentWorker(options: PaymentWorkerOptions): Promise
   const store = new PaymentStatusStore(options.redis, keys, options.account);
   const exceptions = new PaymentExceptions(options.redis, keys, options.account);
   const reads = {
-    getPayment: (paymentId: string) => options.client.getPayment(paymentId, { signal: options.signal, beforeRequest: (signal) => options.limiter.acquire(signal).then(() => undefined) }),
+    getPayment: async (paymentId: string) => {
+      try {
+        return await options.client.getPayment(paymentId, { signal: options.signal, beforeRequest: (signal) => options.limiter.acquire(signal).then(() => undefined) });
+      } catch (error) {
+        // A 429 holds every request of the account back (link creation too) for its Retry-After.
+        if (error instanceof PaywintError && error.code === 'PAYWINT_RATE_LIMITED') await options.limiter.pause(rateLimitPauseMs(error));
+        throw error;
+      }
+    },
   };
   const connection = connect(options.redisUrl, { forWorker: true, name: 'paylinks-payments' });
   connection.on('error', () => {});

@@ -118,7 +118,7 @@ function resultOf(record: IntakeRecord): RowResult | undefined {
 
 export async function submitFile(file: string, options: SubmitOptions): Promise<SubmitResult> {
   const { redis, store, queue, logger } = options;
-  const intake: IntakeOptions = { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal };
+  const intake: IntakeOptions = { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal, signal: options.signal };
   // The check's invoice numbers serve the second read too: one set of them in memory, not two.
   const firstLines: FirstLines = new Map();
   const summary = await checkInvoiceFile(file, { ...intake, maxErrors: options.maxErrors ?? 100, firstLines });
@@ -195,7 +195,7 @@ export async function submitFile(file: string, options: SubmitOptions): Promise<
     }
   } catch (error) {
     await store
-      .transition(batchId, ['submitting'], 'failed', { code: 'INTERNAL', message: `submission did not finish: ${(error as Error).message}` })
+      .transition(batchId, ['submitting'], 'failed', { code: 'INTERNAL', message: `submission did not finish: ${options.signal?.aborted ? 'the process was stopping' : (error as Error).message}` })
       .then((state) => (state === 'failed' ? store.settleStopped(batchId) : undefined))
       .catch(() => undefined);
     throw error;

@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PaylinksError } from '../core/errors.js';
-import { reportToJson, validateFile, ValidationReportJsonSchema, RowProblemJsonSchema } from '../intake/validate.js';
+import { checkInvoiceFile, reportToJson, ValidationReportJsonSchema, RowProblemJsonSchema } from '../intake/validate.js';
 import { BATCH_STATES } from '../pipeline/batch-store.js';
 import { cancelBatch } from '../pipeline/cancel.js';
 import { requireFinished, writeBatchOutput } from '../pipeline/collector.js';
@@ -82,6 +82,9 @@ const OUTPUT_TYPES = {
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 } as const;
 
+/** Row errors a dry run's answer lists (`invalid` counts them all): a file of millions of bad rows is not a 1 GB answer. */
+export const MAX_ANSWER_ERRORS = 1000;
+
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorReplySchema]));
 
 export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promise<void> {
@@ -98,7 +101,7 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
         summary: 'Upload a file of invoices: a new batch (201), the unfinished batch of the same file (200), or with dry_run=true the validation report (200)',
         consumes: ['multipart/form-data', 'text/csv'],
         querystring: UploadOptionsSchema,
-        response: { 201: UploadReplySchema, 200: z.union([UploadReplySchema, DryRunReplySchema]), ...errors(400, 401, 413, 415, 422, 429) },
+        response: { 201: UploadReplySchema, 200: z.union([UploadReplySchema, DryRunReplySchema]), ...errors(400, 401, 413, 415, 422, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -109,9 +112,10 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
         if (!parsed.success) throw new PaylinksError('BAD_REQUEST', parsed.error.issues.map((i) => `body.${i.path.join('.')}: ${i.message}`).join('; '));
         const fromFields = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
         const options = { ...request.query, ...fromFields };
-        const intake = { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal };
+        const intake = { columns: options.columns, delimiter: options.delimiter, sheet: options.sheet, decimal: options.decimal, signal: ctx.stopping };
         if (options.dry_run) {
-          const report = reportToJson(await validateFile(file.path, intake));
+          const { sha256: _sha256, ...checked } = await checkInvoiceFile(file.path, { ...intake, maxErrors: MAX_ANSWER_ERRORS });
+          const report = reportToJson(checked);
           const ledger = ledgerPreviewToJson(await previewFileAgainstLedger(file.path, intake, redis, ledgerKey));
           return reply.code(200).send({ ...report, ledger });
         }
@@ -134,6 +138,7 @@ export async function batchesApi(app: FastifyInstance, ctx: ServeContext): Promi
         const ledger = held ? ledgerPreviewToJson(await previewBatchAgainstLedger(store, held, redis, ledgerKey)) : undefined;
         return reply.code(result.resumed ? 200 : 201).send({ ...answer, ledger });
       } catch (error) {
+        if (ctx.stopping.aborted) throw new PaylinksError('SERVER_STOPPING', 'the server is stopping: upload the file again once it is back');
         throw renameFileError(error, file);
       } finally {
         await file.remove();

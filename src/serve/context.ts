@@ -25,4 +25,10 @@ export interface ServeContext {
   healthy(): Promise<boolean>;
   /** The bearer-token check: add it as an `onRequest` hook to a plugin's routes. */
   authenticate: onRequestHookHandler;
+  /**
+   * Aborted when the server starts to close (SIGTERM): a file being read for
+   * an upload stops at its next chunk, whatever it holds, and the upload is
+   * answered 503.
+   */
+  stopping: AbortSignal;
 }

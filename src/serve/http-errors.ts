@@ -47,6 +47,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   TOO_MANY_SIGN_INS: 429,
   TOO_MANY_STREAMS: 429,
   REDIS_UNAVAILABLE: 503,
+  SERVER_STOPPING: 503,
   ...Object.fromEntries(FILE_ERROR_CODES.map((c) => [c, 422])),
 };
 
@@ -75,7 +76,7 @@ export const errorHandlerPlugin = fp(async (app: FastifyInstance) => {
     } else {
       err = fromFastifyError(error);
     }
-    if (!err || statusForCode(err.code) >= 500) {
+    if (!err || (statusForCode(err.code) >= 500 && err.code !== 'SERVER_STOPPING')) {
       request.log.error({ err: error.message, code: err?.code }, 'request failed');
       err = new PaylinksError(err?.code ?? 'INTERNAL', err?.code === 'REDIS_UNAVAILABLE' ? 'Redis cannot be reached: try again shortly' : 'an internal error; the server log has the details');
     }

@@ -35,8 +35,6 @@ import { securityHeadersPlugin } from './security-headers.js';
 import { acceptRawFiles } from './upload.js';
 import { PROCESSORS } from '../../jobs/index.js';
 
-/** How long requests in flight (uploads) may take to finish once the server closes; then their connections are cut. */
-export const HTTP_SHUTDOWN_MS = 60_000;
 
 /** A plugin added to the server (a drop folder, notifications...): registered with the context, closed by its own `onClose`. */
 export type ServePlugin = FastifyPluginAsync<ServeContext>;
@@ -93,6 +91,8 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
         : undefined;
     if (worker) cleanups.add(() => worker.close(shutdownBoundMs(config)), shutdownBoundMs(config) + CLEANUP_TIMEOUT_MS);
 
+    // Aborted as the server starts to close: uploads stop reading their files.
+    const stopping = new AbortController();
     const ctx: ServeContext = {
       config,
       logger,
@@ -105,16 +105,25 @@ export async function startServer(options: ServeOptions): Promise<ServerHandle> 
       metrics: metrics.registry,
       healthy: async () => (worker ? worker.worker.isRunning() : true) && (await backend.redis.ping()) === 'PONG',
       authenticate: bearerAuth(tokens, new SignInLimiter(options.signInLimit)),
+      stopping: stopping.signal,
     };
     const app = await buildApp(ctx, options.plugins ?? []);
     cleanups.add(async () => {
-      const cut = setTimeout(() => app.server.closeAllConnections(), HTTP_SHUTDOWN_MS).unref();
+      // Uploads in flight may finish within the bound; then a file still being read stops at its next chunk,
+      // whatever it holds, and the connections are cut.
+      let cut: NodeJS.Timeout | undefined;
+      const bound = setTimeout(() => {
+        stopping.abort();
+        // A moment for the uploads stopped to be answered (503), then what is left is cut.
+        cut = setTimeout(() => app.server.closeAllConnections(), 1000).unref();
+      }, config.uploadShutdownMs).unref();
       try {
         await app.close();
       } finally {
+        clearTimeout(bound);
         clearTimeout(cut);
       }
-    });
+    }, config.uploadShutdownMs + CLEANUP_TIMEOUT_MS);
     await app.listen({ host: config.httpHost, port: config.httpPort });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.httpPort;

@@ -11,11 +11,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../src/core/redis.js';
+import type { SimulatorStats } from '../../src/paywint/simulator/index.js';
 import { assertBuilt } from './built.js';
 import { REPO_ROOT } from './cli.js';
 
@@ -275,4 +276,41 @@ export async function startInboxProcess(dir: string, env: Record<string, string>
   await proc.waitForLine(/"msg":"drop folder ready"/, readyTimeoutMs);
   await proc.waitForLine(/paylinks serving on http:\/\//, readyTimeoutMs);
   return proc;
+}
+
+/** `paylinks simulate` in its own process: its URL, its stats and fault controls over HTTP. */
+export interface SimulatorProcess {
+  url: string;
+  proc: SpawnedProcess;
+  stats(): Promise<SimulatorStats>;
+  faults(faults: Record<string, number>): Promise<void>;
+}
+
+/**
+ * Starts `paylinks simulate --port 0 ...args` accepting `apiKey` and `apiSecret`, so that its arrival stamps
+ * depend on its own event loop alone (not on the test's, nor on paylinks' when paylinks runs in the test).
+ */
+export async function startSimulatorProcess(apiKey: string, apiSecret: string, args: readonly string[] = []): Promise<SimulatorProcess> {
+  const proc = await spawnCli(['simulate', '--port', '0', '--api-key', apiKey, ...args], {
+    env: { PAYWINT_API_SECRET: apiSecret, PAYLINKS_LOG_LEVEL: 'warn' },
+    name: 'paylinks simulate',
+  });
+  // Paywint runs on machines of its own: at normal priority (where allowed), its stamps do not wait for a core
+  // behind a test run under `nice`.
+  try {
+    setPriority(proc.pid, 0);
+  } catch {
+    // not allowed to raise a priority: stamps may be late when the machine is busy
+  }
+  const line = await proc.waitForLine(/Paywint simulator on http:\/\/127\.0\.0\.1:\d+/);
+  const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line)![1]!;
+  return {
+    url,
+    proc,
+    stats: async () => (await (await fetch(`${url}/__simulator/stats`)).json()) as SimulatorStats,
+    faults: async (faults) => {
+      const res = await fetch(`${url}/__simulator/faults`, { method: 'POST', body: JSON.stringify(faults), headers: { 'content-type': 'application/json' } });
+      if (!res.ok) throw new Error(`simulator faults ${JSON.stringify(faults)}: ${res.status} ${await res.text()}`);
+    },
+  };
 }

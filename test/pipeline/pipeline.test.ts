@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -15,6 +16,7 @@ import { writeBatchOutput } from '../../src/pipeline/collector.js';
 import { formatStatus, getBatchStatus, statusToJson } from '../../src/pipeline/status.js';
 import { runCliToEnd } from '../helpers/processes.js';
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from '../../src/paywint/simulator/index.js';
+import { busiestWindow } from '../../src/paywint/simulator/ledger.js';
 import { readOutputCsv, writeInvoices } from '../helpers/csv.js';
 import { deletePrefix, dumpPrefix, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
@@ -234,19 +236,21 @@ describe('paylinks run', () => {
     await writeInvoices(b, invoices(45, 1000));
     const env = { PAYLINKS_RATE_LIMIT: '20', PAYLINKS_CONCURRENCY: '10' };
 
+    // The simulator stamps arrivals in this process, the workers' own: when it gets no core for a while, stamps come
+    // late and bunch. Windows are shortened by the longest such hold-up, so only the limiter's bunching counts.
+    const lag = monitorEventLoopDelay({ resolution: 5 });
+    lag.enable();
     await Promise.all([
       runFile({ file: a, config: config(sim, env), logger: silentLogger() }),
       runFile({ file: b, config: config(sim, env), logger: silentLogger() }),
     ]);
+    lag.disable();
 
-    const times = sim.stats().requestTimesMs.slice().sort((x, y) => x - y);
-    expect(times).toHaveLength(90);
-    let maxInWindow = 0;
-    for (let i = 0, j = 0; i < times.length; i += 1) {
-      while (times[i]! - times[j]! >= 1000) j += 1;
-      maxInWindow = Math.max(maxInWindow, i - j + 1);
-    }
-    expect(maxInWindow).toBeLessThanOrEqual(22);
+    const stats = sim.stats();
+    expect(stats.arrivalsMs).toHaveLength(90);
+    const windowMs = 1000 - Math.max(0, lag.max / 1e6 - 5);
+    expect(busiestWindow(stats.arrivalsMs, windowMs).requests, `most in ${windowMs} ms`).toBeLessThanOrEqual(20);
+    const times = stats.requestTimesMs.slice().sort((x, y) => x - y);
     const spanSeconds = (times.at(-1)! - times[0]!) / 1000;
     expect(90 / spanSeconds).toBeGreaterThan(16);
     expect(90 / spanSeconds).toBeLessThan(22);

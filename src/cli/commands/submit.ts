@@ -5,6 +5,7 @@ import { action, out, requireAccount, withBackend, type SetExit } from '../actio
 import { EXIT } from '../exit-codes.js';
 import { requireMail } from '../../core/config.js';
 import { intakeOptions, withConfigFlags, withInputFlags } from '../flags.js';
+import { interruption } from '../interruption.js';
 
 export function addSubmitCommand(program: Command, setExit: SetExit): void {
   withConfigFlags(withInputFlags(program.command('submit')), 'redis')
@@ -17,9 +18,19 @@ export function addSubmitCommand(program: Command, setExit: SetExit): void {
       action(setExit, async ({ config, logger, opts }, file: string) => {
         const account = requireAccount(config);
         if (opts.send) requireMail(config.mail);
-        const result = await withBackend(config, logger, (b) =>
-          submitFile(file, { redis: b.redis, store: b.store, queue: b.queue, account, logger, send: opts.send === true, ...intakeOptions(opts) }),
-        );
+        // SIGINT/SIGTERM stop the read of the file at once (the batch, if created, is marked failed); exit 130/143.
+        const stop = interruption();
+        let result;
+        try {
+          result = await withBackend(config, logger, (b) =>
+            submitFile(file, { redis: b.redis, store: b.store, queue: b.queue, account, logger, send: opts.send === true, ...intakeOptions(opts), signal: stop.signal }),
+          );
+        } catch (error) {
+          if (stop.signal.aborted) return stop.exitCode();
+          throw error;
+        } finally {
+          stop.dispose();
+        }
         await out(
           opts.json
             ? JSON.stringify(submitResultToJson(result))

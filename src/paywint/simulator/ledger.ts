@@ -37,6 +37,39 @@ export interface SimulatorStats {
   readTimesMs: number[];
   /** TCP connections accepted (keep-alive: far fewer than requests). */
   connections: number;
+  /**
+   * Arrival time of every request to the Paywint API (every endpoint, answered or not, 429s included), in
+   * milliseconds since the epoch with a fraction (the simulator's monotonic clock), in arrival order.
+   */
+  arrivalsMs: number[];
+  /** The busiest sliding second: the most API requests that arrived within any 1,000 ms ([t, t + 1000)), and its t. */
+  busiestSecond: { requests: number; fromMs: number | null };
+  /** Every 429 answered: when it was sent (ms since the epoch, as `arrivalsMs`) and its `Retry-After`, in ms. */
+  rateLimitedAnswers: { atMs: number; retryAfterMs: number }[];
+  /**
+   * The longest the simulator's own event loop was held up since the start or the last reset, in ms (a busy
+   * machine: no core for its process). Arrival stamps may be late, and bunch up, by as much.
+   */
+  stampDelayMaxMs: number;
+}
+
+/** The most arrivals within any `windowMs` ([t, t + windowMs)) of sorted times, and the first such t. */
+export function busiestWindow(sortedMs: readonly number[], windowMs = 1000): { requests: number; fromMs: number | null } {
+  let most = 0;
+  let fromMs: number | null = null;
+  for (let i = 0, j = 0; i < sortedMs.length; i += 1) {
+    while (sortedMs[i]! - sortedMs[j]! >= windowMs) j += 1;
+    if (i - j + 1 > most) {
+      most = i - j + 1;
+      fromMs = sortedMs[j]!;
+    }
+  }
+  return { requests: most, fromMs };
+}
+
+/** Now, in milliseconds since the epoch with a fraction, on a clock that never steps back. */
+export function preciseNowMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /** The links created and the stats, cleared together by {@link SimulatorLedger.reset}. */
@@ -96,6 +129,16 @@ export class SimulatorLedger {
     else this.#stats.readTimesMs.push(nowMs);
   }
 
+  /** Stamps the arrival of a request to the Paywint API. */
+  countArrival(atMs: number): void {
+    this.#stats.arrivalsMs.push(atMs);
+  }
+
+  /** Records a 429 answer and its `Retry-After`. */
+  countRateLimited(atMs: number, retryAfterSeconds: number): void {
+    this.#stats.rateLimitedAnswers.push({ atMs, retryAfterMs: retryAfterSeconds * 1000 });
+  }
+
   countStatus(status: number): void {
     this.#stats.byStatus[status] = (this.#stats.byStatus[status] ?? 0) + 1;
   }
@@ -112,10 +155,18 @@ export class SimulatorLedger {
     this.#stats.dropped += 1;
   }
 
-  /** A copy of the stats. */
-  stats(): SimulatorStats {
+  /** A copy of the stats (but the simulator's event-loop delay, which the server measures). */
+  stats(): Omit<SimulatorStats, 'stampDelayMaxMs'> {
     const stats = this.#stats;
-    return { ...stats, byStatus: { ...stats.byStatus }, requestTimesMs: [...stats.requestTimesMs], readTimesMs: [...stats.readTimesMs] };
+    return {
+      ...stats,
+      byStatus: { ...stats.byStatus },
+      requestTimesMs: [...stats.requestTimesMs],
+      readTimesMs: [...stats.readTimesMs],
+      arrivalsMs: [...stats.arrivalsMs],
+      busiestSecond: busiestWindow(stats.arrivalsMs),
+      rateLimitedAnswers: stats.rateLimitedAnswers.map((a) => ({ ...a })),
+    };
   }
 
   /** Clears the entries and the stats. */
@@ -126,6 +177,18 @@ export class SimulatorLedger {
   }
 }
 
-function emptyStats(): SimulatorStats {
-  return { requests: 0, byStatus: {}, created: 0, hung: 0, dropped: 0, requestTimesMs: [], readTimesMs: [], connections: 0 };
+function emptyStats(): Omit<SimulatorStats, 'stampDelayMaxMs'> {
+  return {
+    requests: 0,
+    byStatus: {},
+    created: 0,
+    hung: 0,
+    dropped: 0,
+    requestTimesMs: [],
+    readTimesMs: [],
+    connections: 0,
+    arrivalsMs: [],
+    busiestSecond: { requests: 0, fromMs: null },
+    rateLimitedAnswers: [],
+  };
 }

@@ -26,9 +26,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FaultInjector, type SimulatorFaults } from './faults.js';
 import { createPaymentLink, getPayment, listPayments, type Answer } from './endpoints.js';
-import { SimulatorLedger, type LedgerEntry, type SimulatorStats } from './ledger.js';
+import { preciseNowMs, SimulatorLedger, type LedgerEntry, type SimulatorStats } from './ledger.js';
 import { createStrayLink, movePayment, paymentControl, webhookControl, type StrayLink } from './controls.js';
 import { WebhookSender, type WebhookRecord, type WebhookSettings } from './webhooks.js';
 import { startDemoPayer, type DemoPayerOptions } from './demo.js';
@@ -108,6 +109,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       )
     : undefined;
 
+  // How late the simulator's own turns come (its event loop, or no core for its process): arrival stamps are late by
+  // up to as much, and may bunch by as much. In the stats, for whoever reads per-second counts.
+  const loopDelay = monitorEventLoopDelay({ resolution: 2 });
+  loopDelay.enable();
   const server = createServer({ keepAlive: true, noDelay: true });
   // Long keep-alive: fewer reconnects under load, and fewer races between a reused socket and its idle close.
   server.keepAliveTimeout = 30_000;
@@ -116,6 +121,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     ledger.countStatus(status);
     if (res.destroyed || res.writableEnded) return;
+    if (status === 429) ledger.countRateLimited(preciseNowMs(), Number(headers['retry-after'] ?? 0));
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
     res.end(text);
@@ -179,7 +185,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   function handleSimulator(req: IncomingMessage, res: ServerResponse, path: string, body: string): void {
     const route = `${req.method ?? ''} ${path}`;
     if (route === 'GET /__simulator/ledger') return sendPlain(res, 200, ledger.entries());
-    if (route === 'GET /__simulator/stats') return sendPlain(res, 200, ledger.stats());
+    if (route === 'GET /__simulator/stats') return sendPlain(res, 200, handle.stats());
     if (route === 'POST /__simulator/reset') {
       handle.reset();
       return sendPlain(res, 200, { ok: true });
@@ -211,6 +217,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const route = routeOf(req.method, path);
+    // Stamped as soon as the request is parsed, before its body is read: the arrival Paywint's limiter would count.
+    if (route === 'api') ledger.countArrival(preciseNowMs());
     if (route === 'not-found' || route === 'method-not-allowed') {
       req.resume();
       return sendPlain(res, route === 'not-found' ? 404 : 405, { detail: route === 'not-found' ? 'Not Found' : 'Method Not Allowed' });
@@ -245,7 +253,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     url: `http://${urlHost(address)}:${address.port}`,
     apiKey,
     ledger: () => ledger.entries(),
-    stats: () => ledger.stats(),
+    stats: () => ({ ...ledger.stats(), stampDelayMaxMs: loopDelay.max / 1e6 }),
     setFaults: (next) => faults.set(next, 'option'),
     payments: () => payments.all(),
     movePayment: (paymentId, move) => movePayment(payments, paymentId, move),
@@ -255,12 +263,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     webhooksIdle: () => webhooks.idle(),
     reset() {
       ledger.reset();
+      loopDelay.reset();
       payments.reset();
       webhooks.reset();
       faults.resetWindow();
     },
     close() {
       demo?.stop();
+      loopDelay.disable();
       closing ??= Promise.all([
         webhooks.close(),
         new Promise<void>((resolve) => {

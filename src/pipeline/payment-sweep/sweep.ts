@@ -58,7 +58,7 @@ export interface SweepSummary {
   startedAt: string;
   seconds: number;
   received: { pages: number; payments: number; recorded: number; unchanged: number; stray: number; contradicted: number };
-  open: { rounds: number; read: number; recorded: number; unchanged: number; contradicted: number; unknownAtPaywint: number; settledMeanwhile: number };
+  open: { rounds: number; read: number; recorded: number; unchanged: number; contradicted: number; unknownAtPaywint: number; settledMeanwhile: number; selectionWaitSeconds: number };
   /** Requests sent (each took its slot). */
   requests: number;
   /** Reads that failed after their attempts (left to the next pass). */
@@ -82,7 +82,7 @@ export async function sweepPayments(deps: SweepDeps, options: SweepOptions): Pro
     startedAt: new Date(started).toISOString(),
     seconds: 0,
     received: { pages: 0, payments: 0, recorded: 0, unchanged: 0, stray: 0, contradicted: 0 },
-    open: { rounds: 0, read: 0, recorded: 0, unchanged: 0, contradicted: 0, unknownAtPaywint: 0, settledMeanwhile: 0 },
+    open: { rounds: 0, read: 0, recorded: 0, unchanged: 0, contradicted: 0, unknownAtPaywint: 0, settledMeanwhile: 0, selectionWaitSeconds: 0 },
     requests: 0,
     errors: 0,
   };
@@ -155,7 +155,10 @@ async function sweepOpen(deps: SweepDeps, options: SweepOptions, summary: SweepS
   const { store } = deps;
   let round = firstRound;
   for (;;) {
+    const waitStart = Date.now();
     const links = await round();
+    // Time with no read to make: waiting for a round's scan of the ledger (the first one's, mostly).
+    summary.open.selectionWaitSeconds += (Date.now() - waitStart) / 1000;
     if (links.length === 0) return;
     summary.open.rounds += 1;
     const last = links[links.length - 1]!;
