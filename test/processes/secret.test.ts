@@ -46,8 +46,9 @@ describe('the API secret', () => {
       { name: 'retries', sim: { errorRate: 0.3, seed: 1 }, extra: {}, rows: 20, expectInLogs: /row will be retried/, expectExit: 0 },
       // Paywint refuses this secret: the 401 path, the batch stops.
       { name: '401', sim: { apiSecret: 'the-secret-paywint-expects' }, extra: {}, rows: 20, expectInLogs: /PAYWINT_AUTH/, expectExit: 2 },
-      // Often enough that some rows spend their in-job retries and go back to the queue (logged at debug).
-      { name: 'timeouts', sim: { hangRate: 0.6, seed: 2 }, extra: { PAYLINKS_TIMEOUT_MS: '300' }, rows: 20, expectInLogs: /PAYWINT_TIMEOUT/, expectExit: 0 },
+      // Often enough that some rows spend their in-job retries and go back to the queue (logged at debug); unknown
+      // outcomes may be sent again up to 10 times here, so every row ends created (the default 1 would end some UNKNOWN_OUTCOME).
+      { name: 'timeouts', sim: { hangRate: 0.6, seed: 2 }, extra: { PAYLINKS_TIMEOUT_MS: '300', PAYLINKS_UNKNOWN_OUTCOME_RETRIES: '10' }, rows: 20, expectInLogs: /PAYWINT_TIMEOUT/, expectExit: 0 },
     ];
     const texts: { what: string; text: string }[] = [];
     const procs: SpawnedProcess[] = [];
